@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// statements are the writer's prepared statements; preparing once saves a
+// SQL parse per query on the hot path.
+type statements struct {
+	head, byID, fromRevision, insert *sql.Stmt
+}
+
+func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
+	var st statements
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&st.head, `SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`},
+		{&st.byID, `SELECT revision FROM events WHERE stream = ? AND id = ?`},
+		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`},
+		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = stmt
+	}
+	return &st, nil
+}
+
+// batchTx is the batch transaction with the prepared statements bound to it.
+type batchTx struct {
+	ctx                              context.Context
+	head, byID, fromRevision, insert *sql.Stmt
+}
+
+func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
+	return &batchTx{
+		ctx:          ctx,
+		head:         tx.StmtContext(ctx, st.head),
+		byID:         tx.StmtContext(ctx, st.byID),
+		fromRevision: tx.StmtContext(ctx, st.fromRevision),
+		insert:       tx.StmtContext(ctx, st.insert),
+	}
+}
+
+// appendTx decides and writes one append inside the batch transaction. It
+// reads before it writes, so a refusal leaves nothing behind.
+func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult, error) {
+	ctx := tx.ctx
+	last, exists, err := tx.headOf(req.stream)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if !req.expected.Holds(last, exists) {
+		// A retry of an append that already succeeded finds its own
+		// events where the expected revision said they would go.
+		if start, ok := originalStart(req.expected); ok {
+			if res, ok, err := tx.matchAt(req, start); err != nil || ok {
+				return res, err
+			}
+		}
+		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: req.stream, Expected: req.expected, Actual: last, Exists: exists}
+	}
+	// Event ids are unique within their stream, as in EventStoreDB. They are
+	// unique across the log by construction (random, or derived from unique
+	// names), which is why no global index is paid for on every append.
+	for i, e := range req.events {
+		if !exists {
+			break
+		}
+		var rev int64
+		err := tx.byID.QueryRowContext(ctx, req.stream, e.ID[:]).Scan(&rev)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if i == 0 && req.expected.IsAny() {
+			if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
+				return res, err
+			}
+		}
+		return eventstore.AppendResult{}, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, e.ID, req.stream, rev)
+	}
+	next := uint64(0)
+	if exists {
+		next = last + 1
+	}
+	var pos int64
+	for i, e := range req.events {
+		data := e.Data
+		if data == nil {
+			data = []byte{}
+		}
+		r, err := tx.insert.ExecContext(ctx, req.stream, int64(next)+int64(i), e.ID[:], e.Type, data, e.Metadata, stamp)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if pos, err = r.LastInsertId(); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+	}
+	return eventstore.AppendResult{Revision: next + uint64(len(req.events)) - 1, Position: eventstore.Position(pos)}, nil
+}
+
+func (tx *batchTx) headOf(stream string) (last uint64, exists bool, err error) {
+	var rev int64
+	err = tx.head.QueryRowContext(tx.ctx, stream).Scan(&rev)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return uint64(rev), true, nil
+}
+
+// originalStart is the revision at which an append with this expectation
+// wrote its first event, had it succeeded earlier.
+func originalStart(expected eventstore.ExpectedRevision) (uint64, bool) {
+	if expected.IsNoStream() {
+		return 0, true
+	}
+	if rev, ok := expected.Revision(); ok {
+		return rev + 1, true
+	}
+	return 0, false
+}
+
+// matchAt reports whether the request's events are already stored, in order,
+// from revision start of its stream, and if so the result of that append.
+func (tx *batchTx) matchAt(req *appendReq, start uint64) (eventstore.AppendResult, bool, error) {
+	rows, err := tx.fromRevision.QueryContext(tx.ctx, req.stream, int64(start), len(req.events))
+	if err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
+	defer rows.Close()
+	n := 0
+	var pos int64
+	for rows.Next() {
+		var id []byte
+		if err := rows.Scan(&id, &pos); err != nil {
+			return eventstore.AppendResult{}, false, err
+		}
+		if string(id) != string(req.events[n].ID[:]) {
+			return eventstore.AppendResult{}, false, rows.Err()
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n != len(req.events) {
+		return eventstore.AppendResult{}, false, err
+	}
+	return eventstore.AppendResult{Revision: start + uint64(n) - 1, Position: eventstore.Position(pos)}, true, nil
+}

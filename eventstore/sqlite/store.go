@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/robotlabor/billing/eventstore"
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
+)
+
+// Config configures an embedded store.
+type Config struct {
+	// Path of the database file; created with its directory if missing.
+	Path string
+	// ReadOnly opens the store for reading only (no writer, no migration):
+	// what auditors' commands use next to a running server.
+	ReadOnly bool
+	// MaxBatch caps how many appends share one transaction. Default 512.
+	MaxBatch int
+	// PollInterval is how often an idle subscription looks for events
+	// appended by another process; appends of this process wake it at once.
+	// Default 100ms.
+	PollInterval time.Duration
+	// Now is the clock stamping RecordedAt. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Path == "" {
+		return errors.New("sqlite event store: Path is required")
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 512
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 100 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Store is the embedded event store. It is safe for concurrent use.
+type Store struct {
+	cfg     Config
+	readers *sql.DB
+	writer  *writer // nil when read-only
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every commit
+	closed  chan struct{}
+	once    sync.Once
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store at cfg.Path.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, changed: make(chan struct{}), closed: make(chan struct{})}
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("open event store: %w", err)
+		}
+		w, err := openWriter(ctx, cfg, s.notify)
+		if err != nil {
+			return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
+		}
+		s.writer = w
+	} else if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("open event store read-only: %w", err)
+	}
+	readers, err := sql.Open("sqlite", dsn(cfg.Path, true))
+	if err != nil {
+		s.closeWriter()
+		return nil, fmt.Errorf("open event store readers: %w", err)
+	}
+	readers.SetMaxOpenConns(8)
+	readers.SetMaxIdleConns(8)
+	readers.SetConnMaxIdleTime(0)
+	s.readers = readers
+	if err := readers.PingContext(ctx); err != nil {
+		s.Close() //nolint:errcheck // reporting the ping's error
+		return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+// dsn builds the modernc.org/sqlite data source name. WAL lets readers run
+// beside the writer, also from other processes; synchronous=FULL fsyncs the
+// WAL on every commit, which is what makes an acknowledged append durable.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// notify wakes every subscription waiting for new events.
+func (s *Store) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Store) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := eventstore.ValidateAppend(stream, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if s.writer == nil {
+		return eventstore.AppendResult{}, errors.New("append: event store opened read-only")
+	}
+	return s.writer.append(ctx, stream, expected, events)
+}
+
+// Close stops the writer (queued appends fail with ErrClosed) and closes
+// the database.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.closed)
+		err = errors.Join(s.readers.Close(), s.closeWriter())
+	})
+	return err
+}
+
+func (s *Store) closeWriter() error {
+	if s.writer == nil {
+		return nil
+	}
+	return s.writer.close()
+}

@@ -1,0 +1,122 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/eventstore/storetest"
+)
+
+func open(t testing.TB, cfg sqlite.Config) *sqlite.Store {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = filepath.Join(t.TempDir(), "events.db")
+	}
+	s, err := sqlite.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return open(t, sqlite.Config{}) })
+}
+
+func event(typ string) eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: typ, Data: []byte(`{"k":"v"}`)}
+}
+
+func TestEventIDIsUniqueWithinItsStream(t *testing.T) {
+	s := open(t, sqlite.Config{})
+	ctx := context.Background()
+	ev := event("e")
+	if _, err := s.Append(ctx, "a", eventstore.NoStream, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "a", eventstore.Exact(0), event("e")); err != nil {
+		t.Fatal(err)
+	}
+	// At the head, the old id is neither a retry nor a new event.
+	_, err := s.Append(ctx, "a", eventstore.Exact(1), ev)
+	if !errors.Is(err, eventstore.ErrInvalidAppend) {
+		t.Fatalf("an id already in the stream appended again at its head: got %v, want ErrInvalidAppend", err)
+	}
+	if evs, _ := s.ReadStream(ctx, "a", eventstore.Forwards, 0, 10); len(evs) != 2 {
+		t.Fatalf("stream has %d events, want 2", len(evs))
+	}
+}
+
+func TestReopenKeepsTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event("e")
+	want, err := s.Append(context.Background(), "s", eventstore.NoStream, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Append(context.Background(), "s", eventstore.Any, event("e")); !errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("append after Close: %v, want ErrClosed", err)
+	}
+
+	s = open(t, sqlite.Config{Path: path})
+	got, err := s.Append(context.Background(), "s", eventstore.NoStream, ev)
+	if err != nil || got != want {
+		t.Fatalf("retry after reopen = %+v, %v; want %+v", got, err, want)
+	}
+	next, err := s.Append(context.Background(), "s", eventstore.Exact(0), event("e"))
+	if err != nil || next.Revision != 1 || next.Position <= want.Position {
+		t.Fatalf("append after reopen = %+v, %v", next, err)
+	}
+}
+
+// TestReaderBesideWriter is what `billing events export` does while `serve`
+// runs: a read-only store on the same file sees the writer's appends, and
+// its subscriptions pick them up by polling.
+func TestReaderBesideWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	w := open(t, sqlite.Config{Path: path})
+	r := open(t, sqlite.Config{Path: path, ReadOnly: true})
+	ctx := context.Background()
+	ev := event("e")
+	if _, err := w.Append(ctx, "s", eventstore.NoStream, ev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ReadAll(ctx, eventstore.Start, 10)
+	if err != nil || len(got) != 1 || got[0].ID != ev.ID {
+		t.Fatalf("reader read %d events, %v; want the one appended", len(got), err)
+	}
+	if _, err := r.Append(ctx, "s", eventstore.Any, event("e")); err == nil {
+		t.Fatal("append through a read-only store succeeded")
+	}
+	sub, err := r.SubscribeAll(ctx, got[0].Position)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ev2 := event("e")
+	if _, err := w.Append(ctx, "s", eventstore.Exact(0), ev2); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := sub.Next(ctx)
+	if err != nil || len(evs) != 1 || evs[0].ID != ev2.ID {
+		t.Fatalf("reader's subscription got %d events, %v; want the writer's next append", len(evs), err)
+	}
+}
+
+func TestReadOnlyNeedsAnExistingStore(t *testing.T) {
+	_, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "none.db"), ReadOnly: true})
+	if err == nil {
+		t.Fatal("read-only open of a missing store succeeded")
+	}
+}
