@@ -1,0 +1,194 @@
+package domain
+
+import (
+	"time"
+)
+
+// SubscriptionStatus is where a subscription is in its life.
+type SubscriptionStatus string
+
+// Subscription states. incomplete → active (first order paid) or canceled
+// (first payment failed); active ⇄ past_due; any → canceled.
+const (
+	SubscriptionStatusIncomplete SubscriptionStatus = "incomplete"
+	SubscriptionStatusActive     SubscriptionStatus = "active"
+	SubscriptionStatusPastDue    SubscriptionStatus = "past_due"
+	SubscriptionStatusCanceled   SubscriptionStatus = "canceled"
+)
+
+// Reasons a subscription ends, recorded on subscription.cancel_requested and
+// subscription.canceled.
+const (
+	ReasonCustomerRequest    = "customer_request"
+	ReasonFirstPaymentFailed = "first_payment_failed"
+	ReasonFirstOrderRefunded = "first_order_refunded"
+	ReasonProvider           = "provider"
+)
+
+// Subscription is the aggregate of one recurring plan bought by a user, in
+// the stream "subscription-<uuid>". OrderID is its first order.
+type Subscription struct {
+	ID                 SubscriptionID
+	UserID             string
+	PlanID             PlanID
+	OrderID            OrderID
+	Interval           Interval
+	IntervalCount      int
+	Price              Money           // what each renewal charges
+	PaymentMethodID    PaymentMethodID // the card renewals charge
+	Status             SubscriptionStatus
+	CurrentPeriodStart time.Time // zero until started
+	CurrentPeriodEnd   time.Time
+	PastDueCode        string
+	CanceledAt         time.Time
+	CancelReason       string
+	CancelRequested    bool // the customer canceled (the API's DELETE)
+	ProviderCanceled   bool // subscription.canceled is recorded: nothing is left to do
+	CreatedAt          time.Time
+	renewals           map[OrderID]bool
+}
+
+// Apply folds one subscription event into s. Events of other aggregates are
+// ignored.
+func (s *Subscription) Apply(e Event) {
+	switch e := e.(type) {
+	case SubscriptionCreated:
+		*s = Subscription{
+			ID: e.SubscriptionID, UserID: e.UserID, PlanID: e.PlanID, OrderID: e.OrderID,
+			Interval: e.Interval, IntervalCount: e.IntervalCount,
+			Price:           Money{Amount: e.Amount, Currency: e.Currency},
+			PaymentMethodID: e.PaymentMethodID, Status: SubscriptionStatusIncomplete, CreatedAt: e.CreatedAt,
+		}
+	case SubscriptionStarted:
+		s.Status, s.CurrentPeriodStart, s.CurrentPeriodEnd = SubscriptionStatusActive, e.CurrentPeriodStart, e.CurrentPeriodEnd
+	case SubscriptionRenewed:
+		if s.renewals == nil {
+			s.renewals = make(map[OrderID]bool)
+		}
+		s.renewals[e.RenewalOrderID] = true
+		s.Status, s.CurrentPeriodStart, s.CurrentPeriodEnd = SubscriptionStatusActive, e.CurrentPeriodStart, e.CurrentPeriodEnd
+		s.PastDueCode = ""
+	case SubscriptionPastDue:
+		s.Status, s.PastDueCode = SubscriptionStatusPastDue, e.FailureCode
+	case SubscriptionCancelRequested:
+		s.Status, s.CancelRequested, s.CanceledAt, s.CancelReason = SubscriptionStatusCanceled, true, e.RequestedAt, e.Reason
+	case SubscriptionCanceled:
+		s.applyCanceled(e)
+	}
+}
+
+func (s *Subscription) applyCanceled(e SubscriptionCanceled) {
+	s.Status, s.ProviderCanceled = SubscriptionStatusCanceled, true
+	if s.CanceledAt.IsZero() {
+		s.CanceledAt = e.CanceledAt
+	}
+	if s.CancelReason == "" {
+		s.CancelReason = e.Reason
+	}
+}
+
+// Renewed reports whether order already renewed s.
+func (s *Subscription) Renewed(order OrderID) bool { return s.renewals[order] }
+
+// Start records that the first order was paid: the first period runs from
+// periodStart for one interval. It returns no events when s already started
+// (active or past_due), and ErrInvalidTransition when s was never created or
+// is canceled.
+func (s *Subscription) Start(periodStart time.Time, now time.Time) ([]Event, error) {
+	switch s.Status {
+	case SubscriptionStatusIncomplete:
+		start := periodStart.UTC()
+		return []Event{SubscriptionStarted{
+			SubscriptionRef: s.ref(), CurrentPeriodStart: start,
+			CurrentPeriodEnd: AddInterval(start, s.Interval, s.IntervalCount),
+		}}, nil
+	case SubscriptionStatusActive, SubscriptionStatusPastDue:
+		return nil, nil
+	}
+	return nil, s.contradiction("cannot start")
+}
+
+// Renew records that renewalOrder paid the period starting at periodStart.
+// It returns no events when renewalOrder already renewed s, ErrValidation for
+// a malformed order id, and ErrInvalidTransition unless s is active or
+// past_due.
+func (s *Subscription) Renew(renewalOrder OrderID, periodStart time.Time, now time.Time) ([]Event, error) {
+	if _, err := ParseOrderID(string(renewalOrder)); err != nil {
+		return nil, err
+	}
+	if s.Renewed(renewalOrder) {
+		return nil, nil
+	}
+	if s.Status != SubscriptionStatusActive && s.Status != SubscriptionStatusPastDue {
+		return nil, s.contradiction("cannot renew")
+	}
+	start := periodStart.UTC()
+	return []Event{SubscriptionRenewed{
+		SubscriptionRef: s.ref(), RenewalOrderID: renewalOrder, CurrentPeriodStart: start,
+		CurrentPeriodEnd: AddInterval(start, s.Interval, s.IntervalCount),
+	}}, nil
+}
+
+// MarkPastDue records that a renewal payment failed with code. It returns no
+// events when s is already past_due, ErrValidation for an empty code, and
+// ErrInvalidTransition unless s is active.
+func (s *Subscription) MarkPastDue(code string, now time.Time) ([]Event, error) {
+	if code == "" {
+		return nil, Invalid("failure_code", "failure_code is required")
+	}
+	switch s.Status {
+	case SubscriptionStatusActive:
+		return []Event{SubscriptionPastDue{SubscriptionRef: s.ref(), FailureCode: code, At: now.UTC()}}, nil
+	case SubscriptionStatusPastDue:
+		return nil, nil
+	}
+	return nil, s.contradiction("cannot become past_due")
+}
+
+// RequestCancel cancels s at once (status canceled, canceled_at now); the
+// provider's side is confirmed later with ConfirmCanceled. It returns no
+// events when s is already canceled (so a repeated DELETE changes nothing),
+// ErrValidation for an empty reason, and ErrInvalidTransition when s was
+// never created.
+func (s *Subscription) RequestCancel(reason string, now time.Time) ([]Event, error) {
+	if reason == "" {
+		return nil, Invalid("reason", "reason is required")
+	}
+	switch s.Status {
+	case SubscriptionStatusIncomplete, SubscriptionStatusActive, SubscriptionStatusPastDue:
+		return []Event{SubscriptionCancelRequested{SubscriptionRef: s.ref(), Reason: reason, RequestedAt: now.UTC()}}, nil
+	case SubscriptionStatusCanceled:
+		return nil, nil
+	}
+	return nil, s.contradiction("cannot be canceled")
+}
+
+// ConfirmCanceled records that s ended for good: the provider confirmed a
+// requested cancellation (ReasonProvider or the request's reason), or s ended
+// without provider work (ReasonFirstPaymentFailed, ReasonFirstOrderRefunded).
+// It returns no events when that is already recorded, ErrValidation for an
+// empty reason, and ErrInvalidTransition when s was never created.
+func (s *Subscription) ConfirmCanceled(reason string, now time.Time) ([]Event, error) {
+	if reason == "" {
+		return nil, Invalid("reason", "reason is required")
+	}
+	if s.Status == "" {
+		return nil, s.contradiction("cannot be canceled")
+	}
+	if s.ProviderCanceled {
+		return nil, nil
+	}
+	return []Event{SubscriptionCanceled{SubscriptionRef: s.ref(), Reason: reason, CanceledAt: now.UTC()}}, nil
+}
+
+func (s *Subscription) ref() SubscriptionRef {
+	return SubscriptionRef{SubscriptionID: s.ID, UserID: s.UserID, PlanID: s.PlanID, OrderID: s.OrderID}
+}
+
+func (s *Subscription) contradiction(what string) error {
+	status := string(s.Status)
+	if status == "" {
+		status = "not created"
+	}
+	return refuse(ErrInvalidTransition, "", "subscription %s (%s) %s", s.ID, status, what)
+}

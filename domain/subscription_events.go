@@ -1,0 +1,76 @@
+package domain
+
+import "time"
+
+// SubscriptionRef is the part every subscription event's body carries. OrderID
+// is the subscription's first order.
+type SubscriptionRef struct {
+	SubscriptionID SubscriptionID `json:"subscription_id"`
+	UserID         string         `json:"user_id"`
+	PlanID         PlanID         `json:"plan_id"`
+	OrderID        OrderID        `json:"order_id"`
+}
+
+// StreamID is the subscription's stream.
+func (r SubscriptionRef) StreamID() string { return r.SubscriptionID.Stream() }
+
+// SubscriptionCreated: a recurring plan was bought; the subscription waits for
+// its first order's payment. Amount, Currency and PaymentMethodID are what
+// each renewal charges.
+type SubscriptionCreated struct {
+	SubscriptionRef
+	Interval        Interval        `json:"interval"`
+	IntervalCount   int             `json:"interval_count"`
+	Amount          int64           `json:"amount"`
+	Currency        Currency        `json:"currency"`
+	PaymentMethodID PaymentMethodID `json:"payment_method_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+}
+
+// SubscriptionStarted: the first order was paid; the first period began.
+type SubscriptionStarted struct {
+	SubscriptionRef
+	CurrentPeriodStart time.Time `json:"current_period_start"`
+	CurrentPeriodEnd   time.Time `json:"current_period_end"`
+}
+
+// SubscriptionRenewed: a renewal order was paid; the next period began.
+type SubscriptionRenewed struct {
+	SubscriptionRef
+	RenewalOrderID     OrderID   `json:"renewal_order_id"`
+	CurrentPeriodStart time.Time `json:"current_period_start"`
+	CurrentPeriodEnd   time.Time `json:"current_period_end"`
+}
+
+// SubscriptionPastDue: a renewal payment failed; the subscription awaits one
+// that succeeds.
+type SubscriptionPastDue struct {
+	SubscriptionRef
+	FailureCode string    `json:"failure_code"`
+	At          time.Time `json:"at"`
+}
+
+// SubscriptionCancelRequested: the customer canceled. Cancellation is
+// immediate: the subscription is canceled from now; the provider's side is
+// confirmed later by SubscriptionCanceled.
+type SubscriptionCancelRequested struct {
+	SubscriptionRef
+	Reason      string    `json:"reason"`
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+// SubscriptionCanceled: the subscription ended for good (the provider
+// confirmed a cancellation, or it ended without provider work, e.g. its first
+// payment failed).
+type SubscriptionCanceled struct {
+	SubscriptionRef
+	Reason     string    `json:"reason"`
+	CanceledAt time.Time `json:"canceled_at"`
+}
+
+func (SubscriptionCreated) EventType() string         { return EventSubscriptionCreated }
+func (SubscriptionStarted) EventType() string         { return EventSubscriptionStarted }
+func (SubscriptionRenewed) EventType() string         { return EventSubscriptionRenewed }
+func (SubscriptionPastDue) EventType() string         { return EventSubscriptionPastDue }
+func (SubscriptionCancelRequested) EventType() string { return EventSubscriptionCancelRequested }
+func (SubscriptionCanceled) EventType() string        { return EventSubscriptionCanceled }
