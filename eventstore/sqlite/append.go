@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/robotlabor/billing/eventstore"
+	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // statements are the writer's prepared statements; preparing once saves a
@@ -50,9 +53,19 @@ func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
 	}
 }
 
-// appendTx decides and writes one append inside the batch transaction. It
-// reads before it writes, so a refusal leaves nothing behind.
+// append decides and writes one append inside the batch transaction. A
+// refusal leaves nothing behind.
 func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult, error) {
+	if req.expected.IsNoStream() {
+		// Revisions are contiguous from 0, so revision 0 is free exactly
+		// when the stream does not exist: try it without reading the head
+		// first. A unique violation aborts only that statement; the stream
+		// exists, and the full path below decides.
+		res, err := tx.insertFrom(req, 0, stamp)
+		if !errors.Is(err, errStreamExists) {
+			return res, err
+		}
+	}
 	ctx := tx.ctx
 	last, exists, err := tx.headOf(req.stream)
 	if err != nil {
@@ -94,13 +107,32 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 	if exists {
 		next = last + 1
 	}
+	res, err := tx.insertFrom(req, next, stamp)
+	if errors.Is(err, errStreamExists) {
+		// The head was read in this transaction; nothing can take next.
+		return res, fmt.Errorf("append to %s at revision %d: %w", req.stream, next, err)
+	}
+	return res, err
+}
+
+// errStreamExists: the first insert of an append found its revision taken.
+var errStreamExists = errors.New("revision already taken")
+
+// insertFrom writes the request's events from revision next on. When the
+// first one's revision is taken it returns errStreamExists, having written
+// nothing.
+func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventstore.AppendResult, error) {
 	var pos int64
 	for i, e := range req.events {
 		data := e.Data
 		if data == nil {
 			data = []byte{}
 		}
-		r, err := tx.insert.ExecContext(ctx, req.stream, int64(next)+int64(i), e.ID[:], e.Type, data, e.Metadata, stamp)
+		r, err := tx.insert.ExecContext(tx.ctx, req.stream, int64(next)+int64(i), e.ID[:], e.Type, data, e.Metadata, stamp)
+		var serr *driver.Error
+		if i == 0 && errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+			return eventstore.AppendResult{}, errStreamExists
+		}
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
