@@ -1,0 +1,133 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/app"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+)
+
+var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func newLog(t *testing.T) *app.Log {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return app.NewLog(s, func() time.Time { return now })
+}
+
+func TestSyncCatalogIsIdempotent(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	plans := domain.DefaultPlans()
+	n, err := app.SyncCatalog(ctx, l, plans, app.Metadata{})
+	if err != nil || n != len(plans) {
+		t.Fatalf("first sync appended %d events, %v; want %d publications", n, err, len(plans))
+	}
+	if n, err := app.SyncCatalog(ctx, l, plans, app.Metadata{}); err != nil || n != 0 {
+		t.Fatalf("second sync with the same plans appended %d events, %v; want none", n, err)
+	}
+	changed := plans[:len(plans)-1]
+	changed[0].Name = "Renamed"
+	if n, err := app.SyncCatalog(ctx, l, changed, app.Metadata{}); err != nil || n != 2 {
+		t.Fatalf("sync with one change and one removal appended %d, %v; want 2", n, err)
+	}
+	c, err := app.LoadCatalog(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Plans(); len(got) != len(changed) {
+		t.Fatalf("catalog has %d active plans, want %d", len(got), len(changed))
+	}
+	bad := []domain.Plan{{ID: "plan_x"}}
+	if _, err := app.SyncCatalog(ctx, l, bad, app.Metadata{}); !errors.Is(err, domain.ErrValidation) {
+		t.Fatalf("sync with an invalid plan: %v, want ErrValidation", err)
+	}
+}
+
+// TestUpdateRetriesLostRaces: commands racing on one stream all land, each
+// decided on the state its append kept.
+func TestUpdateRetriesLostRaces(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	const user, racers = "user_1", 8
+	stream := domain.WalletStream(user)
+	var wg sync.WaitGroup
+	for i := 0; i < racers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := domain.StartCardSetup{
+				SessionID:         domain.NewSetupSessionID(uuid.New()),
+				ProviderSessionID: fmt.Sprintf("sandbox_%d", i),
+				URL:               "http://127.0.0.1/setup",
+				ExpiresAt:         now.Add(time.Hour),
+			}
+			_, err := app.Update(ctx, l, stream, func() *domain.Wallet { return domain.NewWallet(user) },
+				func(w *domain.Wallet) ([]domain.Event, error) { return w.StartCardSetup(cmd, now) }, app.Metadata{UserID: user})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := l.Store.ReadStream(ctx, stream, eventstore.Forwards, 0, 100)
+	if err != nil || len(evs) != racers {
+		t.Fatalf("wallet has %d events, %v; want %d", len(evs), err, racers)
+	}
+}
+
+// TestCausedEventsAppendOnce: two handlers of the same cause (a reconciler
+// replaying, or two instances) record its effect once.
+func TestCausedEventsAppendOnce(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	if _, err := app.SyncCatalog(ctx, l, domain.DefaultPlans(), app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	order := domain.OrderIDFor("user_1", "key-1")
+	placed := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: order, UserID: "user_1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"},
+		PaymentMethodID: "pm_x", IdempotencyKey: "key-1", Fingerprint: "f", PlacedAt: now}
+	if _, err := l.Append(ctx, order.Stream(), eventstore.NoStream, []domain.Event{placed}, []uuid.UUID{domain.PlacedEventID(order)}, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	meta := app.Metadata{CausationID: domain.PlacedEventID(order).String()}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := app.Update(ctx, l, order.Stream(), func() *domain.Order { return &domain.Order{} },
+				func(o *domain.Order) ([]domain.Event, error) { return o.Pay("pi_1", now) }, meta)
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var o domain.Order
+	v, err := l.Load(ctx, order.Stream(), &o)
+	if err != nil || v.Revision != 1 || o.Status != domain.OrderStatusPaid {
+		t.Fatalf("order at revision %d status %s, %v; want one paid event (revision 1)", v.Revision, o.Status, err)
+	}
+}
+
+func TestAppendRefusesEventsOfAnotherStream(t *testing.T) {
+	l := newLog(t)
+	ev := domain.PlanRetired{PlanID: "plan_x"}
+	if _, err := l.Append(context.Background(), "wallet-u", eventstore.Any, []domain.Event{ev}, nil, app.Metadata{}); err == nil {
+		t.Fatal("appending a catalog event to a wallet stream succeeded")
+	}
+}

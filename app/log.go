@@ -1,0 +1,157 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// Metadata travels with every event: who acted, which command, which event
+// caused it, and for commands from HTTP their idempotency key.
+type Metadata struct {
+	CorrelationID  string `json:"correlation_id,omitempty"`
+	CausationID    string `json:"causation_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Aggregate is anything folded from its stream's events.
+type Aggregate interface {
+	Apply(domain.Event)
+}
+
+// Version is the state of a stream when it was loaded.
+type Version struct {
+	Revision uint64 // last revision; meaningless unless Exists
+	Exists   bool
+}
+
+// Expected is the condition under which an append keeps what was loaded.
+func (v Version) Expected() eventstore.ExpectedRevision {
+	if !v.Exists {
+		return eventstore.NoStream
+	}
+	return eventstore.Exact(v.Revision)
+}
+
+// Log is the event store seen through the domain: domain events in and out.
+type Log struct {
+	Store eventstore.Store
+	Now   func() time.Time
+}
+
+// NewLog returns a Log on store with the given clock (time.Now if nil).
+func NewLog(store eventstore.Store, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{Store: store, Now: now}
+}
+
+const loadPage = 1024
+
+// Load folds every event of stream into agg and returns the stream's version;
+// a stream that does not exist leaves agg untouched.
+func (l *Log) Load(ctx context.Context, stream string, agg Aggregate) (Version, error) {
+	var v Version
+	for from := uint64(0); ; {
+		recs, err := l.Store.ReadStream(ctx, stream, eventstore.Forwards, from, loadPage)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return v, nil
+		}
+		if err != nil {
+			return v, fmt.Errorf("load %s: %w", stream, err)
+		}
+		for _, rec := range recs {
+			e, err := domain.Decode(rec.Type, rec.Data)
+			if err != nil {
+				return v, fmt.Errorf("load %s at revision %d: %w", stream, rec.Revision, err)
+			}
+			agg.Apply(e)
+			v = Version{Revision: rec.Revision, Exists: true}
+		}
+		if len(recs) < loadPage {
+			return v, nil
+		}
+		from = v.Revision + 1
+	}
+}
+
+// Append writes events, which must all belong to stream, under the
+// condition expected. ids gives each event's id; nil means: derived from
+// meta.CausationID and the event's type when the events have a cause (so a
+// cause handled twice appends its effects once), random otherwise.
+func (l *Log) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []domain.Event, ids []uuid.UUID, meta Metadata) (eventstore.AppendResult, error) {
+	if ids == nil {
+		ids = idsFor(events, meta)
+	}
+	if len(ids) != len(events) {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %d ids for %d events", stream, len(ids), len(events))
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		if e.StreamID() != stream {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: event %s belongs to %s", stream, e.EventType(), e.StreamID())
+		}
+		typ, body, err := domain.Encode(e)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		data[i] = eventstore.EventData{ID: ids[i], Type: typ, Data: body, Metadata: metaJSON}
+	}
+	return l.Store.Append(ctx, stream, expected, data...)
+}
+
+func idsFor(events []domain.Event, meta Metadata) []uuid.UUID {
+	cause, err := uuid.Parse(meta.CausationID)
+	ids := make([]uuid.UUID, len(events))
+	for i, e := range events {
+		if err == nil {
+			ids[i] = domain.EventIDFor(cause, e.EventType())
+		} else {
+			ids[i] = uuid.New()
+		}
+	}
+	return ids
+}
+
+// maxAttempts bounds how often Update decides again after losing a race.
+const maxAttempts = 10
+
+// Update is a command's whole life: load the aggregate from stream, decide
+// with its current state, append the decision under the loaded revision.
+// When another writer appended first it reloads and decides again, so the
+// decision always rests on the latest state. It returns the events appended
+// (none when the decision was "nothing to do"), the decision's error as is
+// (a *domain.Error for a refusal), or the store's error.
+func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, error) {
+	for attempt := 1; ; attempt++ {
+		agg := newAgg()
+		v, err := l.Load(ctx, stream, agg)
+		if err != nil {
+			return nil, err
+		}
+		events, err := decide(agg)
+		if err != nil || len(events) == 0 {
+			return nil, err
+		}
+		_, err = l.Append(ctx, stream, v.Expected(), events, nil, meta)
+		if errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return events, nil
+	}
+}
