@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// service is a running `billing serve` on a temp data dir and a free port.
+type service struct {
+	*Main
+	base string
+	stop func() error
+}
+
+func startService(t *testing.T, dataDir string) *service {
+	t.Helper()
+	cfg := configFromEnv()
+	cfg.DataDir, cfg.HTTPAddr = dataDir, "127.0.0.1:0"
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Open(context.Background()); err != nil {
+		m.Close()
+		t.Fatalf("open: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return errorsJoin(<-done, m.Close())
+	}
+	t.Cleanup(func() { stop() })
+	return &service{Main: m, base: "http://" + m.HTTP.Addr().String(), stop: stop}
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func (s *service) get(t *testing.T, path string, into any) *http.Response {
+	t.Helper()
+	return s.do(t, http.MethodGet, path, into)
+}
+
+func (s *service) do(t *testing.T, method, path string, into any) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("%s %s: Content-Type %q, want JSON", method, path, ct)
+	}
+	if into != nil {
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			t.Fatalf("%s %s: decoding answer: %v", method, path, err)
+		}
+	}
+	return resp
+}
+
+type errorEnvelope struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func TestServeHealthAndReadiness(t *testing.T) {
+	s := startService(t, t.TempDir())
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp := s.get(t, path, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if s.get(t, "/healthz", nil).Header.Get("Request-Id") == "" {
+		t.Error("answer carries no Request-Id")
+	}
+}
+
+func TestPlansListTheDefaultCatalog(t *testing.T) {
+	s := startService(t, t.TempDir())
+	var got struct {
+		Data []struct {
+			ID            string  `json:"id"`
+			Type          string  `json:"type"`
+			Amount        int64   `json:"amount"`
+			Currency      string  `json:"currency"`
+			Interval      *string `json:"interval"`
+			IntervalCount *int    `json:"interval_count"`
+			CustomAmount  *struct {
+				Min, Max int64
+			} `json:"custom_amount"`
+		} `json:"data"`
+		HasMore *bool `json:"has_more"`
+	}
+	if resp := s.get(t, "/v1/plans", &got); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/plans = %d", resp.StatusCode)
+	}
+	if got.HasMore == nil || *got.HasMore {
+		t.Fatalf("has_more = %v, want false", got.HasMore)
+	}
+	var fixed, custom, monthly bool
+	for _, p := range got.Data {
+		switch {
+		case p.Type == "one_time" && p.CustomAmount == nil && p.Interval == nil && p.Amount > 0:
+			fixed = true
+		case p.Type == "one_time" && p.CustomAmount != nil && p.CustomAmount.Min <= p.Amount && p.Amount <= p.CustomAmount.Max:
+			custom = true
+		case p.Type == "recurring" && p.Interval != nil && *p.Interval == "month" && p.IntervalCount != nil && *p.IntervalCount >= 1:
+			monthly = true
+		}
+		if p.Currency != "usd" {
+			t.Errorf("plan %s in %q", p.ID, p.Currency)
+		}
+	}
+	if !fixed || !custom || !monthly {
+		t.Fatalf("catalog lacks a fixed one_time (%v), a custom-amount one_time (%v) or a monthly recurring plan (%v): %+v", fixed, custom, monthly, got.Data)
+	}
+}
+
+// TestRestartRecordsTheCatalogOnce: the catalog is in the log; starting
+// again with the same catalog appends nothing.
+func TestRestartRecordsTheCatalogOnce(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir)
+	first := logLength(t, s)
+	if first == 0 {
+		t.Fatal("no catalog events after the first start")
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	s = startService(t, dir)
+	if got := logLength(t, s); got != first {
+		t.Fatalf("log has %d events after a restart, want %d", got, first)
+	}
+}
+
+func logLength(t *testing.T, s *service) int {
+	t.Helper()
+	evs, err := s.Store.ReadAll(context.Background(), eventstore.Start, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
+}
+
+func TestUnknownRoutesAndMethodsAnswerTheErrorEnvelope(t *testing.T) {
+	s := startService(t, t.TempDir())
+	cases := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/v1/nope", http.StatusNotFound, "not_found"},
+		{http.MethodDelete, "/v1/plans", http.StatusMethodNotAllowed, "method_not_allowed"},
+	}
+	for _, tc := range cases {
+		var got errorEnvelope
+		resp := s.do(t, tc.method, tc.path, &got)
+		if resp.StatusCode != tc.status || got.Error.Code != tc.code || got.Error.Message == "" {
+			t.Errorf("%s %s = %d %+v, want %d %s with a message", tc.method, tc.path, resp.StatusCode, got, tc.status, tc.code)
+		}
+	}
+}

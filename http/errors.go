@@ -1,0 +1,67 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/robotlabor/billing/domain"
+)
+
+// Error is a refusal by the HTTP layer itself, with its status and code.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Param   string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func notFound(msg string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+}
+
+// errorBody is the envelope of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// domainStatus maps the domain's refusal codes to statuses. A business rule
+// refused on a well-formed request is 422; a state conflict is 409.
+var domainStatus = map[string]int{
+	"order_not_refundable": http.StatusConflict,
+}
+
+// toHTTP is the one place where an error becomes a status and a body. An
+// error of no known kind is a 500 whose message reveals nothing internal.
+func toHTTP(err error) (int, errorDetail) {
+	var he *Error
+	if errors.As(err, &he) {
+		return he.Status, errorDetail{Code: he.Code, Message: he.Message, Param: he.Param}
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		status, ok := domainStatus[de.Code]
+		if !ok {
+			status = http.StatusUnprocessableEntity
+		}
+		return status, errorDetail{Code: de.Code, Message: de.Message, Param: de.Param}
+	}
+	return http.StatusInternalServerError, errorDetail{Code: "internal", Message: "internal error; the request id identifies it in the server's logs"}
+}
+
+// fail answers err in the error envelope and records it for the access log.
+func fail(c *gin.Context, err error) {
+	status, detail := toHTTP(err)
+	if status >= 500 {
+		_ = c.Error(err) // logged with the request id, never sent
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: detail})
+}

@@ -1,0 +1,62 @@
+package http
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+const requestIDHeader = "Request-Id"
+
+// requestID gives every request an id, echoed in the answer and logged,
+// so a client's report of a 500 can be found in the logs.
+func requestID(c *gin.Context) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	id := "req_" + hex.EncodeToString(b[:])
+	c.Set(requestIDHeader, id)
+	c.Header(requestIDHeader, id)
+	c.Next()
+}
+
+// accessLog logs one line per request, with the errors handlers recorded.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		attrs := []any{
+			"request_id", c.GetString(requestIDHeader),
+			"method", c.Request.Method,
+			"route", c.FullPath(),
+			"path", c.Request.URL.Path,
+			"status", c.Writer.Status(),
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		if len(c.Errors) > 0 {
+			log.Error("request failed", append(attrs, "error", c.Errors.String())...)
+			return
+		}
+		log.Info("request", attrs...)
+	}
+}
+
+// recovery turns a panic into a logged 500 in the error envelope.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		log.Error("panic", "request_id", c.GetString(requestIDHeader), "panic", err)
+		status, detail := toHTTP(nil)
+		c.AbortWithStatusJSON(status, errorBody{Error: detail})
+	})
+}
+
+func noRoute(c *gin.Context) {
+	fail(c, notFound("no such route: "+c.Request.Method+" "+c.Request.URL.Path))
+}
+
+func noMethod(c *gin.Context) {
+	fail(c, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+}
