@@ -1,0 +1,133 @@
+package payments
+
+import (
+	"errors"
+	"time"
+)
+
+// Status is a definite outcome at the provider.
+type Status string
+
+const (
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	// Pending: accepted, outcome to follow (refunds may take time).
+	Pending Status = "pending"
+)
+
+// Failure codes of declined charges, as api.md and Stripe name them.
+const (
+	CodeCardDeclined      = "card_declined"
+	CodeInsufficientFunds = "insufficient_funds"
+	CodeExpiredCard       = "expired_card"
+	CodeProcessingError   = "processing_error"
+)
+
+// ErrNotFound: the provider has no such object (session, payment, subscription).
+var ErrNotFound = errors.New("payments: not found")
+
+// CreateCustomer asks for the provider's customer of one user.
+type CreateCustomer struct {
+	UserID         string
+	IdempotencyKey string
+}
+
+// CreateSetupSession asks for a hosted page where the user saves a card.
+type CreateSetupSession struct {
+	CustomerID     string
+	UserID         string
+	SessionID      string // the ledger's own id for it (cs_…)
+	ReturnURL      string // where the browser goes after success; may be empty
+	IdempotencyKey string
+}
+
+// SetupSession is the provider's hosted card page.
+type SetupSession struct {
+	ProviderSessionID string
+	URL               string
+	ExpiresAt         time.Time
+}
+
+// Card is a saved card as the provider describes it.
+type Card struct {
+	ProviderPaymentMethodID string
+	Brand                   string // visa, mastercard, …
+	Last4                   string
+	ExpMonth                int
+	ExpYear                 int
+}
+
+// SetupCompleted is the provider's news that a user saved a card on a
+// session's page (Stripe: checkout.session.completed; the sandbox: its page).
+type SetupCompleted struct {
+	ProviderEventID   string // deduplicates redeliveries
+	ProviderSessionID string
+	SessionID         string // the ledger's cs_… id given at creation
+	UserID            string
+	CustomerID        string
+	Card              Card
+}
+
+// Charge asks to charge a saved card off-session.
+type Charge struct {
+	CustomerID      string
+	PaymentMethodID string // the provider's payment method id
+	Amount          int64  // minor units
+	Currency        string
+	OrderID         string // the ledger's ord_… id, for the provider's records
+	IdempotencyKey  string
+}
+
+// ChargeResult is a charge's definite outcome.
+type ChargeResult struct {
+	Status            Status // Succeeded or Failed
+	ProviderPaymentID string
+	FailureCode       string // when Failed: card_declined, insufficient_funds, …
+	FailureMessage    string
+}
+
+// Refund asks to refund a charge in full.
+type Refund struct {
+	ProviderPaymentID string
+	Amount            int64
+	Currency          string
+	OrderID           string
+	IdempotencyKey    string
+}
+
+// RefundResult is a refund's outcome; Pending means a later answer.
+type RefundResult struct {
+	Status           Status
+	ProviderRefundID string
+	FailureCode      string
+}
+
+// StartSubscription asks to start a recurring plan on a saved card; the
+// first period is charged at once.
+type StartSubscription struct {
+	CustomerID      string
+	PaymentMethodID string
+	PlanID          string
+	PriceRef        string // the provider's price for the plan (Stripe price id or lookup key); may be empty for the sandbox
+	Amount          int64
+	Currency        string
+	Interval        string // day, week, month, year
+	IntervalCount   int
+	SubscriptionID  string // the ledger's sub_… id
+	OrderID         string // the ledger's ord_… id of the first payment
+	IdempotencyKey  string
+}
+
+// SubscriptionResult is a started subscription and its first payment.
+type SubscriptionResult struct {
+	ProviderSubscriptionID string
+	FirstPayment           ChargeResult
+	PeriodStart            time.Time
+	PeriodEnd              time.Time
+}
+
+// CancelSubscription asks to end a subscription now.
+type CancelSubscription struct {
+	ProviderSubscriptionID string
+	IdempotencyKey         string
+}
