@@ -28,24 +28,26 @@ const (
 // Subscription is the aggregate of one recurring plan bought by a user, in
 // the stream "subscription-<uuid>". OrderID is its first order.
 type Subscription struct {
-	ID                 SubscriptionID
-	UserID             string
-	PlanID             PlanID
-	OrderID            OrderID
-	Interval           Interval
-	IntervalCount      int
-	Price              Money           // what each renewal charges
-	PaymentMethodID    PaymentMethodID // the card renewals charge
-	Status             SubscriptionStatus
-	CurrentPeriodStart time.Time // zero until started
-	CurrentPeriodEnd   time.Time
-	PastDueCode        string
-	CanceledAt         time.Time
-	CancelReason       string
-	CancelRequested    bool // the customer canceled (the API's DELETE)
-	ProviderCanceled   bool // subscription.canceled is recorded: nothing is left to do
-	CreatedAt          time.Time
-	renewals           map[OrderID]bool
+	ID              SubscriptionID
+	UserID          string
+	PlanID          PlanID
+	OrderID         OrderID
+	Interval        Interval
+	IntervalCount   int
+	Price           Money           // what each renewal charges
+	PaymentMethodID PaymentMethodID // the card renewals charge
+	// ProviderSubscriptionID is the payment provider's id, once started.
+	ProviderSubscriptionID string
+	Status                 SubscriptionStatus
+	CurrentPeriodStart     time.Time // zero until started
+	CurrentPeriodEnd       time.Time
+	PastDueCode            string
+	CanceledAt             time.Time
+	CancelReason           string
+	CancelRequested        bool // the customer canceled (the API's DELETE)
+	ProviderCanceled       bool // subscription.canceled is recorded: nothing is left to do
+	CreatedAt              time.Time
+	renewals               map[OrderID]bool
 }
 
 // Apply folds one subscription event into s. Events of other aggregates are
@@ -61,6 +63,7 @@ func (s *Subscription) Apply(e Event) {
 		}
 	case SubscriptionStarted:
 		s.Status, s.CurrentPeriodStart, s.CurrentPeriodEnd = SubscriptionStatusActive, e.CurrentPeriodStart, e.CurrentPeriodEnd
+		s.ProviderSubscriptionID = e.ProviderSubscriptionID
 	case SubscriptionRenewed:
 		if s.renewals == nil {
 			s.renewals = make(map[OrderID]bool)
@@ -91,16 +94,18 @@ func (s *Subscription) applyCanceled(e SubscriptionCanceled) {
 func (s *Subscription) Renewed(order OrderID) bool { return s.renewals[order] }
 
 // Start records that the first order was paid: the first period runs from
-// periodStart for one interval. It returns no events when s already started
-// (active or past_due), and ErrInvalidTransition when s was never created or
-// is canceled.
-func (s *Subscription) Start(periodStart time.Time, now time.Time) ([]Event, error) {
+// periodStart for one interval. providerSubscriptionID is the payment
+// provider's id for it (needed to cancel or renew there; may be empty). It
+// returns no events when s already started (active or past_due), and
+// ErrInvalidTransition when s was never created or is canceled.
+func (s *Subscription) Start(periodStart time.Time, providerSubscriptionID string, now time.Time) ([]Event, error) {
 	switch s.Status {
 	case SubscriptionStatusIncomplete:
 		start := periodStart.UTC()
 		return []Event{SubscriptionStarted{
 			SubscriptionRef: s.ref(), CurrentPeriodStart: start,
-			CurrentPeriodEnd: AddInterval(start, s.Interval, s.IntervalCount),
+			CurrentPeriodEnd:       AddInterval(start, s.Interval, s.IntervalCount),
+			ProviderSubscriptionID: providerSubscriptionID,
 		}}, nil
 	case SubscriptionStatusActive, SubscriptionStatusPastDue:
 		return nil, nil

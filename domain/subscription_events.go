@@ -30,8 +30,9 @@ type SubscriptionCreated struct {
 // SubscriptionStarted: the first order was paid; the first period began.
 type SubscriptionStarted struct {
 	SubscriptionRef
-	CurrentPeriodStart time.Time `json:"current_period_start"`
-	CurrentPeriodEnd   time.Time `json:"current_period_end"`
+	CurrentPeriodStart     time.Time `json:"current_period_start"`
+	CurrentPeriodEnd       time.Time `json:"current_period_end"`
+	ProviderSubscriptionID string    `json:"provider_subscription_id,omitempty"`
 }
 
 // SubscriptionRenewed: a renewal order was paid; the next period began.

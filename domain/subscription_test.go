@@ -33,7 +33,7 @@ var (
 )
 
 func subStarted() domain.SubscriptionStarted {
-	return domain.SubscriptionStarted{SubscriptionRef: subRef(), CurrentPeriodStart: jan15, CurrentPeriodEnd: feb15}
+	return domain.SubscriptionStarted{SubscriptionRef: subRef(), CurrentPeriodStart: jan15, CurrentPeriodEnd: feb15, ProviderSubscriptionID: "sub_sbx_1"}
 }
 
 func renewalOrder() domain.OrderID { return domain.RenewalOrderIDFor(subID(), feb15) }
@@ -72,7 +72,7 @@ func ended() []domain.Event {
 }
 
 func TestStartSubscription(t *testing.T) {
-	start := func(s *domain.Subscription) ([]domain.Event, error) { return s.Start(jan15, jan15) }
+	start := func(s *domain.Subscription) ([]domain.Event, error) { return s.Start(jan15, "sub_sbx_1", jan15) }
 	given(t, subscriptionOf, start, []spec{
 		{"an incomplete subscription starts", created(), events(subStarted()), nil},
 		{"an active subscription: nothing", active(), nil, nil},

@@ -73,6 +73,9 @@ type Store interface {
 	// (exclusive), in log order. An empty result means from is the head.
 	ReadAll(ctx context.Context, from Position, max int) ([]RecordedEvent, error)
 
+	// Head returns the position of the log's last event (Start when empty).
+	Head(ctx context.Context) (Position, error)
+
 	// SubscribeAll delivers every event after position from, in log order:
 	// first those already stored, then new ones as they are appended, with
 	// no gap and no duplicate at the seam. Resuming from the position of

@@ -100,3 +100,12 @@ func scanEvent(rows *sql.Rows) (eventstore.RecordedEvent, error) {
 	e.RecordedAt = time.Unix(0, recorded).UTC()
 	return e, nil
 }
+
+// Head implements eventstore.Store.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	var pos sql.NullInt64
+	if err := s.readers.QueryRowContext(ctx, `SELECT max(position) FROM events`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("read head: %w", err)
+	}
+	return eventstore.Position(pos.Int64), nil
+}

@@ -164,3 +164,17 @@ func testManyStreams(t *testing.T, s eventstore.Store) {
 		}
 	}
 }
+
+// testHead: Head is the position of the last event appended, and nothing
+// follows it.
+func testHead(t *testing.T, s eventstore.Store) {
+	res := mustAppend(t, s, newStream("head"), eventstore.NoStream, events(3, "e")...)
+	got := head(t, s)
+	if got < res.Position {
+		t.Fatalf("Head = %d, before the last append at %d", got, res.Position)
+	}
+	evs, err := s.ReadAll(ctxFor(t), got, 10)
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("ReadAll after Head returned %d events, %v; want none", len(evs), err)
+	}
+}

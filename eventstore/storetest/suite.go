@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"ReappendAtOtherRevisionConflicts", testReappendElsewhere},
 		{"RacingWritersOneWinnerPerRevision", testRacingWriters},
 		{"ReadAllInLogOrder", testReadAllOrder},
+		{"HeadIsTheLastPosition", testHead},
 		{"SubscriptionSeamUnderConcurrentWrites", testSubscriptionSeam},
 		{"SubscriptionResumesFromPosition", testSubscriptionResume},
 		{"SubscriptionWaitsForNewEvents", testSubscriptionWaits},
@@ -88,17 +89,11 @@ func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Re
 // head is the log's current last position.
 func head(t *testing.T, s eventstore.Store) eventstore.Position {
 	t.Helper()
-	pos := eventstore.Start
-	for {
-		evs, err := s.ReadAll(ctxFor(t), pos, 4096)
-		if err != nil {
-			t.Fatalf("read all: %v", err)
-		}
-		if len(evs) == 0 {
-			return pos
-		}
-		pos = evs[len(evs)-1].Position
+	pos, err := s.Head(ctxFor(t))
+	if err != nil {
+		t.Fatalf("head: %v", err)
 	}
+	return pos
 }
 
 func wantConflict(t *testing.T, err error, what string) {
