@@ -10,7 +10,8 @@
 // Every mutating request carries an IdempotencyKey derived from the ledger
 // event that caused it: a retry with the same key returns the first result
 // and never moves money twice. A returned error means the outcome is
-// unknown (timeout, 5xx, network): retry with the same key. A definite
-// refusal, such as a declined card, is a result with Status Failed, not an
+// unknown (timeout, 5xx, network): retry with the same key; except
+// ErrInvalidRequest and ErrNotFound, which say that nothing happened and a
+// retry cannot help. A declined card is a result with Status Failed, not an
 // error.
 package payments

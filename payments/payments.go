@@ -23,8 +23,15 @@ const (
 	CodeProcessingError   = "processing_error"
 )
 
-// ErrNotFound: the provider has no such object (session, payment, subscription).
-var ErrNotFound = errors.New("payments: not found")
+var (
+	// ErrNotFound: the provider has no such object (session, payment, subscription).
+	ErrNotFound = errors.New("payments: not found")
+	// ErrInvalidRequest: the provider refused the request itself (a missing
+	// field, an idempotency key reused with other parameters). Unlike other
+	// errors the outcome is known: nothing happened, and sending the same
+	// request again cannot succeed.
+	ErrInvalidRequest = errors.New("payments: invalid request")
+)
 
 // CreateCustomer asks for the provider's customer of one user.
 type CreateCustomer struct {
