@@ -1,0 +1,65 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+
+func openTest(t *testing.T) *ReadModels {
+	t.Helper()
+	rm, err := Open(context.Background(), filepath.Join(t.TempDir(), "readmodels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rm.Close() })
+	return rm
+}
+
+func recorded(t *testing.T, pos eventstore.Position, e domain.Event) eventstore.RecordedEvent {
+	t.Helper()
+	data, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.RecordedEvent{Type: e.EventType(), Position: pos, Data: data}
+}
+
+// TestBatchDeliveredAgainAppliesOnce: the checkpoint, not the rows, says
+// what was applied: events at or below it are skipped, even when applying
+// them again would change a row.
+func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
+	rm := openTest(t)
+	ctx := context.Background()
+	o := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"},
+		PaymentMethodID: "pm_1", PlacedAt: t0}
+	paid := recorded(t, 2, domain.OrderPaid{OrderRef: o.OrderRef, PaidAt: t0})
+	batch := []eventstore.RecordedEvent{
+		recorded(t, 1, o), paid,
+		recorded(t, 3, domain.RefundRequested{OrderRef: o.OrderRef, RequestedAt: t0}),
+	}
+	if err := applyBatch(ctx, rm.writer, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyBatch(ctx, rm.writer, []eventstore.RecordedEvent{paid}); err != nil {
+		t.Fatal(err)
+	}
+	refundFailed := recorded(t, 5, domain.RefundFailed{OrderRef: o.OrderRef, FailedAt: t0})
+	if err := applyBatch(ctx, rm.writer, []eventstore.RecordedEvent{batch[2], refundFailed}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rm.Order(ctx, "user_1", "ord_1")
+	if err != nil || got.Status != "paid" || !got.IsRefundable {
+		t.Fatalf("order %+v, %v; want paid and refundable again (placed, paid, refund requested, refund failed)", got, err)
+	}
+	if pos, err := rm.Checkpoint(ctx); err != nil || pos != 5 {
+		t.Fatalf("checkpoint %d, %v; want 5", pos, err)
+	}
+}

@@ -1,0 +1,78 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
+)
+
+// mode is how a connection pool uses its database file.
+type mode int
+
+const (
+	// durable writes: synchronous=FULL fsyncs the WAL at every commit, so
+	// a committed batch and its checkpoint survive a crash together.
+	durable mode = iota
+	// scratch writes: a throwaway database (Verify's rebuild aside) that
+	// nobody reads after a crash, so commits skip the fsync.
+	scratch
+	// readOnly: queries only.
+	readOnly
+)
+
+// dsn builds the modernc.org/sqlite data source name. WAL lets the queries
+// of the HTTP handlers (and a `billing verify` in another process) read
+// beside the projector's writes.
+func dsn(path string, m mode) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	switch m {
+	case durable:
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	case scratch:
+		q.Add("_pragma", "synchronous(OFF)")
+		q.Set("_txlock", "immediate")
+	case readOnly:
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// openWriter opens the one write connection to path and migrates its
+// schema. One connection, because SQLite has one writer anyway and
+// "immediate" transactions then never wait on each other.
+func openWriter(ctx context.Context, path string, m mode) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, m))
+	if err != nil {
+		return nil, fmt.Errorf("open read models %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open read models %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// openReaders opens a pool of query-only connections to path.
+func openReaders(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("open read models %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := checkSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open read models %s: %w", path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,100 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// foldBatch is how many events Rebuild and Verify read and commit at once:
+// memory stays constant whatever the log's length.
+const foldBatch = 1024
+
+// toHead, as foldLog's limit, folds until the log has no more events.
+const toHead = eventstore.Position(math.MaxUint64)
+
+// foldLog folds the log from the start into the (fresh) read models at db,
+// up to and including position limit, one transaction per batch. It calls
+// progress, if not nil, after every batch with the position reached and
+// total (raised to it when the log outgrew total).
+func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
+	for from := eventstore.Start; from < limit; {
+		events, err := store.ReadAll(ctx, from, foldBatch)
+		if err != nil {
+			return fmt.Errorf("fold the log after %d: %w", from, err)
+		}
+		events = upTo(events, limit)
+		if len(events) == 0 {
+			return nil
+		}
+		if err := applyBatch(ctx, db, events); err != nil {
+			return err
+		}
+		from = events[len(events)-1].Position
+		if progress != nil {
+			progress(uint64(from), uint64(max(total, from)))
+		}
+	}
+	return nil
+}
+
+// upTo keeps the events at or below limit.
+func upTo(events []eventstore.RecordedEvent, limit eventstore.Position) []eventstore.RecordedEvent {
+	for i, e := range events {
+		if e.Position > limit {
+			return events[:i]
+		}
+	}
+	return events
+}
+
+// maxPosition is the largest position SQLite (and so the embedded store)
+// can hold.
+const maxPosition = eventstore.Position(math.MaxInt64)
+
+// headPosition is the position of the log's last event (Start when empty),
+// found without reading the log through: ReadAll(p, 1) is empty exactly when
+// p is at or past the head, so galloping then bisecting on it takes
+// O(log head) one-event reads.
+func headPosition(ctx context.Context, store eventstore.Store) (eventstore.Position, error) {
+	after := func(p eventstore.Position) (eventstore.Position, bool, error) {
+		events, err := store.ReadAll(ctx, p, 1)
+		if err != nil || len(events) == 0 {
+			return 0, false, err
+		}
+		return events[0].Position, true, nil
+	}
+	// lo is always an event's position; no event lies after hi.
+	lo, ok, err := after(eventstore.Start)
+	if err != nil || !ok {
+		return eventstore.Start, err
+	}
+	hi := maxPosition
+	for step := eventstore.Position(1); step <= maxPosition-lo; step *= 2 {
+		next, ok, err := after(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			hi = lo + step
+			break
+		}
+		lo = next
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		next, ok, err := after(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = next
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}

@@ -1,0 +1,132 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/projections"
+)
+
+// TestProjectorMakesAppendsReadable: a handler that appended at a position
+// and waits for it then reads its write; Changed wakes whoever waits for the
+// next batch.
+func TestProjectorMakesAppendsReadable(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	changed := h.p.Changed()
+	o := placed("user_1", "key-1", 4900, t0)
+	pos := h.append(o)
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Changed did not fire after a batch")
+	}
+	if err := h.p.WaitFor(ctx, pos); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.rm.Order(ctx, "user_1", string(o.OrderID)); err != nil {
+		t.Fatalf("order not readable after WaitFor(%d): %v", pos, err)
+	}
+	if got := h.p.Position(); got < pos {
+		t.Fatalf("Position %d after WaitFor(%d)", got, pos)
+	}
+	if got := h.p.LastEventTime(); got.IsZero() || time.Since(got) > time.Minute {
+		t.Fatalf("LastEventTime %v, want the append's recording time", got)
+	}
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := h.p.WaitFor(short, pos+1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitFor a position never reached: %v, want the context's deadline", err)
+	}
+}
+
+// TestProjectorResumesFromItsCheckpoint: stopped, it misses nothing the log
+// records meanwhile and applies nothing twice: after the restart it is at
+// the head and equal to read models folded afresh.
+func TestProjectorResumesFromItsCheckpoint(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	first := placed("user_1", "key-1", 4900, t0)
+	h.record(first, paid(first, t0))
+	h.halt()
+
+	h.append(domain.RefundRequested{OrderRef: first.OrderRef, RefundID: domain.RefundIDFor(first.OrderID), RequestedAt: t0.Add(time.Hour)})
+	second := placed("user_1", "key-2", 500, t0.Add(time.Hour))
+	h.append(second)
+	h.append(attached("user_1", 1, t0))
+
+	h.start()
+	head := h.head()
+	h.waitFor(head)
+	if got, err := h.rm.Checkpoint(ctx); err != nil || got != head {
+		t.Fatalf("checkpoint %d, %v; want the head %d", got, err, head)
+	}
+	if o, err := h.rm.Order(ctx, "user_1", string(first.OrderID)); err != nil || o.Status != "refund_pending" {
+		t.Fatalf("first order %+v, %v; want refund_pending", o, err)
+	}
+	h.halt()
+
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	if err := projections.Rebuild(ctx, h.store, fresh, nil); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, dump(t, h.path), dump(t, fresh), "resumed and fresh read models")
+}
+
+// TestBatchCommitsWholeOrNotAtAll: an event of a folded type that does not
+// decode stops the projector; its batch leaves no row and no checkpoint
+// behind, so nothing of it is lost or half-applied.
+func TestBatchCommitsWholeOrNotAtAll(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before := h.record(placed("user_1", "key-1", 4900, t0))
+	h.halt()
+
+	o := placed("user_1", "key-2", 500, t0)
+	typ, body, err := domain.Encode(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := eventstore.EventData{ID: uuid.New(), Type: typ, Data: body}
+	bad := eventstore.EventData{ID: uuid.New(), Type: domain.EventOrderPaid, Data: []byte(`{"order_id": 42}`)}
+	if _, err := h.store.Append(ctx, o.StreamID(), eventstore.NoStream, good, bad); err != nil {
+		t.Fatal(err)
+	}
+
+	rm, err := projections.Open(ctx, h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	p := projections.NewProjector(rm, h.store, nil)
+	runCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.Run(runCtx); err == nil || !strings.Contains(err.Error(), domain.EventOrderPaid) {
+		t.Fatalf("Run over an undecodable order.paid: %v, want an error naming it", err)
+	}
+	if got, err := rm.Checkpoint(ctx); err != nil || got != before {
+		t.Fatalf("checkpoint %d, %v; want it unmoved at %d", got, err, before)
+	}
+	_, err = rm.Order(ctx, "user_1", string(o.OrderID))
+	wantErr(t, err, projections.ErrNotFound, "the order placed in the failed batch")
+}
+
+func TestProjectorNeedsWritableReadModels(t *testing.T) {
+	h := newHarness(t)
+	rm, err := projections.OpenReadOnly(context.Background(), h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	if err := projections.NewProjector(rm, h.store, nil).Run(context.Background()); err == nil {
+		t.Fatal("a projector ran on read models opened read-only")
+	}
+}

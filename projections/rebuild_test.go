@@ -1,0 +1,171 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/app"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/projections"
+)
+
+// recordScenario records a bit of everything for two users: orders paid,
+// failed and refunded, a subscription started, cards attached and one
+// detached, and the plan catalog.
+func recordScenario(h *harness) (paidOrder domain.OrderPlaced, card domain.CardAttached) {
+	h.t.Helper()
+	if _, err := app.SyncCatalog(context.Background(), h.log, domain.DefaultPlans(), app.Metadata{}); err != nil {
+		h.t.Fatal(err)
+	}
+	paidOrder = placed("user_1", "key-1", 4900, t0)
+	failed := placed("user_1", "key-2", 500, t0.Add(time.Minute))
+	refunded := placed("user_2", "key-1", 2500, t0)
+	sub := placed("user_2", "key-2", 19900, t0.Add(time.Minute))
+	sub.SubscriptionID = domain.SubscriptionIDFor(sub.OrderID)
+	card = attached("user_1", 1, t0)
+	gone := attached("user_2", 2, t0)
+	h.record(
+		card, gone,
+		paidOrder, paid(paidOrder, t0),
+		failed, domain.OrderPaymentFailed{OrderRef: failed.OrderRef, FailureCode: "card_declined", FailedAt: t0},
+		refunded, paid(refunded, t0),
+		domain.RefundRequested{OrderRef: refunded.OrderRef, RefundID: domain.RefundIDFor(refunded.OrderID), RequestedAt: t0},
+		domain.OrderRefunded{OrderRef: refunded.OrderRef, RefundID: domain.RefundIDFor(refunded.OrderID), RefundedAt: t0.Add(time.Hour)},
+		sub, created(sub), paid(sub, t0),
+		domain.SubscriptionStarted{SubscriptionRef: subscriptionFor(sub), CurrentPeriodStart: t0, CurrentPeriodEnd: t0.AddDate(0, 1, 0)},
+		domain.CardDetached{UserID: "user_2", PaymentMethodID: gone.PaymentMethodID, DetachedAt: t0},
+	)
+	return paidOrder, card
+}
+
+// TestRebuildEqualsLive: read models folded afresh from the whole log equal
+// those the projector kept up to date, and serving resumes on them.
+func TestRebuildEqualsLive(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	recordScenario(h)
+	head := h.head()
+	h.halt()
+	live := dump(t, h.path)
+	if err := os.WriteFile(h.path+".rebuild", []byte("left by a crashed rebuild"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var done, total uint64
+	err := projections.Rebuild(ctx, h.store, h.path, func(d, t uint64) { done, total = d, t })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, dump(t, h.path), live, "rebuilt and live read models")
+	if done != uint64(head) || total != uint64(head) {
+		t.Fatalf("last progress %d/%d, want %d/%d", done, total, head, head)
+	}
+	if _, err := os.Stat(h.path + ".rebuild"); !os.IsNotExist(err) {
+		t.Fatalf("the rebuild's working file remains: %v", err)
+	}
+
+	h.start()
+	if got, err := h.rm.Checkpoint(ctx); err != nil || got != head {
+		t.Fatalf("checkpoint after rebuild %d, %v; want %d", got, err, head)
+	}
+	o := placed("user_1", "after-rebuild", 100, t0)
+	h.record(o)
+	if _, err := h.rm.Order(ctx, "user_1", string(o.OrderID)); err != nil {
+		t.Fatalf("projector after rebuild: %v", err)
+	}
+}
+
+// TestRebuildRefusesWhileServing: a running server holds the read models;
+// a rebuild, or a second server, is refused with a message saying so,
+// while read-only opens still work beside it.
+func TestRebuildRefusesWhileServing(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	err := projections.Rebuild(ctx, h.store, h.path, nil)
+	wantErr(t, err, projections.ErrLocked, "rebuild while serving")
+	if !strings.Contains(err.Error(), "billing serve") {
+		t.Fatalf("error %q does not say what holds the read models", err)
+	}
+	_, err = projections.Open(ctx, h.path)
+	wantErr(t, err, projections.ErrLocked, "a second Open")
+	rm, err := projections.OpenReadOnly(ctx, h.path)
+	if err != nil {
+		t.Fatalf("read-only open beside the server: %v", err)
+	}
+	rm.Close()
+}
+
+// TestVerifyFindsTampering: read models equal to the log verify clean; a
+// row changed, deleted or added behind the projector's back is listed.
+func TestVerifyFindsTampering(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	paidOrder, card := recordScenario(h)
+	diffs, err := projections.Verify(ctx, h.store, h.path, nil)
+	if err != nil || len(diffs) != 0 {
+		t.Fatalf("verify untouched read models: %q, %v; want no differences", diffs, err)
+	}
+
+	db := openRaw(t, h.path)
+	for _, stmt := range []string{
+		`UPDATE orders SET status = 'refunded' WHERE id = '` + string(paidOrder.OrderID) + `'`,
+		`DELETE FROM payment_methods WHERE id = '` + string(card.PaymentMethodID) + `'`,
+		`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at)
+			VALUES ('sub_forged', 'user_1', 'plan_x', 'ord_x', 'active', 0)`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diffs, err = projections.Verify(ctx, h.store, h.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, diffs, []string{
+		"payment_methods " + string(card.PaymentMethodID) + ": missing from live",
+		"orders " + string(paidOrder.OrderID) + ": status live=refunded rebuilt=paid",
+		"subscriptions sub_forged: only in live",
+	}, "differences")
+}
+
+// TestVerifyBesideABusyServer: verify compares one consistent snapshot of
+// the live read models, however many events the projector applies
+// meanwhile.
+func TestVerifyBesideABusyServer(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	recordScenario(h)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			o := placed("user_3", fmt.Sprintf("busy-%d", i), int64(100+i), t0)
+			if _, err := h.log.Append(ctx, o.StreamID(), eventstore.NoStream, []domain.Event{o, paid(o, t0)}, nil, app.Metadata{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	for range 3 {
+		var done, total uint64
+		diffs, err := projections.Verify(ctx, h.store, h.path, func(d, t uint64) { done, total = d, t })
+		if err != nil || len(diffs) != 0 {
+			t.Fatalf("verify beside a busy server: %q, %v", diffs, err)
+		}
+		if done != total {
+			t.Fatalf("verify folded to %d of %d", done, total)
+		}
+	}
+}

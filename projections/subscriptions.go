@@ -1,0 +1,106 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/robotlabor/billing/domain"
+)
+
+// Subscription is a subscription as GET /v1/me/wallet/subscriptions shows
+// it.
+type Subscription struct {
+	ID                 string     `json:"id"`
+	PlanID             string     `json:"plan_id"`
+	OrderID            string     `json:"order_id"`
+	Status             string     `json:"status"`
+	CurrentPeriodStart *time.Time `json:"current_period_start"`
+	CurrentPeriodEnd   *time.Time `json:"current_period_end"`
+	CanceledAt         *time.Time `json:"canceled_at"`
+	CreatedAt          time.Time  `json:"created_at"`
+}
+
+const subscriptionColumns = `id, plan_id, order_id, status, current_period_start, current_period_end, canceled_at, created_at`
+
+// Subscriptions returns a page of userID's subscriptions, newest first (ties
+// by id), and the cursor of the next page (empty when this is the last). A
+// cursor that does not decode or names none of the user's subscriptions is
+// ErrInvalidCursor.
+func (rm *ReadModels) Subscriptions(ctx context.Context, userID string, p Page) (items []Subscription, next string, err error) {
+	q := listQuery{table: "subscriptions", columns: subscriptionColumns, sortBy: "created_at", desc: true, userID: userID, limit: p.Limit}
+	if p.Cursor != "" {
+		if q.afterID, err = decodeCursor(p.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	items, hasMore, err := listPage(ctx, rm.readers, q, scanSubscription)
+	if err != nil {
+		return nil, "", err
+	}
+	return items, nextCursor(items, hasMore, func(s Subscription) string { return s.ID }), nil
+}
+
+// Subscription returns userID's subscription id, or ErrNotFound.
+func (rm *ReadModels) Subscription(ctx context.Context, userID, id string) (Subscription, error) {
+	return getRow(ctx, rm.readers, "subscriptions", subscriptionColumns, userID, id, scanSubscription)
+}
+
+func scanSubscription(s scanner) (Subscription, error) {
+	var (
+		sub                  Subscription
+		start, end, canceled sql.NullInt64
+		created              int64
+	)
+	if err := s.Scan(&sub.ID, &sub.PlanID, &sub.OrderID, &sub.Status, &start, &end, &canceled, &created); err != nil {
+		return sub, err
+	}
+	sub.CurrentPeriodStart, sub.CurrentPeriodEnd, sub.CanceledAt = timePtr(start), timePtr(end), timePtr(canceled)
+	sub.CreatedAt = fromNanos(created)
+	return sub, nil
+}
+
+// The subscription state machine of the domain (see docs/events.md), one
+// statement per event. A repeated subscription.created keeps the first.
+
+func (w *writeTx) createSubscription(e domain.SubscriptionCreated) error {
+	_, err := w.exec(`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at)
+		VALUES (?, ?, ?, ?, 'incomplete', ?) ON CONFLICT (id) DO NOTHING`,
+		e.SubscriptionID, e.UserID, e.PlanID, e.OrderID, nanos(e.CreatedAt))
+	return err
+}
+
+func (w *writeTx) startSubscription(e domain.SubscriptionStarted) error {
+	return w.setPeriod(e.SubscriptionID, e.CurrentPeriodStart, e.CurrentPeriodEnd)
+}
+
+func (w *writeTx) renewSubscription(e domain.SubscriptionRenewed) error {
+	return w.setPeriod(e.SubscriptionID, e.CurrentPeriodStart, e.CurrentPeriodEnd)
+}
+
+// setPeriod makes the subscription active for the period [start, end).
+func (w *writeTx) setPeriod(id domain.SubscriptionID, start, end time.Time) error {
+	_, err := w.exec(`UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ?
+		WHERE id = ?`, nullTime(start), nullTime(end), id)
+	return err
+}
+
+func (w *writeTx) markPastDue(e domain.SubscriptionPastDue) error {
+	_, err := w.exec(`UPDATE subscriptions SET status = 'past_due' WHERE id = ?`, e.SubscriptionID)
+	return err
+}
+
+// requestCancel: cancellation is immediate, from the customer's request.
+func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ? WHERE id = ?`,
+		nullTime(e.RequestedAt), e.SubscriptionID)
+	return err
+}
+
+// cancelSubscription: the end for good. After a cancel request, the
+// subscription keeps the request's time.
+func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?)
+		WHERE id = ?`, nullTime(e.CanceledAt), e.SubscriptionID)
+	return err
+}
