@@ -75,7 +75,7 @@ func TestUpdateRetriesLostRaces(t *testing.T) {
 				URL:               "http://127.0.0.1/setup",
 				ExpiresAt:         now.Add(time.Hour),
 			}
-			_, err := app.Update(ctx, l, stream, func() *domain.Wallet { return domain.NewWallet(user) },
+			_, _, err := app.Update(ctx, l, stream, func() *domain.Wallet { return domain.NewWallet(user) },
 				func(w *domain.Wallet) ([]domain.Event, error) { return w.StartCardSetup(cmd, now) }, app.Metadata{UserID: user})
 			if err != nil {
 				t.Error(err)
@@ -109,7 +109,7 @@ func TestCausedEventsAppendOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := app.Update(ctx, l, order.Stream(), func() *domain.Order { return &domain.Order{} },
+			_, _, err := app.Update(ctx, l, order.Stream(), func() *domain.Order { return &domain.Order{} },
 				func(o *domain.Order) ([]domain.Event, error) { return o.Pay("pi_1", now) }, meta)
 			if err != nil {
 				t.Error(err)

@@ -12,7 +12,7 @@ import (
 // again with the same plans appends nothing. It returns how many events it
 // appended, or the catalog's ErrValidation for an invalid plan.
 func SyncCatalog(ctx context.Context, l *Log, plans []domain.Plan, meta Metadata) (int, error) {
-	events, err := Update(ctx, l, domain.CatalogStream, domain.NewCatalog,
+	events, _, err := Update(ctx, l, domain.CatalogStream, domain.NewCatalog,
 		func(c *domain.Catalog) ([]domain.Event, error) { return c.Sync(plans) }, meta)
 	if err != nil {
 		return 0, fmt.Errorf("sync plan catalog: %w", err)

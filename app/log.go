@@ -133,25 +133,26 @@ const maxAttempts = 10
 // When another writer appended first it reloads and decides again, so the
 // decision always rests on the latest state. It returns the events appended
 // (none when the decision was "nothing to do"), the decision's error as is
-// (a *domain.Error for a refusal), or the store's error.
-func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, error) {
+// (a *domain.Error for a refusal), or the store's error. The result tells
+// where the append landed (zero when nothing was appended).
+func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
 	for attempt := 1; ; attempt++ {
 		agg := newAgg()
 		v, err := l.Load(ctx, stream, agg)
 		if err != nil {
-			return nil, err
+			return nil, eventstore.AppendResult{}, err
 		}
 		events, err := decide(agg)
 		if err != nil || len(events) == 0 {
-			return nil, err
+			return nil, eventstore.AppendResult{}, err
 		}
-		_, err = l.Append(ctx, stream, v.Expected(), events, nil, meta)
+		res, err := l.Append(ctx, stream, v.Expected(), events, nil, meta)
 		if errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, eventstore.AppendResult{}, err
 		}
-		return events, nil
+		return events, res, nil
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/projections"
 )
 
 // Error is a refusal by the HTTP layer itself, with its status and code.
@@ -43,8 +45,16 @@ var domainStatus = map[string]int{
 // error of no known kind is a 500 whose message reveals nothing internal.
 func toHTTP(err error) (int, errorDetail) {
 	var he *Error
-	if errors.As(err, &he) {
+	switch {
+	case errors.As(err, &he):
 		return he.Status, errorDetail{Code: he.Code, Message: he.Message, Param: he.Param}
+	case errors.Is(err, app.ErrNotFound), errors.Is(err, projections.ErrNotFound):
+		return http.StatusNotFound, errorDetail{Code: "not_found", Message: "no such resource"}
+	case errors.Is(err, projections.ErrInvalidCursor):
+		return http.StatusBadRequest, errorDetail{Code: "invalid_request", Message: "cursor is not a cursor of this list", Param: "cursor"}
+	case errors.Is(err, app.ErrIdempotencyKeyReused):
+		return http.StatusConflict, errorDetail{Code: "idempotency_key_reused",
+			Message: "this idempotency key was already used with a different request"}
 	}
 	var de *domain.Error
 	if errors.As(err, &de) {

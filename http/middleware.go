@@ -23,11 +23,18 @@ func requestID(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog logs one line per request, with the errors handlers recorded.
-func accessLog(log *slog.Logger) gin.HandlerFunc {
+// RequestObserver records each request's latency (metrics).
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+}
+
+// accessLog logs one line per request, with the errors handlers recorded,
+// and reports it to obs.
+func accessLog(log *slog.Logger, obs RequestObserver) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		obs.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
 		attrs := []any{
 			"request_id", c.GetString(requestIDHeader),
 			"method", c.Request.Method,

@@ -15,11 +15,27 @@ import (
 
 // Config is what the HTTP server needs.
 type Config struct {
-	Addr   string // listen address; port 0 picks a free one
-	Logger *slog.Logger
-	Plans  PlanSource
+	// Listener to serve on; when nil, Run listens on Addr.
+	Listener net.Listener
+	Addr     string // listen address; port 0 picks a free one
+	Logger   *slog.Logger
+	Auth     Verifier
+	Plans    PlanSource
+	Commands Commands
+	Queries  Queries
+	Progress Progress
+	// Metrics receives every request's latency; MetricsHandler serves
+	// GET /metrics. Both optional.
+	Metrics        RequestObserver
+	MetricsHandler http.Handler
+	// Sandbox serves the sandbox provider's hosted card pages under
+	// /sandbox/; nil when the sandbox is not the provider.
+	Sandbox http.Handler
 	// Ready reports whether the service's dependencies are ready (/readyz).
 	Ready func(ctx context.Context) error
+	// OutcomeWait bounds how long a POST waits for a payment or refund
+	// outcome before answering with the order still pending. Default 5s.
+	OutcomeWait time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may drain. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -27,14 +43,28 @@ type Config struct {
 // Validate reports the first missing part.
 func (c *Config) Validate() error {
 	switch {
-	case c.Addr == "":
-		return errors.New("http: Addr is required")
+	case c.Addr == "" && c.Listener == nil:
+		return errors.New("http: Addr or Listener is required")
 	case c.Logger == nil:
 		return errors.New("http: Logger is required")
+	case c.Auth == nil:
+		return errors.New("http: Auth is required")
 	case c.Plans == nil:
 		return errors.New("http: Plans is required")
+	case c.Commands == nil:
+		return errors.New("http: Commands is required")
+	case c.Queries == nil:
+		return errors.New("http: Queries is required")
+	case c.Progress == nil:
+		return errors.New("http: Progress is required")
 	case c.Ready == nil:
 		return errors.New("http: Ready is required")
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
+	if c.OutcomeWait <= 0 {
+		c.OutcomeWait = 5 * time.Second
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -56,14 +86,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	gin.DefaultWriter, gin.DefaultErrorWriter = io.Discard, io.Discard
-	s := &Server{cfg: cfg, engine: gin.New()}
+	s := &Server{cfg: cfg, engine: gin.New(), ln: cfg.Listener}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true
-	s.engine.Use(requestID, accessLog(cfg.Logger), recovery(cfg.Logger))
+	s.engine.Use(requestID, accessLog(cfg.Logger, cfg.Metrics), recovery(cfg.Logger))
 	s.engine.NoRoute(noRoute)
 	s.engine.NoMethod(noMethod)
 	for _, r := range s.routes() {
-		s.engine.Handle(r.Method, r.Path, r.Handler)
+		handlers := []gin.HandlerFunc{limitBody}
+		if r.Auth {
+			handlers = append(handlers, s.authenticate)
+		}
+		s.engine.Handle(r.Method, r.Path, append(handlers, r.Handler)...)
 	}
 	return s, nil
 }
@@ -72,16 +106,34 @@ func New(cfg Config) (*Server, error) {
 type Route struct {
 	Method  string
 	Path    string // gin syntax: /v1/me/wallet/orders/:order_id/refund
+	Auth    bool   // needs a bearer token
 	Handler gin.HandlerFunc
 }
 
 // routes is the whole API in one table.
 func (s *Server) routes() []Route {
-	return []Route{
-		{http.MethodGet, "/healthz", s.healthz},
-		{http.MethodGet, "/readyz", s.readyz},
-		{http.MethodGet, "/v1/plans", s.listPlans},
+	routes := []Route{
+		{http.MethodGet, "/healthz", false, s.healthz},
+		{http.MethodGet, "/readyz", false, s.readyz},
+		{http.MethodGet, "/v1/plans", false, s.listPlans},
+		{http.MethodGet, "/v1/me/payment-methods", true, s.listPaymentMethods},
+		{http.MethodPost, "/v1/me/payment-methods", true, s.createSetupSession},
+		{http.MethodGet, "/v1/me/wallet/orders", true, s.listOrders},
+		{http.MethodPost, "/v1/me/wallet/orders", true, s.placeOrder},
+		{http.MethodPost, "/v1/me/wallet/orders/:order_id/refund", true, s.refundOrder},
+		{http.MethodGet, "/v1/me/wallet/subscriptions", true, s.listSubscriptions},
+		{http.MethodDelete, "/v1/me/wallet/subscriptions/:subscription_id", true, s.cancelSubscription},
 	}
+	if s.cfg.MetricsHandler != nil {
+		routes = append(routes, Route{http.MethodGet, "/metrics", false, gin.WrapH(s.cfg.MetricsHandler)})
+	}
+	if s.cfg.Sandbox != nil {
+		page := gin.WrapH(s.cfg.Sandbox)
+		routes = append(routes,
+			Route{http.MethodGet, "/sandbox/setup/:session_id", false, page},
+			Route{http.MethodPost, "/sandbox/setup/:session_id", false, page})
+	}
+	return routes
 }
 
 // Routes lists the served routes (for the OpenAPI document's test).
@@ -90,8 +142,12 @@ func (s *Server) Routes() []Route { return s.routes() }
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Listen binds the listen address; Addr then tells the actual one.
+// Listen binds Config.Addr unless a Listener was given; Addr then tells
+// the actual address.
 func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", s.cfg.Addr, err)
@@ -100,16 +156,14 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// Addr is the address the server listens on, once Listen returned.
+// Addr is the address the server listens on, once it has a listener.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Run serves until ctx ends, then stops taking connections and lets
 // in-flight requests finish for up to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
-	if s.ln == nil {
-		if err := s.Listen(); err != nil {
-			return err
-		}
+	if err := s.Listen(); err != nil {
+		return err
 	}
 	srv := &http.Server{
 		Handler:           s.engine,
@@ -134,3 +188,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveRequest(string, string, int, time.Duration) {}

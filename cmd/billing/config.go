@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -14,7 +15,11 @@ import (
 type Config struct {
 	HTTPAddr        string
 	DataDir         string
+	PublicURL       string // base of URLs handed to browsers
+	JWTSecret       string // empty: a key generated once into DataDir
+	PlansFile       string // empty: the built-in catalog
 	LogFormat       string // text or json
+	OutcomeWait     time.Duration
 	ShutdownTimeout time.Duration
 }
 
@@ -23,9 +28,27 @@ func configFromEnv() Config {
 	return Config{
 		HTTPAddr:        env("BILLING_HTTP_ADDR", "127.0.0.1:8080"),
 		DataDir:         env("BILLING_DATA_DIR", "./data"),
+		PublicURL:       os.Getenv("BILLING_PUBLIC_URL"),
+		JWTSecret:       os.Getenv("BILLING_JWT_SECRET"),
+		PlansFile:       os.Getenv("BILLING_PLANS_FILE"),
 		LogFormat:       env("BILLING_LOG_FORMAT", "text"),
+		OutcomeWait:     envDuration("BILLING_OUTCOME_WAIT", 5*time.Second),
 		ShutdownTimeout: 10 * time.Second,
 	}
+}
+
+// envDuration reads a Go duration ("5s"); an unparsable value is reported
+// by Validate through the zero it leaves.
+func envDuration(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return -1
+	}
+	return d
 }
 
 func env(name, def string) string {
@@ -39,8 +62,12 @@ func env(name, def string) string {
 func (c *Config) bindFlags(fs *pflag.FlagSet, serve bool) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory (env BILLING_DATA_DIR)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json (env BILLING_LOG_FORMAT)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 key for bearer tokens (env BILLING_JWT_SECRET; default: generated once into the data dir)")
 	if serve {
 		fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (env BILLING_HTTP_ADDR)")
+		fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base of URLs handed to browsers (env BILLING_PUBLIC_URL; default http:// + the HTTP address)")
+		fs.StringVar(&c.PlansFile, "plans-file", c.PlansFile, "plan catalog file (env BILLING_PLANS_FILE; default: the built-in catalog)")
+		fs.DurationVar(&c.OutcomeWait, "outcome-wait", c.OutcomeWait, "how long POSTs wait for a payment or refund outcome (env BILLING_OUTCOME_WAIT)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may drain on SIGTERM")
 	}
 }
@@ -54,9 +81,22 @@ func (c *Config) Validate() error {
 		return errors.New("config: HTTP address is empty (BILLING_HTTP_ADDR)")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("config: log format must be text or json (BILLING_LOG_FORMAT)")
+	case c.OutcomeWait <= 0:
+		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
 	}
 	return nil
 }
 
+// publicURL is where browsers reach this service.
+func (c *Config) publicURL(listening string) string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + listening
+}
+
+// path is a file in the data dir.
+func (c *Config) path(name string) string { return filepath.Join(c.DataDir, name) }
+
 // EventStorePath is the embedded event store's file.
-func (c *Config) EventStorePath() string { return filepath.Join(c.DataDir, "events.db") }
+func (c *Config) EventStorePath() string { return c.path("events.db") }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/robotlabor/billing/eventstore"
 )
@@ -86,9 +88,23 @@ type errorEnvelope struct {
 
 func TestServeHealthAndReadiness(t *testing.T) {
 	s := startService(t, t.TempDir())
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if resp := s.get(t, path, nil); resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+	if resp := s.get(t, "/healthz", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+	// Ready once the read models have folded the log as it was at start.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		changed := s.Projector.Changed()
+		if resp := s.get(t, "/readyz", nil); resp.StatusCode == http.StatusOK {
+			break
+		} else if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("GET /readyz = %d, want 200 or 503 while catching up", resp.StatusCode)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("never ready")
+		case <-changed:
 		}
 	}
 	if s.get(t, "/healthz", nil).Header.Get("Request-Id") == "" {
@@ -179,6 +195,29 @@ func TestUnknownRoutesAndMethodsAnswerTheErrorEnvelope(t *testing.T) {
 		resp := s.do(t, tc.method, tc.path, &got)
 		if resp.StatusCode != tc.status || got.Error.Code != tc.code || got.Error.Message == "" {
 			t.Errorf("%s %s = %d %+v, want %d %s with a message", tc.method, tc.path, resp.StatusCode, got, tc.status, tc.code)
+		}
+	}
+}
+
+func TestMetricsAreExported(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	alice.buy(orderBody(alice.saveCard(visa), fixedPlan, "m1"))
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`billing_http_request_duration_seconds_count{method="POST",route="/v1/me/wallet/orders",status="201"} 1`,
+		`billing_eventstore_appends_total{result="ok"}`,
+		`billing_consumer_lag_events{consumer="projections"}`,
+		`billing_consumer_lag_seconds{consumer="reconciler"}`,
+		`billing_reconciler_outcomes_total{kind="charge",outcome="succeeded"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

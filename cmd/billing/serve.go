@@ -5,13 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/robotlabor/billing/app"
-	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/auth"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
 	bhttp "github.com/robotlabor/billing/http"
+	"github.com/robotlabor/billing/metrics"
+	"github.com/robotlabor/billing/payments"
+	"github.com/robotlabor/billing/payments/sandbox"
+	"github.com/robotlabor/billing/projections"
+	"github.com/robotlabor/billing/reconciler"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -23,9 +29,19 @@ type Main struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	Store eventstore.Store
-	Log   *app.Log
-	HTTP  *bhttp.Server
+	Metrics    *metrics.Metrics
+	Store      eventstore.Store
+	Log        *app.Log
+	Keys       *auth.Keys
+	ReadModels *projections.ReadModels
+	Projector  *projections.Projector
+	Sandbox    *sandbox.Sandbox
+	Service    *app.Service
+	Reconciler *reconciler.Reconciler
+	HTTP       *bhttp.Server
+
+	listener    net.Listener
+	startupHead eventstore.Position // the read models are ready once they reach it
 }
 
 // NewMain returns a Main for cfg, not yet open.
@@ -33,41 +49,129 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 	return &Main{Config: cfg, Logger: logger, Now: time.Now}
 }
 
-// Open opens the event store, records the plan catalog, and binds the HTTP
-// listener, so that when it returns the service's address is known.
+// Open opens every part in dependency order and binds the HTTP listener,
+// so that when it returns the service's address is known. After a failed
+// Open, Close releases what was opened.
 func (m *Main) Open(ctx context.Context) error {
+	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openHTTP} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) openLedger(ctx context.Context) error {
+	plans, err := loadPlans(m.Config.PlansFile)
+	if err != nil {
+		return err
+	}
 	store, err := sqlite.Open(ctx, sqlite.Config{Path: m.Config.EventStorePath(), Now: m.Now})
 	if err != nil {
 		return err
 	}
-	m.Store = store
-	m.Log = app.NewLog(store, m.Now)
-
-	published, err := app.SyncCatalog(ctx, m.Log, domain.DefaultPlans(), app.Metadata{CorrelationID: "startup"})
+	m.Metrics = metrics.New()
+	m.Store = m.Metrics.InstrumentStore(store)
+	m.Log = app.NewLog(m.Store, m.Now)
+	recorded, err := app.SyncCatalog(ctx, m.Log, plans, app.Metadata{CorrelationID: "startup"})
 	if err != nil {
 		return err
 	}
-	if published > 0 {
-		m.Logger.Info("plan catalog recorded", "events", published)
+	if recorded > 0 {
+		m.Logger.Info("plan catalog recorded", "events", recorded)
 	}
+	return nil
+}
 
-	m.HTTP, err = bhttp.New(bhttp.Config{
-		Addr:            m.Config.HTTPAddr,
-		Logger:          m.Logger,
-		Plans:           app.Plans{Log: m.Log},
-		Ready:           m.ready,
-		ShutdownTimeout: m.Config.ShutdownTimeout,
+func (m *Main) openAuth(context.Context) error {
+	key, err := auth.LoadOrCreateKey(m.Config.JWTSecret, m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.Keys, err = auth.New(key, m.Now)
+	return err
+}
+
+func (m *Main) openReadModels(ctx context.Context) error {
+	rm, err := projections.Open(ctx, m.Config.path("readmodels.db"))
+	if err != nil {
+		return err
+	}
+	m.ReadModels = rm
+	m.Projector = projections.NewProjector(rm, m.Store, m.Logger)
+	m.Metrics.WatchLag("projections", m.Store, m.Projector)
+	m.startupHead, err = m.Store.Head(ctx)
+	return err
+}
+
+func (m *Main) openPayments(ctx context.Context) error {
+	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.HTTPAddr, err)
+	}
+	m.listener = ln
+	m.Sandbox, err = sandbox.Open(ctx, sandbox.Config{
+		Path:             m.Config.path("sandbox.db"),
+		PublicURL:        m.Config.publicURL(ln.Addr().String()),
+		Now:              m.Now,
+		OnSetupCompleted: m.cardSaved,
+		Logger:           m.Logger,
 	})
 	if err != nil {
 		return err
 	}
-	return m.HTTP.Listen()
+	m.Service = &app.Service{Log: m.Log, Provider: m.Sandbox}
+	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
+		Log: m.Log, Provider: m.Sandbox, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
+		Observe: m.Metrics.ObserveOutcome,
+	})
+	if err != nil {
+		return err
+	}
+	m.Metrics.WatchLag("reconciler", m.Store, m.Reconciler)
+	return nil
 }
 
-// ready reports whether the service can answer: the event store reads.
+// cardSaved records a card the provider reports saved, and returns once the
+// read models list it: the page the user submitted answers after that.
+func (m *Main) cardSaved(ctx context.Context, e payments.SetupCompleted) error {
+	pos, err := m.Service.AttachCard(ctx, e, app.Metadata{CorrelationID: e.ProviderEventID})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return m.Projector.WaitFor(ctx, pos)
+}
+
+func (m *Main) openHTTP(context.Context) error {
+	var err error
+	m.HTTP, err = bhttp.New(bhttp.Config{
+		Listener:        m.listener,
+		Logger:          m.Logger,
+		Auth:            m.Keys,
+		Plans:           app.Plans{Log: m.Log},
+		Commands:        m.Service,
+		Queries:         m.ReadModels,
+		Progress:        m.Projector,
+		Sandbox:         m.Sandbox.Handler(),
+		Metrics:         m.Metrics,
+		MetricsHandler:  m.Metrics.Handler(),
+		Ready:           m.ready,
+		OutcomeWait:     m.Config.OutcomeWait,
+		ShutdownTimeout: m.Config.ShutdownTimeout,
+	})
+	return err
+}
+
+// ready: the event store reads, and the read models have folded the log
+// as it was at startup.
 func (m *Main) ready(ctx context.Context) error {
 	if _, err := m.Store.ReadAll(ctx, eventstore.Start, 1); err != nil {
 		return fmt.Errorf("event store: %w", err)
+	}
+	if pos := m.Projector.Position(); pos < m.startupHead {
+		return fmt.Errorf("read models catching up: at %d of %d", pos, m.startupHead)
 	}
 	return nil
 }
@@ -75,9 +179,13 @@ func (m *Main) ready(ctx context.Context) error {
 // Run runs every part until ctx ends (a clean stop, nil) or one part fails,
 // which stops the others.
 func (m *Main) Run(ctx context.Context) error {
-	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir, "event_store", "embedded")
+	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir,
+		"event_store", "embedded", "payments", m.Sandbox.Name())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.HTTP.Run(ctx) })
+	g.Go(func() error { return m.Projector.Run(ctx) })
+	g.Go(func() error { return m.Reconciler.Run(ctx) })
+	g.Go(func() error { return m.Sandbox.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -86,10 +194,22 @@ func (m *Main) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases what Open acquired; safe after a failed Open.
+// Close releases what Open acquired, in reverse order; safe after a failed Open.
 func (m *Main) Close() error {
-	if m.Store != nil {
-		return m.Store.Close()
+	var errs []error
+	if m.Reconciler != nil {
+		errs = append(errs, m.Reconciler.Close())
 	}
-	return nil
+	if m.Sandbox != nil {
+		errs = append(errs, m.Sandbox.Close())
+	} else if m.listener != nil {
+		errs = append(errs, m.listener.Close())
+	}
+	if m.ReadModels != nil {
+		errs = append(errs, m.ReadModels.Close())
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// Placed is the outcome of PlaceOrder.
+type Placed struct {
+	OrderID domain.OrderID
+	// Position is where the order's events are in the log: read models
+	// that reached it show the order.
+	Position eventstore.Position
+	// Replayed: the key had placed this order before (or a concurrent
+	// request with the same key did); nothing new was placed.
+	Replayed bool
+}
+
+// PlaceOrder places the order cmd describes, exactly once per (user,
+// idempotency key). The key maps to the order's stream and first event id,
+// and the event store's idempotent append keeps one order per key across
+// concurrent requests, retries and restarts; the request's fingerprint on
+// the first event tells a replay from a key reused with another body.
+//
+// It returns the domain's refusals (ErrValidation, ErrPlanNotFound,
+// ErrAmountNotAllowed, ErrAmountOutOfRange, ErrPaymentMethodNotFound) and
+// ErrIdempotencyKeyReused.
+func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Metadata) (Placed, error) {
+	id := cmd.OrderID()
+	if placed, found, err := s.placedBefore(ctx, cmd, ""); err != nil || found {
+		return placed, err
+	}
+	catalog, err := LoadCatalog(ctx, s.Log)
+	if err != nil {
+		return Placed{}, err
+	}
+	wallet := domain.NewWallet(cmd.UserID)
+	if _, err := s.Log.Load(ctx, domain.WalletStream(cmd.UserID), wallet); err != nil {
+		return Placed{}, err
+	}
+	events, err := cmd.Decide(catalog, wallet, s.Log.Now())
+	if err != nil {
+		return Placed{}, err
+	}
+	if meta.CorrelationID == "" {
+		meta.CorrelationID = uuid.NewString()
+	}
+	meta.UserID, meta.IdempotencyKey = cmd.UserID, cmd.IdempotencyKey
+	ids := domain.DecidedEventIDs(domain.PlacedEventID(id), events)
+	res, err := s.Log.Append(ctx, id.Stream(), eventstore.NoStream, events[:1], ids[:1], meta)
+	if err != nil && !errors.Is(err, eventstore.ErrConflict) {
+		return Placed{}, fmt.Errorf("place order %s: %w", id, err)
+	}
+	// The append succeeds for whichever request wrote the first event and
+	// for its idempotent repeats alike: the first event's correlation id
+	// tells which one this request is.
+	if placed, found, err := s.placedBefore(ctx, cmd, meta.CorrelationID); err != nil || found {
+		return placed, err
+	}
+	pos := res.Position
+	for i, e := range events[1:] {
+		// subscription.created: its own stream; the reconciler also ensures
+		// it, should this process stop right here.
+		r, err := s.Log.Append(ctx, e.StreamID(), eventstore.NoStream, []domain.Event{e}, ids[i+1:i+2], meta)
+		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
+			return Placed{}, fmt.Errorf("place order %s: %w", id, err)
+		}
+		pos = max(pos, r.Position)
+	}
+	return Placed{OrderID: id, Position: pos}, nil
+}
+
+// placedBefore looks for the order of cmd's key. Found and written by
+// another request than correlationID, it is a replay when the fingerprints
+// match and ErrIdempotencyKeyReused otherwise.
+func (s *Service) placedBefore(ctx context.Context, cmd domain.PlaceOrder, correlationID string) (Placed, bool, error) {
+	id := cmd.OrderID()
+	recs, err := s.Log.Store.ReadStream(ctx, id.Stream(), eventstore.Forwards, 0, 1)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return Placed{}, false, nil
+	}
+	if err != nil {
+		return Placed{}, false, fmt.Errorf("look up order %s: %w", id, err)
+	}
+	first := recs[0]
+	e, err := domain.Decode(first.Type, first.Data)
+	if err != nil {
+		return Placed{}, false, err
+	}
+	placed, ok := e.(domain.OrderPlaced)
+	if !ok {
+		return Placed{}, false, fmt.Errorf("order %s starts with %s", id, first.Type)
+	}
+	var meta Metadata
+	_ = json.Unmarshal(first.Metadata, &meta) // absent metadata: not ours
+	if correlationID != "" && meta.CorrelationID == correlationID {
+		return Placed{}, false, nil
+	}
+	if placed.Fingerprint != cmd.Fingerprint() {
+		return Placed{}, true, ErrIdempotencyKeyReused
+	}
+	return Placed{OrderID: id, Position: first.Position, Replayed: true}, true, nil
+}
+
+// RequestRefund asks for the full refund of the user's order and returns
+// where the request landed in the log. It returns ErrNotFound for an order
+// that is not the user's, and domain.ErrOrderNotRefundable.
+func (s *Service) RequestRefund(ctx context.Context, userID string, id domain.OrderID, meta Metadata) (eventstore.Position, error) {
+	meta.UserID = userID
+	now := s.Log.Now()
+	_, res, err := Update(ctx, s.Log, id.Stream(), func() *domain.Order { return &domain.Order{} },
+		func(o *domain.Order) ([]domain.Event, error) {
+			if o.ID == "" || o.UserID != userID {
+				return nil, ErrNotFound
+			}
+			return o.RequestRefund(now)
+		}, meta)
+	return res.Position, err
+}

@@ -1,0 +1,115 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthorized is every reason a token is not accepted: missing,
+// malformed, expired, wrongly signed, wrong algorithm, no subject.
+var ErrUnauthorized = errors.New("auth: unauthorized")
+
+// minKeyLen is the shortest acceptable HS256 key, in bytes (RFC 7518 §3.2).
+const minKeyLen = 32
+
+// Keys signs and verifies tokens with one HS256 key.
+type Keys struct {
+	key    []byte
+	issuer string
+	now    func() time.Time
+}
+
+// New returns Keys for key (at least 32 bytes). now is the clock (time.Now if nil).
+func New(key []byte, now func() time.Time) (*Keys, error) {
+	if len(key) < minKeyLen {
+		return nil, fmt.Errorf("auth: signing key is %d bytes, want at least %d", len(key), minKeyLen)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Keys{key: key, issuer: "billing", now: now}, nil
+}
+
+// LoadOrCreateKey returns the configured secret when set; otherwise the key
+// stored in dataDir, generating it on first use (readable by the owner only).
+func LoadOrCreateKey(secret, dataDir string) ([]byte, error) {
+	if secret != "" {
+		return []byte(secret), nil
+	}
+	path := filepath.Join(dataDir, "jwt.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return hex.DecodeString(strings.TrimSpace(string(b)))
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("auth: read key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, err
+	}
+	// O_EXCL: two processes starting at once agree on whichever key won.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return LoadOrCreateKey("", dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: create key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
+}
+
+// Issue returns a token for userID valid for ttl.
+func (k *Keys) Issue(userID string, ttl time.Duration) (string, error) {
+	if userID == "" {
+		return "", errors.New("auth: user id is empty")
+	}
+	now := k.now()
+	claims := jwt.RegisteredClaims{
+		Subject:   userID,
+		Issuer:    k.issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(k.key)
+}
+
+// Verify returns the user id of a valid token, or ErrUnauthorized (wrapped
+// with the reason). Only HS256 is accepted: "none" and every other algorithm
+// are refused before the signature is looked at; exp is required.
+func (k *Keys) Verify(token string) (string, error) {
+	parsed, err := jwt.ParseWithClaims(token, &jwt.RegisteredClaims{},
+		func(*jwt.Token) (any, error) { return k.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(k.now),
+	)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	sub, err := parsed.Claims.GetSubject()
+	if err != nil || sub == "" {
+		return "", fmt.Errorf("%w: token has no subject", ErrUnauthorized)
+	}
+	return sub, nil
+}

@@ -1,0 +1,82 @@
+package auth_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/robotlabor/billing/auth"
+)
+
+var (
+	now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	key = []byte("0123456789abcdef0123456789abcdef")
+)
+
+func keys(t *testing.T, k []byte) *auth.Keys {
+	t.Helper()
+	ks, err := auth.New(k, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func TestIssuedTokenVerifies(t *testing.T) {
+	ks := keys(t, key)
+	tok, err := ks.Issue("user_42", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ks.Verify(tok)
+	if err != nil || got != "user_42" {
+		t.Fatalf("Verify = %q, %v; want user_42", got, err)
+	}
+}
+
+func TestRefusedTokens(t *testing.T) {
+	ks := keys(t, key)
+	good, _ := ks.Issue("user_42", time.Hour)
+	expired, _ := ks.Issue("user_42", -time.Minute)
+	otherKey, _ := keys(t, []byte(strings.Repeat("x", 32))).Issue("user_42", time.Hour)
+	noSub, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}).SignedString(key)
+	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "u"}).SignedString(key)
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.RegisteredClaims{Subject: "u", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}).SignedString(key)
+	parts := strings.Split(good, ".")
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"admin","exp":9999999999}`)) + "." + parts[2]
+
+	for name, tok := range map[string]string{
+		"empty": "", "garbage": "not.a.jwt", "expired": expired, "signed with another key": otherKey,
+		"no subject": noSub, "no expiry": noExp, "alg none": none, "alg HS512": hs512, "tampered claims": tampered,
+	} {
+		if sub, err := ks.Verify(tok); !errors.Is(err, auth.ErrUnauthorized) {
+			t.Errorf("%s: Verify = %q, %v; want ErrUnauthorized", name, sub, err)
+		}
+	}
+}
+
+func TestKeyIsCreatedOnceInTheDataDir(t *testing.T) {
+	dir := t.TempDir()
+	first, err := auth.LoadOrCreateKey("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := auth.LoadOrCreateKey("", dir)
+	if err != nil || string(first) != string(again) || len(first) != 32 {
+		t.Fatalf("second load gave a different or short key (%d bytes), %v", len(again), err)
+	}
+	secret, _ := auth.LoadOrCreateKey("from-env-from-env-from-env-123456", dir)
+	if string(secret) != "from-env-from-env-from-env-123456" {
+		t.Fatal("BILLING_JWT_SECRET did not take precedence")
+	}
+}
+
+func TestShortKeysAreRefused(t *testing.T) {
+	if _, err := auth.New([]byte("short"), nil); err == nil {
+		t.Fatal("a 5-byte HS256 key was accepted")
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+func TestSubscriptionLifecycle(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	o := alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "sub1"))
+	if o.Status != "paid" || o.SubscriptionID == nil || o.Amount != 19900 {
+		t.Fatalf("first order of a monthly plan = %+v", o)
+	}
+	subs := alice.subscriptions()
+	if len(subs) != 1 {
+		t.Fatalf("listed %d subscriptions, want 1", len(subs))
+	}
+	sub := subs[0]
+	if sub.ID != *o.SubscriptionID || sub.OrderID != o.ID || sub.PlanID != monthlyPlan || sub.Status != "active" ||
+		sub.CurrentPeriodStart == nil || sub.CurrentPeriodEnd == nil || sub.CanceledAt != nil {
+		t.Fatalf("subscription = %+v", sub)
+	}
+	if got := sub.CurrentPeriodStart.AddDate(0, 1, 0); !got.Equal(*sub.CurrentPeriodEnd) {
+		t.Fatalf("period %v..%v is not one month", sub.CurrentPeriodStart, sub.CurrentPeriodEnd)
+	}
+
+	bob := s.user(t, "bob")
+	bob.want(bob.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+sub.ID, nil), http.StatusNotFound, "not_found")
+	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/sub_00000000000000000000000000000000", nil), http.StatusNotFound, "not_found")
+
+	var canceled subscription
+	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+sub.ID, nil), http.StatusOK, "").decode(t, &canceled)
+	if canceled.Status != "canceled" || canceled.CanceledAt == nil {
+		t.Fatalf("after DELETE: %+v", canceled)
+	}
+	var again subscription
+	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+sub.ID, nil), http.StatusOK, "").decode(t, &again)
+	if again.Status != "canceled" || !again.CanceledAt.Equal(*canceled.CanceledAt) {
+		t.Fatalf("second DELETE changed the subscription: %+v", again)
+	}
+	if n := countEvents(t, s, domain.SubscriptionID(sub.ID).Stream(), domain.EventSubscriptionCancelRequested); n != 1 {
+		t.Fatalf("two DELETEs recorded %d cancellations, want 1", n)
+	}
+}
+
+// countEvents counts the events of a type in a stream.
+func countEvents(t *testing.T, s *service, stream, typ string) int {
+	t.Helper()
+	evs, err := s.Store.ReadStream(context.Background(), stream, eventstore.Forwards, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRefundingTheFirstOrderCancelsTheSubscription(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	o := alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "sub1"))
+	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+o.ID+"/refund", nil), http.StatusOK, "")
+	waitFor(t, s, func() bool {
+		subs := alice.subscriptions()
+		return len(subs) == 1 && subs[0].Status == "canceled" && subs[0].CanceledAt != nil
+	}, "the subscription to be canceled after its first order was refunded")
+}
+
+func TestFailedFirstPaymentCancelsTheSubscription(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	o := alice.buy(orderBody(alice.saveCard(declines), monthlyPlan, "sub1"))
+	if o.Status != "failed" {
+		t.Fatalf("first order on a declining card = %+v", o)
+	}
+	subs := alice.subscriptions()
+	if len(subs) != 1 || subs[0].Status != "canceled" {
+		t.Fatalf("after a failed first payment the subscription is %+v, want canceled", subs)
+	}
+}

@@ -1,0 +1,36 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Verifier checks a bearer token and returns its user id.
+type Verifier interface {
+	Verify(token string) (userID string, err error)
+}
+
+const userKey = "user_id"
+
+// authenticate admits requests with a valid bearer token; every other one
+// is a 401 in the error envelope.
+func (s *Server) authenticate(c *gin.Context) {
+	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="billing"`)
+		fail(c, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a bearer token is required (Authorization: Bearer <token>)"})
+		return
+	}
+	user, err := s.cfg.Auth.Verify(strings.TrimSpace(token))
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="billing", error="invalid_token"`)
+		fail(c, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is invalid or expired"})
+		return
+	}
+	c.Set(userKey, user)
+	c.Next()
+}
+
+func userOf(c *gin.Context) string { return c.GetString(userKey) }

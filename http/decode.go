@@ -1,0 +1,97 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxBody is the largest request body accepted (api.md: 64 KiB).
+const maxBody = 64 << 10
+
+// limitBody answers 413 for a body over maxBody, whether or not it
+// declares its length.
+func limitBody(c *gin.Context) {
+	if c.Request.ContentLength > maxBody {
+		fail(c, tooLarge())
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	c.Next()
+}
+
+func tooLarge() *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: fmt.Sprintf("request bodies are limited to %d bytes", maxBody)}
+}
+
+// decodeJSON reads the body into dst strictly: one JSON object, no unknown
+// fields, no trailing data, the right JSON types. Malformed input is a 400
+// invalid_request naming the field where it can. An empty body is allowed
+// only when emptyOK.
+func decodeJSON(c *gin.Context, dst any, emptyOK bool) error {
+	body, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return tooLarge()
+	}
+	if err != nil {
+		return invalidRequest("", "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if emptyOK {
+			return nil
+		}
+		return invalidRequest("", "the request body must be a JSON object")
+	}
+	if body = bytes.TrimSpace(body); body[0] != '{' {
+		return invalidRequest("", "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return invalidRequest("", "the request body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return invalidRequest(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidRequest("", "the request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalidRequest(field, fmt.Sprintf("unknown field %q", field))
+	}
+	return invalidRequest("", "the request body is not valid JSON")
+}
+
+func jsonKind(goKind string) string {
+	switch {
+	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"):
+		return "integer"
+	case goKind == "string":
+		return "string"
+	}
+	return goKind
+}
+
+func invalidRequest(param, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: msg, Param: param}
+}
+
+func validationFailed(param, msg string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: msg, Param: param}
+}

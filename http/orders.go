@@ -1,0 +1,185 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/projections"
+)
+
+type orderRequest struct {
+	PaymentMethodID *string `json:"payment_method_id"`
+	PlanID          *string `json:"plan_id"`
+	Amount          *int64  `json:"amount"`
+	IdempotencyKey  *string `json:"idempotency_key"`
+}
+
+// maxField bounds free-form ids in requests.
+const maxField = 255
+
+// placeOrder answers POST /v1/me/wallet/orders: one order per idempotency
+// key, answered once its payment outcome is known or the bounded wait ends.
+func (s *Server) placeOrder(c *gin.Context) {
+	var req orderRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	cmd, err := orderCommand(c, req)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	placed, err := s.cfg.Commands.PlaceOrder(c.Request.Context(), cmd, metadata(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	order, err := s.orderOutcome(c, placed.OrderID, placed.Position, "pending")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if placed.Replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.JSON(http.StatusCreated, order)
+}
+
+// orderCommand checks the request's form and builds the command. The key
+// comes from the body or the Idempotency-Key header; both must agree.
+func orderCommand(c *gin.Context, req orderRequest) (domain.PlaceOrder, error) {
+	key, err := idempotencyKey(c, req.IdempotencyKey)
+	if err != nil {
+		return domain.PlaceOrder{}, err
+	}
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"plan_id", req.PlanID}, {"payment_method_id", req.PaymentMethodID}} {
+		switch {
+		case f.value == nil || *f.value == "":
+			return domain.PlaceOrder{}, validationFailed(f.name, f.name+" is required")
+		case utf8.RuneCountInString(*f.value) > maxField:
+			return domain.PlaceOrder{}, validationFailed(f.name, f.name+" is too long")
+		}
+	}
+	if req.Amount != nil && *req.Amount < 0 {
+		return domain.PlaceOrder{}, validationFailed("amount", "amount must not be negative")
+	}
+	return domain.PlaceOrder{
+		UserID: userOf(c), IdempotencyKey: key, PlanID: *req.PlanID,
+		PaymentMethodID: *req.PaymentMethodID, Amount: req.Amount,
+	}, nil
+}
+
+func idempotencyKey(c *gin.Context, body *string) (string, error) {
+	header, inHeader := c.Request.Header["Idempotency-Key"]
+	var key string
+	switch {
+	case inHeader && body != nil && header[0] != *body:
+		return "", invalidRequest("idempotency_key", "the Idempotency-Key header and the idempotency_key field differ")
+	case inHeader:
+		key = header[0]
+	case body != nil:
+		key = *body
+	default:
+		return "", validationFailed("idempotency_key", "idempotency_key is required (body field or Idempotency-Key header)")
+	}
+	if n := utf8.RuneCountInString(key); n < 1 || n > maxField {
+		return "", validationFailed("idempotency_key", "idempotency_key must be 1 to 255 characters")
+	}
+	return key, nil
+}
+
+// orderOutcome answers with the order as the read models show it once they
+// include the request's write, waiting (bounded) while it is still in
+// status `waiting`.
+func (s *Server) orderOutcome(c *gin.Context, id domain.OrderID, pos eventstore.Position, waiting string) (projections.Order, error) {
+	ctx := c.Request.Context()
+	if err := s.caughtUp(ctx, pos); err != nil {
+		return projections.Order{}, err
+	}
+	return settle(ctx, s,
+		func() (projections.Order, error) { return s.cfg.Queries.Order(ctx, userOf(c), string(id)) },
+		func(o projections.Order) bool { return o.Status != waiting })
+}
+
+// listOrders answers GET /v1/me/wallet/orders.
+func (s *Server) listOrders(c *gin.Context) {
+	q, err := orderQuery(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items, hasMore, err := s.cfg.Queries.Orders(c.Request.Context(), userOf(c), q)
+	if errors.Is(err, projections.ErrInvalidCursor) {
+		err = invalidRequest("after_public_id", "after_public_id is not one of your orders")
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := list[projections.Order]{Data: nonNil(items), HasMore: hasMore}
+	if hasMore {
+		out.NextCursor = items[len(items)-1].ID
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func orderQuery(c *gin.Context) (projections.OrderQuery, error) {
+	limit, err := limitParam(c, 20)
+	if err != nil {
+		return projections.OrderQuery{}, err
+	}
+	q := projections.OrderQuery{Limit: limit, AfterID: c.Query("after_public_id"), SortBy: "created_at", Desc: true}
+	asc, hasAsc := c.GetQuery("order_by_asc")
+	desc, hasDesc := c.GetQuery("order_by_desc")
+	switch {
+	case hasAsc && hasDesc:
+		return q, invalidRequest("order_by_asc", "use order_by_asc or order_by_desc, not both")
+	case hasAsc:
+		q.SortBy, q.Desc = asc, false
+	case hasDesc:
+		q.SortBy = desc
+	}
+	if q.SortBy != "created_at" && q.SortBy != "amount" {
+		param := "order_by_desc"
+		if hasAsc {
+			param = "order_by_asc"
+		}
+		return q, invalidRequest(param, "orders can be ordered by created_at or amount")
+	}
+	if _, ok := c.GetQuery("after_public_id"); ok && q.AfterID == "" {
+		return q, invalidRequest("after_public_id", "after_public_id is empty")
+	}
+	return q, nil
+}
+
+// refundOrder answers POST /v1/me/wallet/orders/{order_id}/refund.
+func (s *Server) refundOrder(c *gin.Context) {
+	if err := decodeJSON(c, &struct{}{}, true); err != nil {
+		fail(c, err)
+		return
+	}
+	id, err := domain.ParseOrderID(c.Param("order_id"))
+	if err != nil {
+		fail(c, notFound("no such order"))
+		return
+	}
+	pos, err := s.cfg.Commands.RequestRefund(c.Request.Context(), userOf(c), id, metadata(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	order, err := s.orderOutcome(c, id, pos, "refund_pending")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, order)
+}

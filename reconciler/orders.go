@@ -1,0 +1,221 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/robotlabor/billing/app"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/payments"
+)
+
+// charge is the provider's answer for an order's payment.
+type charge struct {
+	result         payments.ChargeResult
+	subscriptionID string // the provider's, for a subscription's first order
+	periodStart    time.Time
+}
+
+// orderPlaced charges the order (or starts its subscription at the
+// provider) and records the outcome on the order and its subscription. Each
+// step checks the ledger first and the provider call is idempotent, so
+// handling it again after a crash at any point finishes what is missing.
+func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, meta app.Metadata) error {
+	first := placed.SubscriptionID != "" && !placed.Renewal
+	if first {
+		if err := r.ensureSubscriptionCreated(ctx, rec, placed); err != nil {
+			return err
+		}
+	}
+	var order domain.Order
+	if _, err := r.cfg.Log.Load(ctx, placed.OrderID.Stream(), &order); err != nil {
+		return err
+	}
+	var sub *domain.Subscription
+	if first {
+		sub = &domain.Subscription{}
+		if _, err := r.cfg.Log.Load(ctx, placed.SubscriptionID.Stream(), sub); err != nil {
+			return err
+		}
+	}
+	switch {
+	case sub != nil && sub.Status == domain.SubscriptionStatusCanceled && order.Status == domain.OrderStatusPending:
+		// Canceled before its first payment: nothing is charged.
+		return r.recordPayment(ctx, placed, charge{result: payments.ChargeResult{
+			Status: payments.Failed, FailureCode: "subscription_canceled",
+			FailureMessage: "the subscription was canceled before its first payment"}}, meta)
+	case order.Status != domain.OrderStatusPending && (sub == nil || sub.Status != domain.SubscriptionStatusIncomplete):
+		return nil // settled
+	}
+	c, err := r.pay(ctx, rec, placed, sub)
+	if err != nil {
+		return err
+	}
+	// The subscription first: a client shown the order settled then finds
+	// its subscription settled too (the read models fold in log order).
+	if sub != nil {
+		if err := r.recordFirstPeriod(ctx, placed, c, meta); err != nil {
+			return err
+		}
+	}
+	return r.recordPayment(ctx, placed, c, meta)
+}
+
+// pay asks the provider to charge the order, keyed by the order.placed
+// event: a plain charge, or for a subscription's first order (sub not nil)
+// the subscription's start with its first period.
+func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, sub *domain.Subscription) (charge, error) {
+	wallet := domain.NewWallet(placed.UserID)
+	if _, err := r.cfg.Log.Load(ctx, domain.WalletStream(placed.UserID), wallet); err != nil {
+		return charge{}, err
+	}
+	card, ok := wallet.Card(placed.PaymentMethodID)
+	if !ok {
+		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
+			FailureMessage: "the card was removed before the order was charged"}}, nil
+	}
+	customer, _ := wallet.CustomerID(r.cfg.Provider.Name())
+	key := "order_" + rec.ID.String()
+	if sub == nil {
+		res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
+			CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID,
+			Amount: placed.Amount, Currency: string(placed.Currency), OrderID: string(placed.OrderID), IdempotencyKey: key,
+		})
+		r.cfg.Observe("charge", string(res.Status))
+		return charge{result: res}, err
+	}
+	res, err := r.cfg.Provider.StartSubscription(ctx, payments.StartSubscription{
+		CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID, PlanID: string(placed.PlanID),
+		Amount: placed.Amount, Currency: string(placed.Currency),
+		Interval: string(sub.Interval), IntervalCount: sub.IntervalCount,
+		SubscriptionID: string(placed.SubscriptionID), OrderID: string(placed.OrderID), IdempotencyKey: key,
+	})
+	r.cfg.Observe("subscription_start", string(res.FirstPayment.Status))
+	return charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, err
+}
+
+func (r *Reconciler) recordPayment(ctx context.Context, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
+	now := r.now()
+	_, _, err := app.Update(ctx, r.cfg.Log, placed.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
+		func(o *domain.Order) ([]domain.Event, error) {
+			if c.result.Status == payments.Succeeded {
+				return o.Pay(c.result.ProviderPaymentID, now)
+			}
+			if o.Status != domain.OrderStatusPending {
+				return nil, nil // a failed attempt after the order settled changes nothing
+			}
+			return o.FailPayment(c.result.FailureCode, c.result.FailureMessage, now)
+		}, meta)
+	if err != nil {
+		return fmt.Errorf("record payment of %s: %w", placed.OrderID, err)
+	}
+	return nil
+}
+
+// recordFirstPeriod starts the subscription when its first payment
+// succeeded and ends it when it failed.
+func (r *Reconciler) recordFirstPeriod(ctx context.Context, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
+	now := r.now()
+	start := c.periodStart
+	if start.IsZero() {
+		start = now
+	}
+	_, _, err := app.Update(ctx, r.cfg.Log, placed.SubscriptionID.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
+		func(s *domain.Subscription) ([]domain.Event, error) {
+			switch {
+			case s.Status == domain.SubscriptionStatusCanceled:
+				return nil, nil
+			case c.result.Status == payments.Succeeded:
+				return s.Start(start, c.subscriptionID, now)
+			default:
+				return s.ConfirmCanceled(domain.ReasonFirstPaymentFailed, now)
+			}
+		}, meta)
+	if err != nil {
+		return fmt.Errorf("record first period of %s: %w", placed.SubscriptionID, err)
+	}
+	return nil
+}
+
+// ensureSubscriptionCreated appends the subscription.created event that
+// placing the order decided, in case the process that placed it stopped
+// before writing it. Same event id as the HTTP path: appended once.
+func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced) error {
+	_, err := r.cfg.Log.Store.ReadStream(ctx, placed.SubscriptionID.Stream(), eventstore.Forwards, 0, 1)
+	if !errors.Is(err, eventstore.ErrStreamNotFound) {
+		return err
+	}
+	catalog, err := app.LoadCatalog(ctx, r.cfg.Log)
+	if err != nil {
+		return err
+	}
+	plan, ok := catalog.Plan(placed.PlanID)
+	if !ok {
+		return fmt.Errorf("%w: plan %s of order %s is gone", domain.ErrInvalidTransition, placed.PlanID, placed.OrderID)
+	}
+	created := domain.SubscriptionCreated{
+		SubscriptionRef: domain.SubscriptionRef{SubscriptionID: placed.SubscriptionID, UserID: placed.UserID, PlanID: placed.PlanID, OrderID: placed.OrderID},
+		Interval:        plan.Interval, IntervalCount: plan.IntervalCount,
+		Amount: placed.Amount, Currency: placed.Currency, PaymentMethodID: placed.PaymentMethodID, CreatedAt: placed.PlacedAt,
+	}
+	events := []domain.Event{placed, created}
+	ids := domain.DecidedEventIDs(rec.ID, events)
+	meta := causedBy(rec)
+	meta.CausationID = ""
+	_, err = r.cfg.Log.Append(ctx, created.StreamID(), eventstore.NoStream, events[1:], ids[1:], meta)
+	if errors.Is(err, eventstore.ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+// refundRequested refunds the order at the provider and records the outcome.
+func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.RecordedEvent, e domain.RefundRequested, meta app.Metadata) error {
+	var order domain.Order
+	if _, err := r.cfg.Log.Load(ctx, e.OrderID.Stream(), &order); err != nil {
+		return err
+	}
+	if order.Status != domain.OrderStatusRefundPending || order.RefundID != e.RefundID {
+		return nil // settled
+	}
+	res, err := r.cfg.Provider.Refund(ctx, payments.Refund{
+		ProviderPaymentID: order.ProviderPaymentID, Amount: order.Money.Amount, Currency: string(order.Money.Currency),
+		OrderID: string(order.ID), IdempotencyKey: "refund_" + rec.ID.String(),
+	})
+	if err != nil {
+		return err
+	}
+	r.cfg.Observe("refund", string(res.Status))
+	if res.Status == payments.Pending {
+		return nil // the provider tells the outcome later
+	}
+	now := r.now()
+	_, _, err = app.Update(ctx, r.cfg.Log, e.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
+		func(o *domain.Order) ([]domain.Event, error) {
+			if res.Status == payments.Succeeded {
+				return o.CompleteRefund(res.ProviderRefundID, now)
+			}
+			return o.FailRefund(res.FailureCode, now)
+		}, meta)
+	return err
+}
+
+// orderRefunded ends the subscription whose first order was refunded.
+func (r *Reconciler) orderRefunded(ctx context.Context, e domain.OrderRefunded, meta app.Metadata) error {
+	var order domain.Order
+	if _, err := r.cfg.Log.Load(ctx, e.OrderID.Stream(), &order); err != nil {
+		return err
+	}
+	if order.SubscriptionID == "" || order.Renewal {
+		return nil
+	}
+	now := r.now()
+	_, _, err := app.Update(ctx, r.cfg.Log, order.SubscriptionID.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
+		func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
+		}, meta)
+	return err
+}
