@@ -119,17 +119,11 @@ func (h *harness) waitFor(pos eventstore.Position) {
 // head is the log's last position.
 func (h *harness) head() eventstore.Position {
 	h.t.Helper()
-	pos := eventstore.Start
-	for {
-		evs, err := h.store.ReadAll(context.Background(), pos, 1000)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			return pos
-		}
-		pos = evs[len(evs)-1].Position
+	pos, err := h.store.Head(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
 	}
+	return pos
 }
 
 // Event builders: the events the domain records, with fixed test values.

@@ -39,14 +39,11 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 // Run folds the log into the read models from their checkpoint, batch by
 // batch, until ctx ends (then it returns nil). Any other failure, such as an
 // event it cannot decode, stops it with an error: the read models then stay
-// at the last batch that committed whole.
+// at the last batch that committed whole, and the caller reports the error.
 func (p *Projector) Run(ctx context.Context) error {
 	err := p.run(ctx)
 	if ctx.Err() != nil {
-		return nil // a clean stop, whatever was interrupted
-	}
-	if err != nil {
-		p.log.Error("projector stopped", "position", uint64(p.Position()), "err", err)
+		return nil // a clean stop, whatever it interrupted
 	}
 	return err
 }

@@ -30,7 +30,7 @@ func Rebuild(ctx context.Context, store eventstore.Store, path string, progress 
 		return err
 	}
 	defer lock.release()
-	total, err := headPosition(ctx, store)
+	total, err := store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild read models: find the log's head: %w", err)
 	}

@@ -30,7 +30,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), tokenCommand())
+	root.AddCommand(serveCommand(), tokenCommand(), projectionsCommand(), verifyCommand())
 	return root
 }
 

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+)
+
+// runCLI runs `billing args...` in-process against dataDir.
+func runCLI(t *testing.T, dataDir string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	t.Setenv("BILLING_DATA_DIR", dataDir)
+	root := rootCommand()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestTokenCommandSignsWithServesKey(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir)
+	out, _, err := runCLI(t, dir, "token", "--user", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	carol := &client{t: t, s: s, token: lines[len(lines)-1]}
+	carol.want(carol.call("GET", "/v1/me/wallet/orders", nil), 200, "")
+	if _, _, err := runCLI(t, dir, "token"); err == nil {
+		t.Fatal("token without --user succeeded")
+	}
+}
+
+// TestVerifyAndRebuild: verify works beside a running serve and finds the
+// read models equal to the log; rebuild is refused while serve holds them
+// and works once it stopped; a tampered read model is reported.
+func TestVerifyAndRebuild(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir)
+	alice := s.user(t, "alice")
+	pm := alice.saveCard(visa)
+	o := alice.buy(orderBody(pm, fixedPlan, "k1"))
+	alice.want(alice.call("POST", "/v1/me/wallet/orders/"+o.ID+"/refund", nil), 200, "")
+	alice.buy(orderBody(alice.saveCard(declines), monthlyPlan, "k2"))
+
+	if out, _, err := runCLI(t, dir, "verify"); err != nil {
+		t.Fatalf("verify beside serve: %v\n%s", err, out)
+	}
+	_, _, err := runCLI(t, dir, "projections", "rebuild")
+	if err == nil || !strings.Contains(err.Error(), "stop `billing serve`") {
+		t.Fatalf("rebuild while serve runs: %v, want a refusal naming serve", err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, dir, "projections", "rebuild"); err != nil {
+		t.Fatalf("rebuild after serve stopped: %v", err)
+	}
+	if _, _, err := runCLI(t, dir, "verify"); err != nil {
+		t.Fatalf("verify after rebuild: %v", err)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+dir+"/readmodels.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE orders SET amount = amount + 1 WHERE id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, _, err := runCLI(t, dir, "verify")
+	if err == nil || !strings.Contains(out, o.ID) {
+		t.Fatalf("verify of a tampered read model: %v, output %q; want a failure naming %s", err, out, o.ID)
+	}
+}
