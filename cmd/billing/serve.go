@@ -177,16 +177,28 @@ func (m *Main) ready(ctx context.Context) error {
 }
 
 // Run runs every part until ctx ends (a clean stop, nil) or one part fails,
-// which stops the others.
+// which stops the others. Shutdown is ordered: HTTP drains its in-flight
+// requests first, while the projector and the reconciler they wait on keep
+// running; then those stop.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir,
 		"event_store", "embedded", "payments", m.Sandbox.Name())
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return m.HTTP.Run(ctx) })
-	g.Go(func() error { return m.Projector.Run(ctx) })
-	g.Go(func() error { return m.Reconciler.Run(ctx) })
-	g.Go(func() error { return m.Sandbox.Run(ctx) })
-	err := g.Wait()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	workers, workCtx := errgroup.WithContext(workCtx)
+	workers.Go(func() error { return m.Projector.Run(workCtx) })
+	workers.Go(func() error { return m.Reconciler.Run(workCtx) })
+	workers.Go(func() error { return m.Sandbox.Run(workCtx) })
+
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	go func() {
+		<-workCtx.Done() // a worker failed: stop serving too
+		stopHTTP()
+	}()
+	httpErr := m.HTTP.Run(httpCtx)
+	stopWork()
+	err := errors.Join(httpErr, workers.Wait())
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
