@@ -1,0 +1,303 @@
+package reconciler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/app"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/payments"
+	"github.com/robotlabor/billing/reconciler"
+)
+
+// provider is an in-process payment provider that keeps, like a real one,
+// each idempotency key's result: a repeated key moves no money. failNext
+// makes the next calls fail with an unknown outcome.
+type provider struct {
+	mu       sync.Mutex
+	results  map[string]any
+	charges  int
+	keys     map[string]int // calls per key
+	failNext int
+	refuse   map[string]bool // order ids the provider refuses as invalid
+}
+
+func newProvider() *provider {
+	return &provider{results: map[string]any{}, keys: map[string]int{}, refuse: map[string]bool{}}
+}
+
+func (p *provider) Name() string { return "fake" }
+
+func (p *provider) call(key string, do func() any) (any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keys[key]++
+	if p.failNext > 0 {
+		p.failNext--
+		return nil, errors.New("provider timed out")
+	}
+	if r, ok := p.results[key]; ok {
+		return r, nil
+	}
+	r := do()
+	p.results[key] = r
+	return r, nil
+}
+
+func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.ChargeResult, error) {
+	if p.refuse[c.OrderID] {
+		return payments.ChargeResult{}, fmt.Errorf("bad request: %w", payments.ErrInvalidRequest)
+	}
+	r, err := p.call(c.IdempotencyKey, func() any {
+		p.charges++
+		return payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: "pi_" + c.IdempotencyKey}
+	})
+	if err != nil {
+		return payments.ChargeResult{}, err
+	}
+	return r.(payments.ChargeResult), nil
+}
+
+func (p *provider) Refund(_ context.Context, rf payments.Refund) (payments.RefundResult, error) {
+	r, err := p.call(rf.IdempotencyKey, func() any {
+		return payments.RefundResult{Status: payments.Succeeded, ProviderRefundID: "re_" + rf.IdempotencyKey}
+	})
+	if err != nil {
+		return payments.RefundResult{}, err
+	}
+	return r.(payments.RefundResult), nil
+}
+
+func (p *provider) StartSubscription(_ context.Context, s payments.StartSubscription) (payments.SubscriptionResult, error) {
+	r, err := p.call(s.IdempotencyKey, func() any {
+		p.charges++
+		return payments.SubscriptionResult{ProviderSubscriptionID: "sub_" + s.IdempotencyKey,
+			FirstPayment: payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: "pi_" + s.IdempotencyKey}}
+	})
+	if err != nil {
+		return payments.SubscriptionResult{}, err
+	}
+	return r.(payments.SubscriptionResult), nil
+}
+
+func (p *provider) CancelSubscription(_ context.Context, c payments.CancelSubscription) error {
+	_, err := p.call(c.IdempotencyKey, func() any { return true })
+	return err
+}
+
+func (p *provider) distinctKeys() (keys, calls int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.keys {
+		calls += n
+	}
+	return len(p.keys), calls
+}
+
+var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	log   *app.Log
+	store eventstore.Store
+	dir   string
+	p     *provider
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	l := app.NewLog(store, func() time.Time { return now })
+	if _, err := app.SyncCatalog(context.Background(), l, domain.DefaultPlans(), app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{log: l, store: store, dir: dir, p: newProvider()}
+}
+
+// placeOrders records a saved card for user and n orders on it.
+func (f *fixture) placeOrders(t *testing.T, user string, n int, plan string) []domain.OrderID {
+	t.Helper()
+	ctx := context.Background()
+	session := domain.NewSetupSessionID(uuid.New())
+	pm := domain.PaymentMethodIDFor(session)
+	wallet := domain.NewWallet(user)
+	var evs []domain.Event
+	for _, decide := range []func() ([]domain.Event, error){
+		func() ([]domain.Event, error) { return wallet.CreateCustomer("fake", "cus_1", now) },
+		func() ([]domain.Event, error) {
+			return wallet.StartCardSetup(domain.StartCardSetup{SessionID: session, ProviderSessionID: "x", URL: "http://x", ExpiresAt: now.Add(time.Hour)}, now)
+		},
+		func() ([]domain.Event, error) {
+			return wallet.AttachCard(domain.AttachCard{SessionID: session, PaymentMethodID: pm, ProviderPaymentMethodID: "pm_fake", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2034}, now)
+		},
+	} {
+		e, err := decide()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range e {
+			wallet.Apply(ev)
+		}
+		evs = append(evs, e...)
+	}
+	if _, err := f.log.Append(ctx, domain.WalletStream(user), eventstore.NoStream, evs, nil, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &app.Service{Log: f.log}
+	var ids []domain.OrderID
+	for i := range n {
+		placed, err := svc.PlaceOrder(ctx, domain.PlaceOrder{UserID: user, IdempotencyKey: fmt.Sprint(i), PlanID: plan, PaymentMethodID: string(pm)}, app.Metadata{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, placed.OrderID)
+	}
+	return ids
+}
+
+// run runs a reconciler with the given checkpoint file until every order is
+// settled, then stops it.
+func (f *fixture) run(t *testing.T, checkpoint string, orders []domain.OrderID) {
+	t.Helper()
+	r, err := reconciler.New(context.Background(), reconciler.Config{
+		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, checkpoint),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	head, _ := f.store.Head(context.Background())
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Position() < head || !f.settled(t, orders) {
+		if time.Now().After(deadline) {
+			t.Fatal("orders never settled")
+		}
+		head, _ = f.store.Head(context.Background())
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) settled(t *testing.T, orders []domain.OrderID) bool {
+	for _, id := range orders {
+		var o domain.Order
+		if _, err := f.log.Load(context.Background(), id.Stream(), &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Status == domain.OrderStatusPending {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fixture) count(t *testing.T, typ string) int {
+	t.Helper()
+	n := 0
+	for pos := eventstore.Start; ; {
+		evs, err := f.store.ReadAll(context.Background(), pos, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return n
+		}
+		for _, e := range evs {
+			if e.Type == typ {
+				n++
+			}
+		}
+		pos = evs[len(evs)-1].Position
+	}
+}
+
+func TestReplayingTheLogChargesNothingTwice(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 5, "plan_robot_hours_10")
+	f.run(t, "first.db", orders)
+	// A reconciler with no checkpoint handles the whole log again, as after
+	// losing its checkpoint or on a second instance.
+	f.run(t, "second.db", orders)
+	if f.p.charges != 5 {
+		t.Fatalf("provider charged %d times for 5 orders", f.p.charges)
+	}
+	if n := f.count(t, domain.EventOrderPaid); n != 5 {
+		t.Fatalf("%d order.paid events for 5 orders", n)
+	}
+}
+
+func TestUnknownOutcomesAreRetriedWithTheSameKey(t *testing.T) {
+	f := setup(t)
+	f.p.failNext = 7
+	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
+	f.run(t, "cp.db", orders)
+	keys, calls := f.p.distinctKeys()
+	if keys != 3 || calls != 3+7 || f.p.charges != 3 {
+		t.Fatalf("%d keys, %d calls, %d charges; want 3 keys (one per order), 10 calls, 3 charges", keys, calls, f.p.charges)
+	}
+}
+
+func TestARefusedRequestDoesNotBlockTheOthers(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
+	f.p.refuse[string(orders[0])] = true
+	f.run(t, "cp.db", orders[1:])
+	var o domain.Order
+	f.log.Load(context.Background(), orders[0].Stream(), &o)
+	if o.Status != domain.OrderStatusPending || f.p.charges != 2 {
+		t.Fatalf("refused order is %s with %d charges; want it left pending for an operator and the other two charged", o.Status, f.p.charges)
+	}
+}
+
+func TestSubscriptionOrdersStartTheSubscriptionFirst(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
+	f.run(t, "cp.db", orders)
+	var o domain.Order
+	f.log.Load(context.Background(), orders[0].Stream(), &o)
+	var s domain.Subscription
+	f.log.Load(context.Background(), o.SubscriptionID.Stream(), &s)
+	if o.Status != domain.OrderStatusPaid || s.Status != domain.SubscriptionStatusActive || s.ProviderSubscriptionID == "" {
+		t.Fatalf("order %s, subscription %s (provider id %q)", o.Status, s.Status, s.ProviderSubscriptionID)
+	}
+	started, paid := position(t, f, o.SubscriptionID.Stream(), domain.EventSubscriptionStarted), position(t, f, o.ID.Stream(), domain.EventOrderPaid)
+	if started > paid {
+		t.Fatalf("subscription.started at %d after order.paid at %d", started, paid)
+	}
+}
+
+func position(t *testing.T, f *fixture, stream, typ string) eventstore.Position {
+	t.Helper()
+	evs, err := f.store.ReadStream(context.Background(), stream, eventstore.Forwards, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == typ {
+			return e.Position
+		}
+	}
+	t.Fatalf("no %s in %s", typ, stream)
+	return 0
+}
