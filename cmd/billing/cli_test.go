@@ -52,7 +52,7 @@ func TestVerifyAndRebuild(t *testing.T) {
 		t.Fatalf("verify beside serve: %v\n%s", err, out)
 	}
 	_, _, err := runCLI(t, dir, "projections", "rebuild")
-	if err == nil || !strings.Contains(err.Error(), "stop `billing serve`") {
+	if err == nil || !strings.Contains(err.Error(), "billing serve") {
 		t.Fatalf("rebuild while serve runs: %v, want a refusal naming serve", err)
 	}
 	if err := s.stop(); err != nil {

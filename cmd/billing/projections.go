@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -27,12 +26,8 @@ func projectionsCommand() *cobra.Command {
 			}
 			defer store.Close()
 			bar := progress(cmd.ErrOrStderr(), "rebuilding read models")
-			err = projections.Rebuild(cmd.Context(), store, cfg.path("readmodels.db"), bar)
-			if errors.Is(err, projections.ErrLocked) {
-				return fmt.Errorf("%w\nstop `billing serve` on %s first; `billing verify` works beside it", err, cfg.DataDir)
-			}
-			if err != nil {
-				return err
+			if err := projections.Rebuild(cmd.Context(), store, cfg.path("readmodels.db"), bar); err != nil {
+				return err // ErrLocked's message names the running serve
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "read models rebuilt from the log")
 			return nil
