@@ -1,0 +1,227 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/relay"
+)
+
+type env struct {
+	store    *sqlite.Store
+	srv      *relay.Server
+	storeDir string
+	listen   string
+	js       jetstream.JetStream
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := &env{store: store, storeDir: filepath.Join(dir, "nats"), listen: "127.0.0.1:0"}
+	e.startNATS(t)
+	_, port, _ := net.SplitHostPort(e.srv.ClientURL()[len("nats://"):])
+	e.listen = "127.0.0.1:" + port
+	nc, err := nats.Connect(e.srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if e.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) startNATS(t testing.TB) {
+	t.Helper()
+	srv, err := relay.StartServer(e.listen, e.storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	t.Cleanup(srv.Shutdown)
+}
+
+// run starts a relay and returns its stop function.
+func (e *env) run(t testing.TB) (*relay.Relay, func()) {
+	t.Helper()
+	r, err := relay.New(relay.Config{Store: e.store, JetStream: e.js, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return r, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	}
+}
+
+// appendEvents appends n events across a few streams from several writers.
+func (e *env) appendEvents(t testing.TB, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				ev := eventstore.EventData{ID: uuid.New(), Type: "order.placed", Data: []byte(fmt.Sprintf(`{"n":%d}`, i)), Metadata: []byte(`{"user_id":"u"}`)}
+				if _, err := e.store.Append(context.Background(), fmt.Sprintf("order-%d", i%7), eventstore.Any, ev); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// caughtUp waits until r has published the whole log (bounded hang guard).
+func (e *env) caughtUp(t testing.TB, r *relay.Relay) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		head, _ := e.store.Head(context.Background())
+		if r.Position() >= head {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay at %d, log head at %d", r.Position(), head)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// streamMatchesLog checks the BILLING stream holds every event of the log
+// exactly once, in log order, as events.md describes the messages.
+func (e *env) streamMatchesLog(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	var log []eventstore.RecordedEvent
+	for pos := eventstore.Start; ; {
+		evs, err := e.store.ReadAll(ctx, pos, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		log = append(log, evs...)
+		pos = evs[len(evs)-1].Position
+	}
+	stream, err := e.js.Stream(ctx, "BILLING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(len(log)) {
+		t.Fatalf("stream holds %d messages, the log %d events", info.State.Msgs, len(log))
+	}
+	for i, ev := range log {
+		msg, err := stream.GetMsg(ctx, info.State.FirstSeq+uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m relay.Message
+		if err := json.Unmarshal(msg.Data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.ID != ev.ID.String() || msg.Header.Get("Nats-Msg-Id") != m.ID || msg.Subject != "billing."+ev.Type ||
+			m.Position != uint64(ev.Position) || m.Stream != ev.Stream || m.Revision != ev.Revision || string(m.Data) != string(ev.Data) {
+			t.Fatalf("message %d = %s %s (id header %s, position %d); log has %s at %d", i, msg.Subject, m.ID, msg.Header.Get("Nats-Msg-Id"), m.Position, ev.ID, ev.Position)
+		}
+	}
+}
+
+func TestEveryEventOnceInLogOrder(t *testing.T) {
+	e := newEnv(t)
+	e.appendEvents(t, 300)
+	r, stop := e.run(t)
+	defer stop()
+	e.appendEvents(t, 300) // some before the relay started, some while it runs
+	e.caughtUp(t, r)
+	e.streamMatchesLog(t)
+}
+
+func TestResumesAfterTheLastEventInTheStream(t *testing.T) {
+	e := newEnv(t)
+	e.appendEvents(t, 200)
+	r, stop := e.run(t)
+	e.caughtUp(t, r)
+	stop()
+	e.appendEvents(t, 200)
+	r, stop = e.run(t)
+	defer stop()
+	e.caughtUp(t, r)
+	e.streamMatchesLog(t)
+}
+
+// TestTwoRelaysCannotBothPublishAnEvent: two relays (two serve instances
+// on one store) race; the stream still holds the log exactly once.
+func TestTwoRelaysCannotBothPublishAnEvent(t *testing.T) {
+	e := newEnv(t)
+	r1, stop1 := e.run(t)
+	defer stop1()
+	r2, stop2 := e.run(t)
+	defer stop2()
+	e.appendEvents(t, 1000)
+	e.caughtUp(t, r1)
+	e.caughtUp(t, r2)
+	e.streamMatchesLog(t)
+}
+
+// TestNATSOutage: NATS goes away while events keep being appended; when it
+// is back the relay catches up with none lost and none repeated.
+func TestNATSOutage(t *testing.T) {
+	e := newEnv(t)
+	r, stop := e.run(t)
+	defer stop()
+	e.appendEvents(t, 100)
+	e.caughtUp(t, r)
+	e.srv.Shutdown()
+	e.appendEvents(t, 300) // the log does not care
+	e.startNATS(t)
+	e.caughtUp(t, r)
+	e.streamMatchesLog(t)
+}
+
+// BenchmarkRelay: events relayed per second through the embedded server,
+// from a log that is already written.
+func BenchmarkRelay(b *testing.B) {
+	e := newEnv(b)
+	e.appendEvents(b, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	r, stop := e.run(b)
+	e.caughtUp(b, r)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	b.StopTimer()
+	stop()
+}
