@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ type Config struct {
 	PublicURL       string // base of URLs handed to browsers
 	JWTSecret       string // empty: a key generated once into DataDir
 	PlansFile       string // empty: the built-in catalog
+	NATS            NATSConfig
 	LogFormat       string // text or json
 	OutcomeWait     time.Duration
 	ShutdownTimeout time.Duration
@@ -26,15 +28,49 @@ type Config struct {
 // configFromEnv reads the environment, with product.md's defaults.
 func configFromEnv() Config {
 	return Config{
-		HTTPAddr:        env("BILLING_HTTP_ADDR", "127.0.0.1:8080"),
-		DataDir:         env("BILLING_DATA_DIR", "./data"),
-		PublicURL:       os.Getenv("BILLING_PUBLIC_URL"),
-		JWTSecret:       os.Getenv("BILLING_JWT_SECRET"),
-		PlansFile:       os.Getenv("BILLING_PLANS_FILE"),
+		HTTPAddr:  env("BILLING_HTTP_ADDR", "127.0.0.1:8080"),
+		DataDir:   env("BILLING_DATA_DIR", "./data"),
+		PublicURL: os.Getenv("BILLING_PUBLIC_URL"),
+		JWTSecret: os.Getenv("BILLING_JWT_SECRET"),
+		PlansFile: os.Getenv("BILLING_PLANS_FILE"),
+		NATS: NATSConfig{
+			URL:      os.Getenv("BILLING_NATS_URL"),
+			Listen:   env("BILLING_NATS_LISTEN", "127.0.0.1:4222"),
+			Replicas: envInt("BILLING_NATS_REPLICAS", 1),
+			Creds:    os.Getenv("BILLING_NATS_CREDS"),
+			CAFile:   os.Getenv("BILLING_NATS_CA"),
+			CertFile: os.Getenv("BILLING_NATS_CERT"),
+			KeyFile:  os.Getenv("BILLING_NATS_KEY"),
+		},
 		LogFormat:       env("BILLING_LOG_FORMAT", "text"),
 		OutcomeWait:     envDuration("BILLING_OUTCOME_WAIT", 5*time.Second),
 		ShutdownTimeout: 10 * time.Second,
 	}
+}
+
+// NATSConfig is where the event stream goes.
+type NATSConfig struct {
+	URL      string // empty: run nats-server embedded
+	Listen   string // the embedded server's address
+	Replicas int    // of the BILLING stream
+	Creds    string // a .creds file (JWT + nkey), as the nats CLI takes
+	CAFile   string // TLS: the CA that signed the servers' certificates
+	CertFile string // TLS client certificate and key, when servers require one
+	KeyFile  string
+}
+
+// envInt reads an integer; an unparsable value is reported by Validate
+// through the -1 it leaves.
+func envInt(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // envDuration reads a Go duration ("5s"); an unparsable value is reported
@@ -67,6 +103,8 @@ func (c *Config) bindFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (env BILLING_HTTP_ADDR)")
 		fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base of URLs handed to browsers (env BILLING_PUBLIC_URL; default http:// + the HTTP address)")
 		fs.StringVar(&c.PlansFile, "plans-file", c.PlansFile, "plan catalog file (env BILLING_PLANS_FILE; default: the built-in catalog)")
+		fs.StringVar(&c.NATS.URL, "nats-url", c.NATS.URL, "external NATS with JetStream (env BILLING_NATS_URL; default: run nats-server embedded)")
+		fs.StringVar(&c.NATS.Listen, "nats-listen", c.NATS.Listen, "where the embedded nats-server listens; port 0 picks one (env BILLING_NATS_LISTEN)")
 		fs.DurationVar(&c.OutcomeWait, "outcome-wait", c.OutcomeWait, "how long POSTs wait for a payment or refund outcome (env BILLING_OUTCOME_WAIT)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may drain on SIGTERM")
 	}
@@ -81,6 +119,10 @@ func (c *Config) Validate() error {
 		return errors.New("config: HTTP address is empty (BILLING_HTTP_ADDR)")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("config: log format must be text or json (BILLING_LOG_FORMAT)")
+	case c.NATS.Replicas < 1 || c.NATS.Replicas > 5:
+		return errors.New("config: BILLING_NATS_REPLICAS must be 1 to 5")
+	case (c.NATS.CertFile == "") != (c.NATS.KeyFile == ""):
+		return errors.New("config: BILLING_NATS_CERT and BILLING_NATS_KEY go together")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
 	}

@@ -23,7 +23,7 @@ type service struct {
 func startService(t *testing.T, dataDir string) *service {
 	t.Helper()
 	cfg := configFromEnv()
-	cfg.DataDir, cfg.HTTPAddr = dataDir, "127.0.0.1:0"
+	cfg.DataDir, cfg.HTTPAddr, cfg.NATS.Listen = dataDir, "127.0.0.1:0", "127.0.0.1:0"
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := m.Open(context.Background()); err != nil {
 		m.Close()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/robotlabor/billing/auth"
 )
 
@@ -42,11 +43,12 @@ type process struct {
 var servingLine = regexp.MustCompile(`msg="billing serving" http=(http://\S+)`)
 
 // startProcess starts `billing serve` on dataDir and a free port, and
-// returns once it answers /readyz.
-func startProcess(t *testing.T, dataDir string) *process {
+// returns once it answers /readyz. env adds variables (BILLING_NATS_URL).
+func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), runAsBillingEnv+"=serve", "BILLING_DATA_DIR="+dataDir, "BILLING_HTTP_ADDR=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), runAsBillingEnv+"=serve", "BILLING_DATA_DIR="+dataDir, "BILLING_HTTP_ADDR=127.0.0.1:0", "BILLING_NATS_LISTEN=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +178,8 @@ func burst(base, token, pm string, stop <-chan struct{}, onCreated func(n int)) 
 // `billing verify` finds the read models equal to the log.
 func TestKillNineUnderABurst(t *testing.T) {
 	dir := t.TempDir()
-	p := startProcess(t, dir)
+	nf := startNATS(t)
+	p := startProcess(t, dir, "BILLING_NATS_URL="+nf.url)
 	alice := processUser(t, dir, p.base, "alice")
 	pm := alice.saveCard(visa)
 
@@ -195,7 +198,7 @@ func TestKillNineUnderABurst(t *testing.T) {
 		t.Fatalf("only %d orders were answered before the kill", len(created))
 	}
 
-	p = startProcess(t, dir)
+	p = startProcess(t, dir, "BILLING_NATS_URL="+nf.url)
 	alice.s.base = p.base
 	for _, key := range unknown {
 		if status, _, err := postOrder(p.base, alice.token, orderBody(pm, fixedPlan, key)); err != nil || status != http.StatusCreated {
@@ -220,6 +223,32 @@ func TestKillNineUnderABurst(t *testing.T) {
 	s := &service{Main: &Main{Config: Config{DataDir: dir}}}
 	if charges := s.sandboxCharges(t); charges != len(listed) {
 		t.Fatalf("the provider charged %d times for %d orders", charges, len(listed))
+	}
+	streamCaughtUp(t, nf.js, dir)
+	streamMatchesExport(t, nf.js, dir)
+}
+
+// streamCaughtUp waits until the BILLING stream holds as many messages as
+// the log has events (a child process's relay is not visible otherwise).
+func streamCaughtUp(t *testing.T, js jetstream.JetStream, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, err := runCLI(t, dataDir, "events", "export")
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := strings.Count(out, "\n")
+		stream, err := js.Stream(context.Background(), "BILLING")
+		if err == nil {
+			if info, err := stream.Info(context.Background()); err == nil && int(info.State.Msgs) >= events {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream never caught up with the log's %d events", events)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

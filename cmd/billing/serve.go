@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/auth"
 	"github.com/robotlabor/billing/eventstore"
@@ -18,6 +19,7 @@ import (
 	"github.com/robotlabor/billing/payments/sandbox"
 	"github.com/robotlabor/billing/projections"
 	"github.com/robotlabor/billing/reconciler"
+	"github.com/robotlabor/billing/relay"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -38,7 +40,11 @@ type Main struct {
 	Sandbox    *sandbox.Sandbox
 	Service    *app.Service
 	Reconciler *reconciler.Reconciler
+	Relay      *relay.Relay
 	HTTP       *bhttp.Server
+
+	natsServer *relay.Server // nil with an external NATS
+	nats       *nats.Conn
 
 	listener    net.Listener
 	startupHead eventstore.Position // the read models are ready once they reach it
@@ -53,7 +59,7 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // so that when it returns the service's address is known. After a failed
 // Open, Close releases what was opened.
 func (m *Main) Open(ctx context.Context) error {
-	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openHTTP} {
+	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openNATS, m.openHTTP} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -173,7 +179,7 @@ func (m *Main) ready(ctx context.Context) error {
 	if pos := m.Projector.Position(); pos < m.startupHead {
 		return fmt.Errorf("read models catching up: at %d of %d", pos, m.startupHead)
 	}
-	return nil
+	return m.natsReady()
 }
 
 // Run runs every part until ctx ends (a clean stop, nil) or one part fails,
@@ -182,13 +188,14 @@ func (m *Main) ready(ctx context.Context) error {
 // running; then those stop.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir,
-		"event_store", "embedded", "payments", m.Sandbox.Name())
+		"event_store", "embedded", "payments", m.Sandbox.Name(), "nats", m.nats.ConnectedUrl())
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workers, workCtx := errgroup.WithContext(workCtx)
 	workers.Go(func() error { return m.Projector.Run(workCtx) })
 	workers.Go(func() error { return m.Reconciler.Run(workCtx) })
 	workers.Go(func() error { return m.Sandbox.Run(workCtx) })
+	workers.Go(func() error { return m.Relay.Run(workCtx) })
 
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
@@ -209,6 +216,12 @@ func (m *Main) Run(ctx context.Context) error {
 // Close releases what Open acquired, in reverse order; safe after a failed Open.
 func (m *Main) Close() error {
 	var errs []error
+	if m.nats != nil {
+		m.nats.Close()
+	}
+	if m.natsServer != nil {
+		m.natsServer.Shutdown()
+	}
 	if m.Reconciler != nil {
 		errs = append(errs, m.Reconciler.Close())
 	}

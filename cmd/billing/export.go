@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/relay"
+	"github.com/spf13/cobra"
+)
+
+func eventsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "events", Short: "The ledger's events, for auditors"}
+	cfg := configFromEnv()
+	var stream, since, until string
+	export := &cobra.Command{
+		Use:   "export [--stream NAME] [--since TIME] [--until TIME]",
+		Short: "Write the log, or part of it, as NDJSON on stdout in log order (works beside a running serve)",
+		Long: "Each line is one event in exactly the JSON published to NATS (docs/events.md).\n" +
+			"--since and --until are RFC 3339 times bounding recorded_at (since inclusive, until exclusive).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseExportFilter(stream, since, until)
+			if err != nil {
+				return err
+			}
+			store, err := openLogReadOnly(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			return export(cmd.Context(), store, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cfg.bindFlags(export.Flags(), false)
+	export.Flags().StringVar(&stream, "stream", "", "only this stream (e.g. order-<uuid>, wallet-<user id>, catalog)")
+	export.Flags().StringVar(&since, "since", "", "only events recorded at or after this RFC 3339 time")
+	export.Flags().StringVar(&until, "until", "", "only events recorded before this RFC 3339 time")
+	cmd.AddCommand(export)
+	return cmd
+}
+
+type exportFilter struct {
+	stream       string
+	since, until time.Time // zero: unbounded
+}
+
+func parseExportFilter(stream, since, until string) (exportFilter, error) {
+	f := exportFilter{stream: stream}
+	for _, p := range []struct {
+		name, value string
+		into        *time.Time
+	}{{"--since", since, &f.since}, {"--until", until, &f.until}} {
+		if p.value == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, p.value)
+		if err != nil {
+			return f, fmt.Errorf("%s %q is not an RFC 3339 time (2026-11-24T17:00:00Z)", p.name, p.value)
+		}
+		*p.into = t
+	}
+	if !f.since.IsZero() && !f.until.IsZero() && !f.until.After(f.since) {
+		return f, fmt.Errorf("--until must be after --since")
+	}
+	return f, nil
+}
+
+func (f exportFilter) keep(e eventstore.RecordedEvent) bool {
+	return (f.since.IsZero() || !e.RecordedAt.Before(f.since)) && (f.until.IsZero() || e.RecordedAt.Before(f.until))
+}
+
+// export streams the log page by page: constant memory for any size.
+func export(ctx context.Context, store eventstore.Store, f exportFilter, stdout, stderr io.Writer) error {
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	head, err := store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	bar := progress(stderr, "exporting events")
+	next := pager(store, f.stream)
+	for {
+		page, err := next(ctx)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return out.Flush()
+		}
+		for _, e := range page {
+			if !f.keep(e) {
+				continue
+			}
+			line, err := relay.Encode(e)
+			if err != nil {
+				return err
+			}
+			out.Write(line)
+			if err := out.WriteByte('\n'); err != nil {
+				return err // stdout closed: stop
+			}
+		}
+		bar(uint64(page[len(page)-1].Position), uint64(max(head, page[len(page)-1].Position)))
+	}
+}
+
+const exportPage = 1000
+
+// pager returns successive pages of the whole log, or of one stream.
+func pager(store eventstore.Store, stream string) func(context.Context) ([]eventstore.RecordedEvent, error) {
+	if stream == "" {
+		pos := eventstore.Start
+		return func(ctx context.Context) ([]eventstore.RecordedEvent, error) {
+			evs, err := store.ReadAll(ctx, pos, exportPage)
+			if len(evs) > 0 {
+				pos = evs[len(evs)-1].Position
+			}
+			return evs, err
+		}
+	}
+	rev, done := uint64(0), false
+	return func(ctx context.Context) ([]eventstore.RecordedEvent, error) {
+		if done {
+			return nil, nil
+		}
+		evs, err := store.ReadStream(ctx, stream, eventstore.Forwards, rev, exportPage)
+		if err != nil {
+			return nil, fmt.Errorf("export stream %s: %w", stream, err)
+		}
+		if len(evs) < exportPage {
+			done = true
+		}
+		if len(evs) > 0 {
+			rev = evs[len(evs)-1].Revision + 1
+		}
+		return evs, nil
+	}
+}
