@@ -82,7 +82,7 @@ func (c *client) call(method, path string, body any, header ...string) answer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -216,7 +216,7 @@ func (c *client) subscriptions() []subscription {
 // own database), not in the ledger: what really moved money.
 func (s *service) sandboxCount(t *testing.T, query string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+s.Config.path("sandbox.db")+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+s.Config.sandboxPath()+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
