@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,8 @@ type Config struct {
 	PublicURL       string // base of URLs handed to browsers
 	JWTSecret       string // empty: a key generated once into DataDir
 	PlansFile       string // empty: the built-in catalog
+	EventStoreURL   string // empty: embedded in DataDir; sqlite:PATH: embedded at PATH
+	SandboxPath     string // the sandbox provider's state; empty: in DataDir
 	NATS            NATSConfig
 	LogFormat       string // text or json
 	OutcomeWait     time.Duration
@@ -28,11 +31,13 @@ type Config struct {
 // configFromEnv reads the environment, with product.md's defaults.
 func configFromEnv() Config {
 	return Config{
-		HTTPAddr:  env("BILLING_HTTP_ADDR", "127.0.0.1:8080"),
-		DataDir:   env("BILLING_DATA_DIR", "./data"),
-		PublicURL: os.Getenv("BILLING_PUBLIC_URL"),
-		JWTSecret: os.Getenv("BILLING_JWT_SECRET"),
-		PlansFile: os.Getenv("BILLING_PLANS_FILE"),
+		HTTPAddr:      env("BILLING_HTTP_ADDR", "127.0.0.1:8080"),
+		DataDir:       env("BILLING_DATA_DIR", "./data"),
+		PublicURL:     os.Getenv("BILLING_PUBLIC_URL"),
+		JWTSecret:     os.Getenv("BILLING_JWT_SECRET"),
+		PlansFile:     os.Getenv("BILLING_PLANS_FILE"),
+		EventStoreURL: os.Getenv("BILLING_EVENTSTORE_URL"),
+		SandboxPath:   os.Getenv("BILLING_SANDBOX_PATH"),
 		NATS: NATSConfig{
 			URL:      os.Getenv("BILLING_NATS_URL"),
 			Listen:   env("BILLING_NATS_LISTEN", "127.0.0.1:4222"),
@@ -119,6 +124,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: HTTP address is empty (BILLING_HTTP_ADDR)")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("config: log format must be text or json (BILLING_LOG_FORMAT)")
+	case c.EventStoreURL != "" && !strings.HasPrefix(c.EventStoreURL, "sqlite:"):
+		return fmt.Errorf("config: BILLING_EVENTSTORE_URL %q: only sqlite:PATH (the embedded store at PATH) is supported by this build; EventStoreDB (esdb://, kurrentdb://) is not yet", c.EventStoreURL)
 	case c.NATS.Replicas < 1 || c.NATS.Replicas > 5:
 		return errors.New("config: BILLING_NATS_REPLICAS must be 1 to 5")
 	case (c.NATS.CertFile == "") != (c.NATS.KeyFile == ""):
@@ -140,5 +147,21 @@ func (c *Config) publicURL(listening string) string {
 // path is a file in the data dir.
 func (c *Config) path(name string) string { return filepath.Join(c.DataDir, name) }
 
-// EventStorePath is the embedded event store's file.
-func (c *Config) EventStorePath() string { return c.path("events.db") }
+// EventStorePath is the embedded event store's file: in the data dir, or
+// where BILLING_EVENTSTORE_URL=sqlite:PATH says (several instances on one
+// machine sharing one store).
+func (c *Config) EventStorePath() string {
+	if p, ok := strings.CutPrefix(c.EventStoreURL, "sqlite:"); ok {
+		return strings.TrimPrefix(p, "//")
+	}
+	return c.path("events.db")
+}
+
+// sandboxPath is the sandbox provider's state: shared by every instance
+// that shares a store, as one Stripe account would be.
+func (c *Config) sandboxPath() string {
+	if c.SandboxPath != "" {
+		return c.SandboxPath
+	}
+	return c.path("sandbox.db")
+}

@@ -117,7 +117,7 @@ func (m *Main) openPayments(ctx context.Context) error {
 	}
 	m.listener = ln
 	m.Sandbox, err = sandbox.Open(ctx, sandbox.Config{
-		Path:             m.Config.path("sandbox.db"),
+		Path:             m.Config.sandboxPath(),
 		PublicURL:        m.Config.publicURL(ln.Addr().String()),
 		Now:              m.Now,
 		OnSetupCompleted: m.cardSaved,

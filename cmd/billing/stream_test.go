@@ -96,6 +96,13 @@ func streamMatchesExport(t *testing.T, js jetstream.JetStream, dataDir string) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(msg.Data, []byte(line)) {
+			for j, l := range lines {
+				t.Logf("export %d: %.160s", j, l)
+			}
+			for j := uint64(0); j < info.State.Msgs; j++ {
+				m, _ := stream.GetMsg(ctx, info.State.FirstSeq+j)
+				t.Logf("stream %d: %.160s", j, m.Data)
+			}
 			t.Fatalf("message %d differs from export line %d:\n%s\n%s", i, i, msg.Data, line)
 		}
 		if id := msg.Header.Get("Nats-Msg-Id"); !strings.Contains(line, `"id":"`+id+`"`) {
