@@ -164,7 +164,25 @@ func (r *Relay) tail(ctx context.Context, stream jetstream.Stream) (uint64, even
 	if err != nil {
 		return 0, 0, fmt.Errorf("stream %s message %d: %w", r.cfg.Stream, last, err)
 	}
+	if err := r.sameLog(ctx, pos, msg.Header.Get(jetstream.MsgIDHeader)); err != nil {
+		return 0, 0, err
+	}
 	return last, pos, nil
+}
+
+// sameLog checks that the stream's last message is the event this log has
+// at its position: a stream fed by another log (a misconfigured second
+// deployment) must not be interleaved with this one.
+func (r *Relay) sameLog(ctx context.Context, pos eventstore.Position, id string) error {
+	evs, err := r.cfg.Store.ReadAll(ctx, pos-1, 1)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 || evs[0].Position != pos || evs[0].ID.String() != id {
+		return fmt.Errorf("stream %s ends with event %s at position %d, which this event store does not hold there: "+
+			"the stream belongs to another log; refusing to publish into it", r.cfg.Stream, id, pos)
+	}
+	return nil
 }
 
 // publish sends a batch in order, pipelined, each message expecting the

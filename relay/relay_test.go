@@ -225,3 +225,39 @@ func BenchmarkRelay(b *testing.B) {
 	b.StopTimer()
 	stop()
 }
+
+// TestRefusesAStreamOfAnotherLog: a relay whose event store is not the one
+// that fed the stream (a misconfigured second deployment) publishes nothing
+// into it, instead of interleaving two ledgers.
+func TestRefusesAStreamOfAnotherLog(t *testing.T) {
+	e := newEnv(t)
+	e.appendEvents(t, 50)
+	r, stop := e.run(t)
+	defer stop()
+	e.caughtUp(t, r)
+
+	other, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "other.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for i := 0; i < 60; i++ {
+		if _, err := other.Append(context.Background(), "x", eventstore.Any, eventstore.EventData{ID: uuid.New(), Type: "order.placed", Data: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intruder, err := relay.New(relay.Config{Store: other, JetStream: e.js, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := intruder.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if intruder.Healthy() || intruder.Position() != 0 {
+		t.Fatalf("a relay of another log reached the stream (healthy %v, position %d)", intruder.Healthy(), intruder.Position())
+	}
+	e.streamMatchesLog(t)
+}
