@@ -8,13 +8,14 @@ import (
 	"math"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // checkpointName names the one checkpoint: all the read models are folded by
 // one projector, so they are always at the same position.
 const checkpointName = "read_models"
 
-func readCheckpoint(ctx context.Context, q queryRower) (eventstore.Position, error) {
+func readCheckpoint(ctx context.Context, q sqlitex.QueryRower) (eventstore.Position, error) {
 	var pos int64
 	err := q.QueryRowContext(ctx, `SELECT position FROM checkpoint WHERE name = ?`, checkpointName).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {

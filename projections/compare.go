@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // maxDiffs bounds the lines compare lists; it counts the rest, so read
@@ -38,7 +39,7 @@ func comparedTables() []table {
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	queryRower
+	sqlitex.QueryRower
 }
 
 // compare lists the differences between the live read models, read at

@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
+
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // mode is how a connection pool uses its database file.
@@ -54,7 +56,7 @@ func openWriter(ctx context.Context, path string, m mode) (*sql.DB, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, db); err != nil {
+	if err := sqlitex.Migrate(ctx, db, "read models", migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open read models %s: %w", path, err)
 	}

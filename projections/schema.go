@@ -4,15 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
-// schemaVersion is stored in PRAGMA user_version. Bump it with a new entry
-// in migrations; never edit a shipped one. The read models are derived, so a
-// migration may also empty the tables and reset the checkpoint: the
-// projector then folds the log again.
-const schemaVersion = 1
-
-// Times are INTEGER unix nanoseconds (UTC), so they sort as numbers.
+// migrations take the schema from version v-1 to v (PRAGMA user_version,
+// see sqlitex.Migrate); append, never edit a shipped entry. The read models
+// are derived, so a migration may also empty the tables and reset the
+// checkpoint: the projector then folds the log again. Times are INTEGER
+// unix nanoseconds (UTC), so they sort as numbers.
 var migrations = []string{
 	1: `
 CREATE TABLE checkpoint (
@@ -60,40 +60,14 @@ CREATE INDEX subscriptions_by_user_created ON subscriptions (user_id, created_at
 `,
 }
 
-// migrate brings the schema at db up to schemaVersion in one transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	version, err := userVersion(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("read models schema %d is newer than this binary's %d: upgrade billing", version, schemaVersion)
-	}
-	for v := version + 1; v <= schemaVersion; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("read models schema migration %d: %w", v, err)
-		}
-	}
-	if version < schemaVersion {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
 // checkSchema refuses, without changing anything, read models that this
 // binary cannot read.
 func checkSchema(ctx context.Context, db *sql.DB) error {
-	version, err := userVersion(ctx, db)
+	version, err := sqlitex.UserVersion(ctx, db)
 	if err != nil {
-		return err
+		return fmt.Errorf("read models schema version: %w", err)
 	}
+	schemaVersion := len(migrations) - 1
 	switch {
 	case version == schemaVersion:
 		return nil
@@ -102,16 +76,4 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 	default:
 		return fmt.Errorf("read models schema %d, want %d: run `billing serve` or `billing projections rebuild` first", version, schemaVersion)
 	}
-}
-
-type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func userVersion(ctx context.Context, q queryRower) (int, error) {
-	var version int
-	if err := q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return 0, fmt.Errorf("read models schema version: %w", err)
-	}
-	return version, nil
 }

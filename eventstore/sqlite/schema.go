@@ -1,15 +1,7 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-	"fmt"
-)
-
-// schemaVersion is stored in PRAGMA user_version. Bump it with a new entry
-// in migrations; never edit a shipped one.
-const schemaVersion = 1
-
+// migrations take the schema from version v-1 to v (PRAGMA user_version);
+// append, never edit a shipped entry.
 var migrations = []string{
 	1: `
 CREATE TABLE events (
@@ -28,30 +20,4 @@ BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
 CREATE TRIGGER events_append_only BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 `,
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var version int
-	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return err
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("event store schema %d is newer than this binary's %d: upgrade billing", version, schemaVersion)
-	}
-	for v := version + 1; v <= schemaVersion; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("schema migration %d: %w", v, err)
-		}
-	}
-	if version < schemaVersion {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }

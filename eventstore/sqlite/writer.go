@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // writer owns the one write connection. Appends queue up while a commit is
@@ -45,7 +46,7 @@ func openWriter(ctx context.Context, cfg Config, onCommit func()) (*writer, erro
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, db); err != nil {
+	if err := sqlitex.Migrate(ctx, db, "event store", migrations); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/robotlabor/billing/internal/sqlitex"
 	"github.com/robotlabor/billing/payments"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
 )
@@ -122,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 	// (idempotency keys, session completion) stays simple and correct.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, db); err != nil {
+	if err := sqlitex.Migrate(ctx, db, "sandbox", migrations); err != nil {
 		db.Close() //nolint:errcheck // reporting the migration's error
 		return nil, fmt.Errorf("open sandbox %s: %w", cfg.Path, err)
 	}

@@ -1,17 +1,13 @@
 package sandbox
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
 	"net/url"
 	"time"
 )
 
-// schemaVersion is stored in PRAGMA user_version. Bump it with a new entry
-// in migrations; never edit a shipped one. Times are Unix nanoseconds (UTC).
-const schemaVersion = 1
-
+// migrations take the schema from version v-1 to v (PRAGMA user_version,
+// see sqlitex.Migrate); append, never edit a shipped entry. Times are Unix
+// nanoseconds (UTC).
 var migrations = []string{
 	1: `
 CREATE TABLE customers (
@@ -106,32 +102,6 @@ func dsn(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var version int
-	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return err
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("sandbox schema %d is newer than this binary's %d: upgrade billing", version, schemaVersion)
-	}
-	for v := version + 1; v <= schemaVersion; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("schema migration %d: %w", v, err)
-		}
-	}
-	if version < schemaVersion {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }
 
 func unixNano(t time.Time) int64 { return t.UnixNano() }
