@@ -1,0 +1,190 @@
+package stripe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/robotlabor/billing/payments"
+	stripego "github.com/stripe/stripe-go/v76"
+)
+
+// Charge confirms an off-session PaymentIntent on the customer's saved card.
+func (s *Stripe) Charge(ctx context.Context, c payments.Charge) (payments.ChargeResult, error) {
+	p := &stripego.PaymentIntentParams{
+		Params:        params(ctx, c.IdempotencyKey),
+		Amount:        stripego.Int64(c.Amount),
+		Currency:      stripego.String(c.Currency),
+		Customer:      stripego.String(c.CustomerID),
+		PaymentMethod: stripego.String(c.PaymentMethodID),
+		OffSession:    stripego.Bool(true),
+		Confirm:       stripego.Bool(true),
+	}
+	p.AddMetadata("order_id", c.OrderID)
+	pi, err := s.api.PaymentIntents.New(p)
+	if res, declined := declineOf(err); declined {
+		return res, nil
+	}
+	if err != nil {
+		return payments.ChargeResult{}, fail("create payment intent", err)
+	}
+	return intentResult(pi)
+}
+
+// declineOf turns a card error into a Failed result with Stripe's decline
+// code (insufficient_funds, …) or error code (card_declined, expired_card).
+func declineOf(err error) (payments.ChargeResult, bool) {
+	var se *stripego.Error
+	if !errors.As(err, &se) || se.Type != stripego.ErrorTypeCard {
+		return payments.ChargeResult{}, false
+	}
+	code := string(se.DeclineCode)
+	if code == "" || code == "generic_decline" {
+		code = string(se.Code)
+	}
+	if code == "" {
+		code = payments.CodeCardDeclined
+	}
+	res := payments.ChargeResult{Status: payments.Failed, FailureCode: code, FailureMessage: se.Msg}
+	if se.PaymentIntent != nil {
+		res.ProviderPaymentID = se.PaymentIntent.ID
+	}
+	return res, true
+}
+
+// intentResult maps a PaymentIntent's status. processing has no outcome yet:
+// that is an unknown outcome, retried with the same key until Stripe (or
+// the webhook) tells.
+func intentResult(pi *stripego.PaymentIntent) (payments.ChargeResult, error) {
+	switch pi.Status {
+	case stripego.PaymentIntentStatusSucceeded:
+		return payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: pi.ID}, nil
+	case stripego.PaymentIntentStatusRequiresAction:
+		return payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: pi.ID, FailureCode: "authentication_required",
+			FailureMessage: "the card requires authentication, which an off-session payment cannot ask for"}, nil
+	case stripego.PaymentIntentStatusRequiresPaymentMethod, stripego.PaymentIntentStatusCanceled:
+		code, msg := payments.CodeCardDeclined, "the card was declined"
+		if e := pi.LastPaymentError; e != nil {
+			if e.DeclineCode != "" {
+				code = string(e.DeclineCode)
+			} else if e.Code != "" {
+				code = string(e.Code)
+			}
+			msg = e.Msg
+		}
+		return payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: pi.ID, FailureCode: code, FailureMessage: msg}, nil
+	}
+	return payments.ChargeResult{}, errors.New("stripe: payment intent " + pi.ID + " is " + string(pi.Status) + ": outcome not known yet")
+}
+
+// Refund refunds a payment in full.
+func (s *Stripe) Refund(ctx context.Context, r payments.Refund) (payments.RefundResult, error) {
+	p := &stripego.RefundParams{Params: params(ctx, r.IdempotencyKey), PaymentIntent: stripego.String(r.ProviderPaymentID)}
+	p.AddMetadata("order_id", r.OrderID)
+	re, err := s.api.Refunds.New(p)
+	if err != nil {
+		return payments.RefundResult{}, fail("create refund", err)
+	}
+	return refundResult(re), nil
+}
+
+func refundResult(re *stripego.Refund) payments.RefundResult {
+	switch re.Status {
+	case stripego.RefundStatusSucceeded:
+		return payments.RefundResult{Status: payments.Succeeded, ProviderRefundID: re.ID}
+	case stripego.RefundStatusFailed, stripego.RefundStatusCanceled:
+		return payments.RefundResult{Status: payments.Failed, ProviderRefundID: re.ID, FailureCode: string(re.FailureReason)}
+	}
+	return payments.RefundResult{Status: payments.Pending, ProviderRefundID: re.ID}
+}
+
+// StartSubscription subscribes the customer to the plan's Stripe price with
+// the card as default payment method; the first invoice must be paid at
+// once (error_if_incomplete), so a decline is a Failed first payment.
+func (s *Stripe) StartSubscription(ctx context.Context, st payments.StartSubscription) (payments.SubscriptionResult, error) {
+	price, err := s.price(ctx, st.PriceRef)
+	if err != nil {
+		return payments.SubscriptionResult{}, err
+	}
+	p := &stripego.SubscriptionParams{
+		Params:               params(ctx, st.IdempotencyKey),
+		Customer:             stripego.String(st.CustomerID),
+		Items:                []*stripego.SubscriptionItemsParams{{Price: stripego.String(price)}},
+		DefaultPaymentMethod: stripego.String(st.PaymentMethodID),
+		OffSession:           stripego.Bool(true),
+		PaymentBehavior:      stripego.String("error_if_incomplete"),
+	}
+	p.AddMetadata("subscription_id", st.SubscriptionID)
+	p.AddMetadata("order_id", st.OrderID)
+	p.AddExpand("latest_invoice.payment_intent")
+	sub, err := s.api.Subscriptions.New(p)
+	if res, declined := declineOf(err); declined {
+		return payments.SubscriptionResult{FirstPayment: res}, nil
+	}
+	if err != nil {
+		return payments.SubscriptionResult{}, fail("create subscription", err)
+	}
+	first := payments.ChargeResult{Status: payments.Succeeded}
+	if inv := sub.LatestInvoice; inv != nil {
+		first.ProviderPaymentID = inv.ID
+		if inv.PaymentIntent != nil {
+			first.ProviderPaymentID = inv.PaymentIntent.ID
+		}
+	}
+	if sub.Status != stripego.SubscriptionStatusActive && sub.Status != stripego.SubscriptionStatusTrialing {
+		first = payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: first.ProviderPaymentID, FailureCode: payments.CodeCardDeclined}
+	}
+	return payments.SubscriptionResult{
+		ProviderSubscriptionID: sub.ID, FirstPayment: first,
+		PeriodStart: unix(sub.CurrentPeriodStart), PeriodEnd: unix(sub.CurrentPeriodEnd),
+	}, nil
+}
+
+// CancelSubscription ends the subscription now.
+func (s *Stripe) CancelSubscription(ctx context.Context, c payments.CancelSubscription) error {
+	_, err := s.api.Subscriptions.Cancel(c.ProviderSubscriptionID, &stripego.SubscriptionCancelParams{Params: params(ctx, c.IdempotencyKey)})
+	if err != nil {
+		return fail("cancel subscription", err)
+	}
+	return nil
+}
+
+// price resolves a plan's price reference: a price id (price_…) as is, or a
+// lookup key, resolved once.
+func (s *Stripe) price(ctx context.Context, ref string) (string, error) {
+	if ref == "" {
+		return "", fmt.Errorf("stripe: the plan has no Stripe price (set provider_price in the plans file): %w", payments.ErrInvalidRequest)
+	}
+	if len(ref) > 6 && ref[:6] == "price_" {
+		return ref, nil
+	}
+	s.mu.Lock()
+	id, ok := s.prices[ref]
+	s.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	it := s.api.Prices.List(&stripego.PriceListParams{ListParams: stripego.ListParams{Context: ctx}, LookupKeys: stripego.StringSlice([]string{ref})})
+	for it.Next() {
+		id = it.Price().ID
+		break
+	}
+	if err := it.Err(); err != nil {
+		return "", fail("look up price "+ref, err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("stripe: no price has lookup key %s: %w", ref, payments.ErrInvalidRequest)
+	}
+	s.mu.Lock()
+	s.prices[ref] = id
+	s.mu.Unlock()
+	return id, nil
+}
+
+func unix(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
