@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -137,4 +138,15 @@ type SubscriptionResult struct {
 type CancelSubscription struct {
 	ProviderSubscriptionID string
 	IdempotencyKey         string
+}
+
+// ProviderEvent is news from the provider (a Stripe webhook event), as the
+// ledger records it before acting on it.
+type ProviderEvent struct {
+	Provider           string          // "stripe"
+	ID                 string          // the provider's event id: deduplicates redeliveries
+	Type               string          // e.g. checkout.session.completed
+	Created            time.Time       // when the provider created it
+	Object             json.RawMessage // the event's object (data.object) as sent
+	PreviousAttributes json.RawMessage // for *.updated events; may be nil
 }
