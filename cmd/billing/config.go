@@ -23,9 +23,17 @@ type Config struct {
 	EventStoreURL   string // empty: embedded in DataDir; sqlite:PATH: embedded at PATH
 	SandboxPath     string // the sandbox provider's state; empty: in DataDir
 	NATS            NATSConfig
+	Stripe          StripeConfig
 	LogFormat       string // text or json
 	OutcomeWait     time.Duration
 	ShutdownTimeout time.Duration
+}
+
+// StripeConfig selects Stripe as the payment provider (docs/stripe.md).
+type StripeConfig struct {
+	SecretKey      string   // empty: the sandbox
+	WebhookSecrets []string // whsec_…; several during a rotation
+	APIBase        string   // another API URL (stripe-mock in tests)
 }
 
 // configFromEnv reads the environment, with product.md's defaults.
@@ -38,6 +46,11 @@ func configFromEnv() Config {
 		PlansFile:     os.Getenv("BILLING_PLANS_FILE"),
 		EventStoreURL: os.Getenv("BILLING_EVENTSTORE_URL"),
 		SandboxPath:   os.Getenv("BILLING_SANDBOX_PATH"),
+		Stripe: StripeConfig{
+			SecretKey:      os.Getenv("BILLING_STRIPE_SECRET_KEY"),
+			WebhookSecrets: list(os.Getenv("BILLING_STRIPE_WEBHOOK_SECRET")),
+			APIBase:        os.Getenv("BILLING_STRIPE_API_BASE"),
+		},
 		NATS: NATSConfig{
 			URL:      os.Getenv("BILLING_NATS_URL"),
 			Listen:   env("BILLING_NATS_LISTEN", "127.0.0.1:4222"),
@@ -62,6 +75,17 @@ type NATSConfig struct {
 	CAFile   string // TLS: the CA that signed the servers' certificates
 	CertFile string // TLS client certificate and key, when servers require one
 	KeyFile  string
+}
+
+// list splits a comma-separated value, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // envInt reads an integer; an unparsable value is reported by Validate
@@ -130,6 +154,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: BILLING_NATS_REPLICAS must be 1 to 5")
 	case (c.NATS.CertFile == "") != (c.NATS.KeyFile == ""):
 		return errors.New("config: BILLING_NATS_CERT and BILLING_NATS_KEY go together")
+	case c.Stripe.SecretKey != "" && len(c.Stripe.WebhookSecrets) == 0:
+		return errors.New("config: with BILLING_STRIPE_SECRET_KEY, BILLING_STRIPE_WEBHOOK_SECRET is required: cards are saved and outcomes confirmed through webhooks")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,7 @@ import (
 	"github.com/robotlabor/billing/metrics"
 	"github.com/robotlabor/billing/payments"
 	"github.com/robotlabor/billing/payments/sandbox"
+	"github.com/robotlabor/billing/payments/stripe"
 	"github.com/robotlabor/billing/projections"
 	"github.com/robotlabor/billing/reconciler"
 	"github.com/robotlabor/billing/relay"
@@ -37,7 +39,8 @@ type Main struct {
 	Keys       *auth.Keys
 	ReadModels *projections.ReadModels
 	Projector  *projections.Projector
-	Sandbox    *sandbox.Sandbox
+	Provider   provider
+	Sandbox    *sandbox.Sandbox // nil with Stripe
 	Service    *app.Service
 	Reconciler *reconciler.Reconciler
 	Relay      *relay.Relay
@@ -116,19 +119,12 @@ func (m *Main) openPayments(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.Config.HTTPAddr, err)
 	}
 	m.listener = ln
-	m.Sandbox, err = sandbox.Open(ctx, sandbox.Config{
-		Path:             m.Config.sandboxPath(),
-		PublicURL:        m.Config.publicURL(ln.Addr().String()),
-		Now:              m.Now,
-		OnSetupCompleted: m.cardSaved,
-		Logger:           m.Logger,
-	})
-	if err != nil {
+	if err := m.openProvider(ctx, m.Config.publicURL(ln.Addr().String())); err != nil {
 		return err
 	}
-	m.Service = &app.Service{Log: m.Log, Provider: m.Sandbox}
+	m.Service = &app.Service{Log: m.Log, Provider: m.Provider}
 	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
-		Log: m.Log, Provider: m.Sandbox, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
+		Log: m.Log, Provider: m.Provider, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
 		Observe: m.Metrics.ObserveOutcome,
 	})
 	if err != nil {
@@ -136,6 +132,32 @@ func (m *Main) openPayments(ctx context.Context) error {
 	}
 	m.Metrics.WatchLag("reconciler", m.Store, m.Reconciler)
 	return nil
+}
+
+// provider is what serve asks of a payment provider: setup sessions for
+// the API, money movements for the reconciler.
+type provider interface {
+	app.SetupProvider
+	reconciler.Provider
+}
+
+// openProvider opens Stripe when a secret key is configured, else the
+// sandbox with its hosted pages.
+func (m *Main) openProvider(ctx context.Context, publicURL string) error {
+	if c := m.Config.Stripe; c.SecretKey != "" {
+		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL})
+		m.Provider = s
+		return err
+	}
+	sb, err := sandbox.Open(ctx, sandbox.Config{
+		Path:             m.Config.sandboxPath(),
+		PublicURL:        publicURL,
+		Now:              m.Now,
+		OnSetupCompleted: m.cardSaved,
+		Logger:           m.Logger,
+	})
+	m.Sandbox, m.Provider = sb, sb
+	return err
 }
 
 // cardSaved records a card the provider reports saved, and returns once the
@@ -150,6 +172,14 @@ func (m *Main) cardSaved(ctx context.Context, e payments.SetupCompleted) error {
 	return m.Projector.WaitFor(ctx, pos)
 }
 
+// sandboxPages serves the sandbox's hosted card pages (nil with Stripe).
+func (m *Main) sandboxPages() http.Handler {
+	if m.Sandbox == nil {
+		return nil
+	}
+	return m.Sandbox.Handler()
+}
+
 func (m *Main) openHTTP(context.Context) error {
 	var err error
 	m.HTTP, err = bhttp.New(bhttp.Config{
@@ -160,7 +190,7 @@ func (m *Main) openHTTP(context.Context) error {
 		Commands:        m.Service,
 		Queries:         m.ReadModels,
 		Progress:        m.Projector,
-		Sandbox:         m.Sandbox.Handler(),
+		Sandbox:         m.sandboxPages(),
 		Metrics:         m.Metrics,
 		MetricsHandler:  m.Metrics.Handler(),
 		Ready:           m.ready,
@@ -188,13 +218,15 @@ func (m *Main) ready(ctx context.Context) error {
 // running; then those stop.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir,
-		"event_store", "embedded", "payments", m.Sandbox.Name(), "nats", m.nats.ConnectedUrl())
+		"event_store", "embedded", "payments", m.Provider.Name(), "nats", m.nats.ConnectedUrl())
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workers, workCtx := errgroup.WithContext(workCtx)
 	workers.Go(func() error { return m.Projector.Run(workCtx) })
 	workers.Go(func() error { return m.Reconciler.Run(workCtx) })
-	workers.Go(func() error { return m.Sandbox.Run(workCtx) })
+	if m.Sandbox != nil {
+		workers.Go(func() error { return m.Sandbox.Run(workCtx) })
+	}
 	workers.Go(func() error { return m.Relay.Run(workCtx) })
 
 	httpCtx, stopHTTP := context.WithCancel(ctx)
@@ -227,8 +259,9 @@ func (m *Main) Close() error {
 	}
 	if m.Sandbox != nil {
 		errs = append(errs, m.Sandbox.Close())
-	} else if m.listener != nil {
-		errs = append(errs, m.listener.Close())
+	}
+	if m.listener != nil {
+		m.listener.Close() // already closed when HTTP ran; not after a failed Open
 	}
 	if m.ReadModels != nil {
 		errs = append(errs, m.ReadModels.Close())
