@@ -14,6 +14,7 @@ import (
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/payments"
 )
 
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -129,5 +130,30 @@ func TestAppendRefusesEventsOfAnotherStream(t *testing.T) {
 	ev := domain.PlanRetired{PlanID: "plan_x"}
 	if _, err := l.Append(context.Background(), "wallet-u", eventstore.Any, []domain.Event{ev}, nil, app.Metadata{}); err == nil {
 		t.Fatal("appending a catalog event to a wallet stream succeeded")
+	}
+}
+
+// TestACardSavedInTimeIsAttachedWhenTheNewsIsLate: a setup session's
+// expiry is judged when the card was saved, not when the provider's report
+// arrived (a redelivery after the session expired).
+func TestACardSavedInTimeIsAttachedWhenTheNewsIsLate(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	session := domain.NewSetupSessionID(uuid.New())
+	start := domain.StartCardSetup{SessionID: session, ProviderSessionID: "cs_p", URL: "http://x", ExpiresAt: now.Add(time.Minute)}
+	if _, _, err := app.Update(ctx, l, domain.WalletStream("u"), func() *domain.Wallet { return domain.NewWallet("u") },
+		func(w *domain.Wallet) ([]domain.Event, error) { return w.StartCardSetup(start, now) }, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	late := app.NewLog(l.Store, func() time.Time { return now.Add(time.Hour) })
+	svc := &app.Service{Log: late}
+	completed := payments.SetupCompleted{SessionID: string(session), UserID: "u", CompletedAt: now.Add(30 * time.Second),
+		Card: payments.Card{ProviderPaymentMethodID: "pm_p", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2034}}
+	if _, err := svc.AttachCard(ctx, completed, app.Metadata{}); err != nil {
+		t.Fatalf("a card saved before the session expired, reported after: %v", err)
+	}
+	completed.SessionID = string(domain.NewSetupSessionID(uuid.New()))
+	if _, err := svc.AttachCard(ctx, completed, app.Metadata{}); !errors.Is(err, domain.ErrSetupSessionNotFound) {
+		t.Fatalf("an unknown session: %v", err)
 	}
 }

@@ -28,7 +28,8 @@ type Aggregate interface {
 
 // Version is the state of a stream when it was loaded.
 type Version struct {
-	Revision uint64 // last revision; meaningless unless Exists
+	Revision uint64              // last revision; meaningless unless Exists
+	Position eventstore.Position // of the last event
 	Exists   bool
 }
 
@@ -74,7 +75,7 @@ func (l *Log) Load(ctx context.Context, stream string, agg Aggregate) (Version, 
 				return v, fmt.Errorf("load %s at revision %d: %w", stream, rec.Revision, err)
 			}
 			agg.Apply(e)
-			v = Version{Revision: rec.Revision, Exists: true}
+			v = Version{Revision: rec.Revision, Position: rec.Position, Exists: true}
 		}
 		if len(recs) < loadPage {
 			return v, nil
@@ -134,7 +135,8 @@ const maxAttempts = 10
 // decision always rests on the latest state. It returns the events appended
 // (none when the decision was "nothing to do"), the decision's error as is
 // (a *domain.Error for a refusal), or the store's error. The result tells
-// where the append landed (zero when nothing was appended).
+// where the append landed or, when nothing was appended, where the stream
+// stood: read models that reached it show the state the decision saw.
 func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
 	for attempt := 1; ; attempt++ {
 		agg := newAgg()
@@ -143,8 +145,11 @@ func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func
 			return nil, eventstore.AppendResult{}, err
 		}
 		events, err := decide(agg)
-		if err != nil || len(events) == 0 {
+		if err != nil {
 			return nil, eventstore.AppendResult{}, err
+		}
+		if len(events) == 0 {
+			return nil, eventstore.AppendResult{Revision: v.Revision, Position: v.Position}, nil
 		}
 		res, err := l.Append(ctx, stream, v.Expected(), events, nil, meta)
 		if errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts {

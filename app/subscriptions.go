@@ -8,7 +8,8 @@ import (
 )
 
 // CancelSubscription cancels the user's subscription at once. Canceling a
-// canceled subscription changes nothing (position zero). It returns
+// canceled subscription changes nothing; the position is then the
+// subscription's last event, for read-your-writes all the same. It returns
 // ErrNotFound for a subscription that is not the user's.
 func (s *Service) CancelSubscription(ctx context.Context, userID string, id domain.SubscriptionID, meta Metadata) (eventstore.Position, error) {
 	meta.UserID = userID

@@ -88,8 +88,13 @@ func (s *Service) AttachCard(ctx context.Context, e payments.SetupCompleted, met
 		ProviderPaymentMethodID: e.Card.ProviderPaymentMethodID,
 		Brand:                   e.Card.Brand, Last4: e.Card.Last4, ExpMonth: e.Card.ExpMonth, ExpYear: e.Card.ExpYear,
 	}
-	now := s.Log.Now()
+	// The session's expiry is judged at the moment the card was saved, not
+	// when the news arrived.
+	at := s.Log.Now()
+	if !e.CompletedAt.IsZero() && e.CompletedAt.Before(at) {
+		at = e.CompletedAt
+	}
 	_, res, err := Update(ctx, s.Log, domain.WalletStream(e.UserID), newWallet(e.UserID),
-		func(w *domain.Wallet) ([]domain.Event, error) { return w.AttachCard(cmd, now) }, meta)
+		func(w *domain.Wallet) ([]domain.Event, error) { return w.AttachCard(cmd, at) }, meta)
 	return res.Position, err
 }

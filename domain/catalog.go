@@ -51,6 +51,16 @@ func (c *Catalog) Plan(id PlanID) (Plan, bool) {
 	return entry.plan.clone(), true
 }
 
+// Known returns the plan with id id as last defined, retired or not: what
+// an order placed on it was sold under.
+func (c *Catalog) Known(id PlanID) (Plan, bool) {
+	entry, ok := c.plans[id]
+	if !ok {
+		return Plan{}, false
+	}
+	return entry.plan.clone(), true
+}
+
 // Plans returns the active plans sorted by id.
 func (c *Catalog) Plans() []Plan {
 	plans := make([]Plan, 0, len(c.plans))

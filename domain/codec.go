@@ -86,6 +86,8 @@ func newSubscriptionEvent(eventType string) (decoder, error) {
 		return decodeAs[SubscriptionCancelRequested], nil
 	case EventSubscriptionCanceled:
 		return decodeAs[SubscriptionCanceled], nil
+	case EventProviderEventReceived:
+		return decodeAs[ProviderEventReceived], nil
 	}
 	return nil, fmt.Errorf("unknown event type %q", eventType)
 }

@@ -35,6 +35,9 @@ func everyEvent() []domain.Event {
 		subPastDue(),
 		cancelRequested(),
 		subCanceled(domain.ReasonProvider),
+		domain.ProviderEventReceived{Provider: "stripe", EventID: "evt_1", Type: "payment_intent.succeeded", Created: clock(),
+			Object: json.RawMessage(`{"id":"pi_1","object":"payment_intent"}`), PreviousAttributes: json.RawMessage(`{"status":"processing"}`),
+			ReceivedAt: later(time.Second)},
 	}
 }
 
@@ -152,7 +155,7 @@ func (foreignEvent) EventType() string { return "order.foreign" }
 func (foreignEvent) StreamID() string  { return "order-x" }
 
 func TestEventTypeNames(t *testing.T) {
-	form := regexp.MustCompile(`^(catalog|wallet|order|subscription)\.[a-z]+(_[a-z]+)*$`)
+	form := regexp.MustCompile(`^(catalog|wallet|order|subscription|provider)\.[a-z]+(_[a-z]+)*$`)
 	seen := make(map[string]bool)
 	for _, typ := range domain.EventTypes() {
 		if seen[typ] {

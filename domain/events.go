@@ -47,5 +47,6 @@ func EventTypes() []string {
 		EventRefundRequested, EventOrderRefunded, EventRefundFailed,
 		EventSubscriptionCreated, EventSubscriptionStarted, EventSubscriptionRenewed,
 		EventSubscriptionPastDue, EventSubscriptionCancelRequested, EventSubscriptionCanceled,
+		EventProviderEventReceived,
 	}
 }

@@ -22,6 +22,7 @@ const (
 	nsPaymentMethod = "707087b9-d0a0-4cfb-ac8b-ca03f6776e4a"
 	nsEvent         = "b4067c90-916f-400f-84c7-51e894097de2"
 	nsRenewalOrder  = "66d7d6b3-23f1-4ab2-8fa2-eaff21f5003f"
+	nsProviderEvent = "3f0b5d8e-6b0e-4d55-9d2a-8c1f7a4e2b61"
 )
 
 // Public id prefixes, as the API shows them.

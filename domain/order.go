@@ -165,3 +165,29 @@ func (o *Order) contradiction(format string, args ...any) error {
 	prefix := "order " + string(o.ID) + " (" + o.statusOrNone() + ") "
 	return refuse(ErrInvalidTransition, "", prefix+format, args...)
 }
+
+// RefundedByProvider records a full refund the provider reports, whether
+// the ledger asked for it (refund_pending: order.refunded) or not (a refund
+// made in the provider's dashboard, on a paid order: the request and its
+// completion are both recorded, so the log explains the money). It returns
+// no events when the order is already refunded, ErrValidation for an empty
+// provider refund id, and ErrInvalidTransition when the order was never
+// paid.
+func (o *Order) RefundedByProvider(providerRefundID string, now time.Time) ([]Event, error) {
+	if providerRefundID == "" {
+		return nil, Invalid("provider_refund_id", "provider_refund_id is required")
+	}
+	switch o.Status {
+	case OrderStatusRefundPending:
+		return o.CompleteRefund(providerRefundID, now)
+	case OrderStatusRefunded:
+		return nil, nil
+	case OrderStatusPaid:
+		now = now.UTC()
+		requested := RefundRequested{OrderRef: o.ref(), RefundID: RefundIDFor(o.ID), RequestedAt: now}
+		return []Event{requested, OrderRefunded{
+			OrderRef: o.ref(), RefundID: requested.RefundID, ProviderRefundID: providerRefundID, RefundedAt: now,
+		}}, nil
+	}
+	return nil, o.contradiction("was never paid, so cannot be refunded")
+}

@@ -231,6 +231,23 @@ func TestCompleteRefund(t *testing.T) {
 	})
 }
 
+func TestRefundedByProvider(t *testing.T) {
+	byProvider := func(o *domain.Order) ([]domain.Event, error) {
+		return o.RefundedByProvider("re_provider_1", later(time.Hour))
+	}
+	given(t, orderOf, byProvider, []spec{
+		{"the refund the ledger asked for", events(placed(), paid(), refundRequested()), events(refunded()), nil},
+		{"a refund made in the dashboard", events(placed(), paid()), events(refundRequested(), refunded()), nil},
+		{"after a failed refund", events(placed(), paid(), refundRequested(), refundFailed()), events(refundRequested(), refunded()), nil},
+		{"already refunded: nothing", events(placed(), paid(), refundRequested(), refunded()), nil, nil},
+		{"a pending order", events(placed()), nil, domain.ErrInvalidTransition},
+		{"a failed order", events(placed(), paymentFailed()), nil, domain.ErrInvalidTransition},
+	})
+	given(t, orderOf, func(o *domain.Order) ([]domain.Event, error) { return o.RefundedByProvider("", later(time.Hour)) }, []spec{
+		{"without the provider's refund id", events(placed(), paid()), nil, invalid("provider_refund_id")},
+	})
+}
+
 func TestFailRefund(t *testing.T) {
 	fail := func(code string) func(*domain.Order) ([]domain.Event, error) {
 		return func(o *domain.Order) ([]domain.Event, error) { return o.FailRefund(code, later(time.Hour)) }

@@ -15,19 +15,21 @@ import (
 // maxBody is the largest request body accepted (api.md: 64 KiB).
 const maxBody = 64 << 10
 
-// limitBody answers 413 for a body over maxBody, whether or not it
+// limitBody answers 413 for a body over n bytes, whether or not it
 // declares its length.
-func limitBody(c *gin.Context) {
-	if c.Request.ContentLength > maxBody {
-		fail(c, tooLarge())
-		return
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			fail(c, tooLarge())
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
-	c.Next()
 }
 
 func tooLarge() *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: fmt.Sprintf("request bodies are limited to %d bytes", maxBody)}
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "the request body is too large"}
 }
 
 // decodeJSON reads the body into dst strictly: one JSON object, no unknown

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -67,8 +68,16 @@ func toHTTP(err error) (int, errorDetail) {
 	return http.StatusInternalServerError, errorDetail{Code: "internal", Message: "internal error; the request id identifies it in the server's logs"}
 }
 
+// statusClientClosed is nginx's "client closed request": the client left
+// before the answer; nothing failed on the server's side.
+const statusClientClosed = 499
+
 // fail answers err in the error envelope and records it for the access log.
 func fail(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		c.AbortWithStatus(statusClientClosed)
+		return
+	}
 	status, detail := toHTTP(err)
 	if status >= 500 {
 		_ = c.Error(err) // logged with the request id, never sent

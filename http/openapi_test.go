@@ -76,6 +76,7 @@ func newServer(t *testing.T) *billinghttp.Server {
 		Ready:          func(context.Context) error { return nil },
 		MetricsHandler: http.NotFoundHandler(),
 		Sandbox:        http.NotFoundHandler(),
+		Webhooks:       never,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,7 @@ type unused struct {
 	billinghttp.Commands
 	billinghttp.Queries
 	billinghttp.Progress
+	billinghttp.Webhooks
 }
 
 // openAPIPath turns gin's /orders/:order_id (or *rest) into /orders/{order_id}.

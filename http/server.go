@@ -28,6 +28,9 @@ type Config struct {
 	// GET /metrics. Both optional.
 	Metrics        RequestObserver
 	MetricsHandler http.Handler
+	// Webhooks receives Stripe's webhooks at /v1/webhooks/stripe; nil
+	// when Stripe is not the provider.
+	Webhooks Webhooks
 	// Sandbox serves the sandbox provider's hosted card pages under
 	// /sandbox/; nil when the sandbox is not the provider.
 	Sandbox http.Handler
@@ -93,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	s.engine.NoRoute(noRoute)
 	s.engine.NoMethod(noMethod)
 	for _, r := range s.routes() {
-		handlers := []gin.HandlerFunc{limitBody}
+		handlers := []gin.HandlerFunc{limitBody(r.maxBody())}
 		if r.Auth {
 			handlers = append(handlers, s.authenticate)
 		}
@@ -108,30 +111,41 @@ type Route struct {
 	Path    string // gin syntax: /v1/me/wallet/orders/:order_id/refund
 	Auth    bool   // needs a bearer token
 	Handler gin.HandlerFunc
+	MaxBody int64 // request body limit; 0 is the API's 64 KiB
+}
+
+func (r Route) maxBody() int64 {
+	if r.MaxBody > 0 {
+		return r.MaxBody
+	}
+	return maxBody
 }
 
 // routes is the whole API in one table.
 func (s *Server) routes() []Route {
 	routes := []Route{
-		{http.MethodGet, "/healthz", false, s.healthz},
-		{http.MethodGet, "/readyz", false, s.readyz},
-		{http.MethodGet, "/v1/plans", false, s.listPlans},
-		{http.MethodGet, "/v1/me/payment-methods", true, s.listPaymentMethods},
-		{http.MethodPost, "/v1/me/payment-methods", true, s.createSetupSession},
-		{http.MethodGet, "/v1/me/wallet/orders", true, s.listOrders},
-		{http.MethodPost, "/v1/me/wallet/orders", true, s.placeOrder},
-		{http.MethodPost, "/v1/me/wallet/orders/:order_id/refund", true, s.refundOrder},
-		{http.MethodGet, "/v1/me/wallet/subscriptions", true, s.listSubscriptions},
-		{http.MethodDelete, "/v1/me/wallet/subscriptions/:subscription_id", true, s.cancelSubscription},
+		{http.MethodGet, "/healthz", false, s.healthz, 0},
+		{http.MethodGet, "/readyz", false, s.readyz, 0},
+		{http.MethodGet, "/v1/plans", false, s.listPlans, 0},
+		{http.MethodGet, "/v1/me/payment-methods", true, s.listPaymentMethods, 0},
+		{http.MethodPost, "/v1/me/payment-methods", true, s.createSetupSession, 0},
+		{http.MethodGet, "/v1/me/wallet/orders", true, s.listOrders, 0},
+		{http.MethodPost, "/v1/me/wallet/orders", true, s.placeOrder, 0},
+		{http.MethodPost, "/v1/me/wallet/orders/:order_id/refund", true, s.refundOrder, 0},
+		{http.MethodGet, "/v1/me/wallet/subscriptions", true, s.listSubscriptions, 0},
+		{http.MethodDelete, "/v1/me/wallet/subscriptions/:subscription_id", true, s.cancelSubscription, 0},
+	}
+	if s.cfg.Webhooks != nil {
+		routes = append(routes, Route{http.MethodPost, "/v1/webhooks/stripe", false, s.stripeWebhook, maxWebhookBody})
 	}
 	if s.cfg.MetricsHandler != nil {
-		routes = append(routes, Route{http.MethodGet, "/metrics", false, gin.WrapH(s.cfg.MetricsHandler)})
+		routes = append(routes, Route{http.MethodGet, "/metrics", false, gin.WrapH(s.cfg.MetricsHandler), 0})
 	}
 	if s.cfg.Sandbox != nil {
 		page := gin.WrapH(s.cfg.Sandbox)
 		routes = append(routes,
-			Route{http.MethodGet, "/sandbox/setup/:session_id", false, page},
-			Route{http.MethodPost, "/sandbox/setup/:session_id", false, page})
+			Route{http.MethodGet, "/sandbox/setup/:session_id", false, page, 0},
+			Route{http.MethodPost, "/sandbox/setup/:session_id", false, page, 0})
 	}
 	return routes
 }

@@ -32,6 +32,9 @@ var (
 	// errors the outcome is known: nothing happened, and sending the same
 	// request again cannot succeed.
 	ErrInvalidRequest = errors.New("payments: invalid request")
+	// ErrBadSignature: a webhook is unsigned, wrongly signed or stale.
+	// Nothing may be recorded from it.
+	ErrBadSignature = errors.New("payments: webhook signature invalid or too old")
 )
 
 // CreateCustomer asks for the provider's customer of one user.
@@ -74,6 +77,9 @@ type SetupCompleted struct {
 	UserID            string
 	CustomerID        string
 	Card              Card
+	// CompletedAt is when the user saved the card: a late or redelivered
+	// report of a session completed in time is still in time.
+	CompletedAt time.Time
 }
 
 // Charge asks to charge a saved card off-session.
@@ -149,4 +155,30 @@ type ProviderEvent struct {
 	Created            time.Time       // when the provider created it
 	Object             json.RawMessage // the event's object (data.object) as sent
 	PreviousAttributes json.RawMessage // for *.updated events; may be nil
+}
+
+// NoticeKind is what a provider event means for the ledger.
+type NoticeKind int
+
+const (
+	NoticeNone              NoticeKind = iota // nothing for the ledger to record
+	NoticeSetupCompleted                      // a card was saved: Setup
+	NoticePaymentSucceeded                    // OrderID was paid: ProviderPaymentID
+	NoticePaymentFailed                       // OrderID's payment failed: FailureCode, FailureMessage
+	NoticeRefundSucceeded                     // OrderID was refunded in full: ProviderRefundID
+	NoticeRefundFailed                        // OrderID's refund failed: FailureCode
+	NoticeSubscriptionEnded                   // SubscriptionID ended at the provider
+)
+
+// Notice is a provider event read for the ledger.
+type Notice struct {
+	Kind                   NoticeKind
+	Setup                  SetupCompleted
+	OrderID                string // the ledger's ord_… id
+	ProviderPaymentID      string
+	ProviderRefundID       string
+	FailureCode            string
+	FailureMessage         string
+	SubscriptionID         string // the ledger's sub_… id
+	ProviderSubscriptionID string
 }

@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/robotlabor/billing/eventstore"
 	_ "modernc.org/sqlite" // pure-Go SQLite
 )
 
-// checkpoints keeps the reconciler's position durably in its own small
-// SQLite file, so it never depends on the read models being there.
+// checkpoints keeps the reconciler's position, and the events it parked,
+// durably in its own small SQLite file, so it never depends on the read
+// models being there.
 type checkpoints struct {
 	db *sql.DB
 }
@@ -26,7 +28,13 @@ func openCheckpoints(ctx context.Context, path string) (*checkpoints, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL)`); err != nil {
+	if _, err := db.ExecContext(ctx, `
+CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS parked (
+	position INTEGER PRIMARY KEY, -- the event's log position
+	attempts INTEGER NOT NULL,
+	next_at  INTEGER NOT NULL     -- unix nanos
+);`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reconciler checkpoint %s: %w", path, err)
 	}
@@ -42,10 +50,66 @@ func (c *checkpoints) load(ctx context.Context) (eventstore.Position, error) {
 	return eventstore.Position(pos), err
 }
 
-func (c *checkpoints) save(ctx context.Context, pos eventstore.Position) error {
-	_, err := c.db.ExecContext(ctx, `INSERT INTO checkpoint (name, position) VALUES ('reconciler', ?)
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position`, int64(pos))
+// save moves the checkpoint to pos and parks the given events, in one
+// transaction: an event is either handled, parked, or ahead of the
+// checkpoint, never lost between them.
+func (c *checkpoints) save(ctx context.Context, pos eventstore.Position, park []eventstore.Position, nextAt time.Time) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for _, p := range park {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at) VALUES (?, 1, ?)`, int64(p), nextAt.UnixNano()); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoint (name, position) VALUES ('reconciler', ?)
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position`, int64(pos)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type parkedEvent struct {
+	position eventstore.Position
+	attempts int
+}
+
+// due returns parked events whose next attempt is due.
+func (c *checkpoints) due(ctx context.Context, now time.Time) ([]parkedEvent, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT position, attempts FROM parked WHERE next_at <= ? ORDER BY position LIMIT 100`, now.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []parkedEvent
+	for rows.Next() {
+		var p parkedEvent
+		var pos int64
+		if err := rows.Scan(&pos, &p.attempts); err != nil {
+			return nil, err
+		}
+		p.position = eventstore.Position(pos)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (c *checkpoints) retryLater(ctx context.Context, pos eventstore.Position, attempts int, at time.Time) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE parked SET attempts = ?, next_at = ? WHERE position = ?`, attempts, at.UnixNano(), int64(pos))
 	return err
+}
+
+func (c *checkpoints) unpark(ctx context.Context, pos eventstore.Position) error {
+	_, err := c.db.ExecContext(ctx, `DELETE FROM parked WHERE position = ?`, int64(pos))
+	return err
+}
+
+func (c *checkpoints) parkedCount(ctx context.Context) (int, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM parked`).Scan(&n)
+	return n, err
 }
 
 func (c *checkpoints) close() error { return c.db.Close() }

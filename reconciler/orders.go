@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
@@ -41,15 +42,11 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	switch {
-	case sub != nil && sub.Status == domain.SubscriptionStatusCanceled && order.Status == domain.OrderStatusPending:
-		// Canceled before its first payment: nothing is charged.
-		return r.recordPayment(ctx, placed, charge{result: payments.ChargeResult{
-			Status: payments.Failed, FailureCode: "subscription_canceled",
-			FailureMessage: "the subscription was canceled before its first payment"}}, meta)
-	case order.Status != domain.OrderStatusPending && (sub == nil || sub.Status != domain.SubscriptionStatusIncomplete):
+	if order.Status != domain.OrderStatusPending && (sub == nil || sub.Status != domain.SubscriptionStatusIncomplete) {
 		return nil // settled
 	}
+	// Never decide an outcome without the provider's answer: a call may
+	// have gone through before a crash, and the same key returns it.
 	c, err := r.pay(ctx, rec, placed, sub)
 	if err != nil {
 		return err
@@ -61,7 +58,46 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	return r.recordPayment(ctx, placed, c, meta)
+	if err := r.recordPayment(ctx, placed, c, meta); err != nil {
+		return err
+	}
+	if sub != nil {
+		return r.settleCanceledStart(ctx, rec, placed, c, meta)
+	}
+	return nil
+}
+
+// settleCanceledStart: the user canceled the subscription while its first
+// payment was in flight, and the payment went through. The provider's
+// subscription is ended and the order refunded, so no money is kept and
+// nothing bills again.
+func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
+	if c.result.Status != payments.Succeeded {
+		return nil
+	}
+	var s domain.Subscription
+	if _, err := r.cfg.Log.Load(ctx, placed.SubscriptionID.Stream(), &s); err != nil {
+		return err
+	}
+	if s.Status != domain.SubscriptionStatusCanceled || s.ProviderSubscriptionID != "" {
+		return nil // started before it was canceled: the cancellation ends it at the provider
+	}
+	if c.subscriptionID != "" {
+		err := r.cfg.Provider.CancelSubscription(ctx, payments.CancelSubscription{
+			ProviderSubscriptionID: c.subscriptionID, IdempotencyKey: "cancel_" + rec.ID.String()})
+		if err != nil && !errors.Is(err, payments.ErrNotFound) {
+			return err
+		}
+	}
+	now := r.now()
+	_, _, err := app.Update(ctx, r.cfg.Log, placed.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
+		func(o *domain.Order) ([]domain.Event, error) {
+			if o.Status != domain.OrderStatusPaid {
+				return nil, nil
+			}
+			return o.RequestRefund(now)
+		}, meta)
+	return err
 }
 
 // pay asks the provider to charge the order, keyed by the order.placed
@@ -152,7 +188,7 @@ func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventsto
 	if err != nil {
 		return err
 	}
-	plan, ok := catalog.Plan(placed.PlanID)
+	plan, ok := catalog.Known(placed.PlanID) // retired since: the order was placed on it
 	if !ok {
 		return fmt.Errorf("%w: plan %s of order %s is gone", domain.ErrInvalidTransition, placed.PlanID, placed.OrderID)
 	}
@@ -178,8 +214,11 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 	if _, err := r.cfg.Log.Load(ctx, e.OrderID.Stream(), &order); err != nil {
 		return err
 	}
-	if order.Status != domain.OrderStatusRefundPending || order.RefundID != e.RefundID {
+	if order.Status != domain.OrderStatusRefundPending {
 		return nil // settled
+	}
+	if latest, err := r.latestOfType(ctx, e.OrderID.Stream(), domain.EventRefundRequested); err != nil || latest != rec.ID {
+		return err // a later refund request supersedes this one
 	}
 	res, err := r.cfg.Provider.Refund(ctx, payments.Refund{
 		ProviderPaymentID: order.ProviderPaymentID, Amount: order.Money.Amount, Currency: string(order.Money.Currency),
@@ -198,7 +237,7 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 			if res.Status == payments.Succeeded {
 				return o.CompleteRefund(res.ProviderRefundID, now)
 			}
-			return o.FailRefund(res.FailureCode, now)
+			return o.FailRefund(failureCode(res.FailureCode), now)
 		}, meta)
 	return err
 }
@@ -218,4 +257,26 @@ func (r *Reconciler) orderRefunded(ctx context.Context, e domain.OrderRefunded, 
 			return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
 		}, meta)
 	return err
+}
+
+// latestOfType is the id of the last event of a type in a stream.
+func (r *Reconciler) latestOfType(ctx context.Context, stream, typ string) (uuid.UUID, error) {
+	recs, err := r.cfg.Log.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1000)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	for _, rec := range recs {
+		if rec.Type == typ {
+			return rec.ID, nil
+		}
+	}
+	return uuid.Nil, nil
+}
+
+// failureCode is the provider's reason, or a generic one when it gave none.
+func failureCode(code string) string {
+	if code == "" {
+		return "refund_failed"
+	}
+	return code
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/payments"
+	"golang.org/x/sync/errgroup"
 )
 
 // Provider is what the reconciler asks of the payment provider.
@@ -33,6 +34,9 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff when the provider's answer
 	// is unknown (timeouts, 5xx). Defaults 200ms and 30s.
 	RetryMin, RetryMax time.Duration
+	// Interpreter reads recorded provider events (webhooks); nil when the
+	// provider sends none (the sandbox delivers completions directly).
+	Interpreter Interpreter
 	// Observe, when set, is told each handled reaction's kind and outcome
 	// (for metrics): e.g. ("charge", "succeeded"), ("refund", "retry").
 	Observe func(kind, outcome string)
@@ -86,9 +90,24 @@ func New(ctx context.Context, cfg Config) (*Reconciler, error) {
 // Close releases the checkpoint file.
 func (r *Reconciler) Close() error { return r.cp.close() }
 
-// Run follows the log from the checkpoint until ctx ends (nil) or a
-// reaction fails for a reason retrying cannot fix.
+// Run follows the log from the checkpoint until ctx ends (nil) or the
+// checkpoint cannot be kept. Beside it, parked events are retried.
 func (r *Reconciler) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.follow(ctx) })
+	g.Go(func() error { return r.retryParked(ctx) })
+	err := g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// follow handles the log in order. An event whose outcome stays unknown
+// after a few quick tries is parked and retried beside, so that one
+// unreachable answer never holds up every later order (nor the webhook
+// that would settle it).
+func (r *Reconciler) follow(ctx context.Context) error {
 	from, err := r.cp.load(ctx)
 	if err != nil {
 		return fmt.Errorf("reconciler: %w", err)
@@ -107,52 +126,137 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reconciler: %w", err)
 		}
+		var park []eventstore.Position
 		for _, rec := range batch {
-			if err := r.handleWithRetry(ctx, rec); err != nil {
+			if !r.handleQuickly(ctx, rec) {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return err
+				park = append(park, rec.Position)
 			}
 		}
 		last := batch[len(batch)-1].Position
-		if err := r.cp.save(ctx, last); err != nil && ctx.Err() == nil {
+		if err := r.cp.save(ctx, last, park, time.Now().Add(r.cfg.RetryMin)); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("reconciler: save checkpoint: %w", err)
 		}
 		r.pos.Store(uint64(last))
 	}
 }
 
-// handleWithRetry handles one event, retrying with backoff while the
-// outcome is unknown. A contradiction between the provider and the ledger,
-// or a request the provider refuses as such, is logged and skipped:
-// retrying cannot resolve it, and it must not stop every other order.
-func (r *Reconciler) handleWithRetry(ctx context.Context, rec eventstore.RecordedEvent) error {
+// quickTries is how often an event is tried before it is parked.
+const quickTries = 3
+
+// handleQuickly handles one event, retrying a few times with backoff
+// while the outcome is unknown; it reports false when the event must be
+// parked. A contradiction between the provider and the ledger, or a
+// request the provider refuses as such, is logged and dropped: retrying
+// cannot resolve it.
+func (r *Reconciler) handleQuickly(ctx context.Context, rec eventstore.RecordedEvent) bool {
 	wait := r.cfg.RetryMin
-	for {
+	for try := 1; ; try++ {
 		err := r.handle(ctx, rec)
 		if err == nil {
-			return nil
+			return true
 		}
-		if errors.Is(err, domain.ErrInvalidTransition) || errors.Is(err, domain.ErrValidation) || errors.Is(err, payments.ErrInvalidRequest) {
-			r.cfg.Logger.Error("reconciler: cannot be settled by retrying; skipped, needs an operator", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "error", err)
-			r.cfg.Observe(rec.Type, "contradiction")
-			return nil
+		if definite(err) {
+			r.dropped(rec, err)
+			return true
 		}
-		r.cfg.Logger.Warn("reconciler: will retry", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "in", wait, "error", err)
+		if try == quickTries || ctx.Err() != nil {
+			r.cfg.Logger.Warn("reconciler: outcome unknown, parked for retries", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "error", err)
+			r.cfg.Observe(rec.Type, "parked")
+			return false
+		}
 		r.cfg.Observe(rec.Type, "retry")
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, r.cfg.RetryMax)
 	}
 }
 
+func (r *Reconciler) dropped(rec eventstore.RecordedEvent, err error) {
+	r.cfg.Logger.Error("reconciler: cannot be settled by retrying; dropped, needs an operator", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "error", err)
+	r.cfg.Observe(rec.Type, "contradiction")
+}
+
+// retryParked retries parked events when due, with exponential backoff,
+// the same idempotency keys, until each is settled.
+func (r *Reconciler) retryParked(ctx context.Context) error {
+	tick := time.NewTicker(max(r.cfg.RetryMin, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		due, err := r.cp.due(ctx, time.Now())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reconciler: parked events: %w", err)
+		}
+		for _, p := range due {
+			if err := r.retryOne(ctx, p); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("reconciler: parked event at %d: %w", p.position, err)
+			}
+		}
+	}
+}
+
+func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
+	recs, err := r.cfg.Log.Store.ReadAll(ctx, p.position-1, 1)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 || recs[0].Position != p.position {
+		return r.cp.unpark(ctx, p.position)
+	}
+	rec := recs[0]
+	err = r.handle(ctx, rec)
+	switch {
+	case err == nil:
+		r.cfg.Observe(rec.Type, "unparked")
+		return r.cp.unpark(ctx, p.position)
+	case definite(err):
+		r.dropped(rec, err)
+		return r.cp.unpark(ctx, p.position)
+	}
+	backoff := min(r.cfg.RetryMin<<min(p.attempts, 20), r.cfg.RetryMax)
+	r.cfg.Logger.Warn("reconciler: parked event still unsettled", "event", rec.ID, "type", rec.Type, "attempts", p.attempts+1, "next_in", backoff, "error", err)
+	return r.cp.retryLater(ctx, p.position, p.attempts+1, time.Now().Add(backoff))
+}
+
+// Parked is how many events wait for a retry (for metrics and tests).
+func (r *Reconciler) Parked(ctx context.Context) (int, error) { return r.cp.parkedCount(ctx) }
+
+// definite reports an error that retrying the same event cannot change:
+// a contradiction with the ledger, a request the provider refuses or an
+// object it does not have, an event the store refuses.
+func definite(err error) bool {
+	for _, kind := range []error{domain.ErrInvalidTransition, domain.ErrValidation, payments.ErrInvalidRequest,
+		payments.ErrNotFound, eventstore.ErrInvalidAppend} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) error {
 	switch rec.Type {
-	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested:
+	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
+		domain.EventProviderEventReceived:
 	default:
 		return nil
 	}
@@ -170,6 +274,8 @@ func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) e
 		return r.orderRefunded(ctx, e, meta)
 	case domain.SubscriptionCancelRequested:
 		return r.cancelRequested(ctx, rec, e, meta)
+	case domain.ProviderEventReceived:
+		return r.providerEvent(ctx, e, meta)
 	}
 	return nil
 }

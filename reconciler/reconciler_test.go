@@ -27,6 +27,8 @@ type provider struct {
 	mu       sync.Mutex
 	results  map[string]any
 	charges  int
+	refunds  int
+	cancels  int
 	keys     map[string]int // calls per key
 	failNext int
 	refuse   map[string]bool // order ids the provider refuses as invalid
@@ -70,6 +72,7 @@ func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.Charge
 
 func (p *provider) Refund(_ context.Context, rf payments.Refund) (payments.RefundResult, error) {
 	r, err := p.call(rf.IdempotencyKey, func() any {
+		p.refunds++
 		return payments.RefundResult{Status: payments.Succeeded, ProviderRefundID: "re_" + rf.IdempotencyKey}
 	})
 	if err != nil {
@@ -91,7 +94,7 @@ func (p *provider) StartSubscription(_ context.Context, s payments.StartSubscrip
 }
 
 func (p *provider) CancelSubscription(_ context.Context, c payments.CancelSubscription) error {
-	_, err := p.call(c.IdempotencyKey, func() any { return true })
+	_, err := p.call(c.IdempotencyKey, func() any { p.cancels++; return true })
 	return err
 }
 
@@ -173,8 +176,13 @@ func (f *fixture) placeOrders(t *testing.T, user string, n int, plan string) []d
 // settled, then stops it.
 func (f *fixture) run(t *testing.T, checkpoint string, orders []domain.OrderID) {
 	t.Helper()
+	f.runWith(t, checkpoint, f.p, orders)
+}
+
+func (f *fixture) runWith(t *testing.T, checkpoint string, p reconciler.Provider, orders []domain.OrderID) {
+	t.Helper()
 	r, err := reconciler.New(context.Background(), reconciler.Config{
-		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, checkpoint),
+		Log: f.log, Provider: p, CheckpointPath: filepath.Join(f.dir, checkpoint),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 	})
 	if err != nil {
@@ -300,4 +308,70 @@ func position(t *testing.T, f *fixture, stream, typ string) eventstore.Position 
 	}
 	t.Fatalf("no %s in %s", typ, stream)
 	return 0
+}
+
+// cancelingProvider: the user cancels the subscription while its first
+// payment is at the provider; the call either answers or times out after
+// the provider charged.
+type cancelingProvider struct {
+	*provider
+	f        *fixture
+	timesOut bool
+}
+
+func (c *cancelingProvider) StartSubscription(ctx context.Context, s payments.StartSubscription) (payments.SubscriptionResult, error) {
+	res, err := c.provider.StartSubscription(ctx, s)
+	if c.f != nil {
+		if _, cerr := (&app.Service{Log: c.f.log}).CancelSubscription(ctx, "alice", domain.SubscriptionID(s.SubscriptionID), app.Metadata{}); cerr != nil {
+			return res, cerr
+		}
+		c.f = nil
+		if c.timesOut {
+			return payments.SubscriptionResult{}, errors.New("timed out after the provider charged")
+		}
+	}
+	return res, err
+}
+
+// TestCancelDuringTheFirstPayment: a subscription canceled while its first
+// payment went through keeps no money and does not bill again: the order
+// is refunded and the provider's subscription ended.
+func TestCancelDuringTheFirstPayment(t *testing.T) {
+	for _, timesOut := range []bool{false, true} {
+		t.Run(fmt.Sprintf("call times out: %v", timesOut), func(t *testing.T) {
+			f := setup(t)
+			orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
+			f.runWith(t, "cp.db", &cancelingProvider{provider: f.p, f: f, timesOut: timesOut}, orders)
+			var o domain.Order
+			f.log.Load(context.Background(), orders[0].Stream(), &o)
+			var s domain.Subscription
+			f.log.Load(context.Background(), o.SubscriptionID.Stream(), &s)
+			if f.p.charges != 1 || f.p.refunds != 1 || f.p.cancels != 1 || o.Status != domain.OrderStatusRefunded || s.Status != domain.SubscriptionStatusCanceled {
+				t.Fatalf("charges %d, refunds %d, provider cancels %d, order %s, subscription %s; want one of each, refunded, canceled",
+					f.p.charges, f.p.refunds, f.p.cancels, o.Status, s.Status)
+			}
+		})
+	}
+}
+
+// notFoundProvider has lost one order's customer.
+type notFoundProvider struct {
+	*provider
+	order string
+}
+
+func (p *notFoundProvider) Charge(ctx context.Context, c payments.Charge) (payments.ChargeResult, error) {
+	if c.OrderID == p.order {
+		return payments.ChargeResult{}, fmt.Errorf("no such customer: %w", payments.ErrNotFound)
+	}
+	return p.provider.Charge(ctx, c)
+}
+
+func TestAnObjectTheProviderLostDoesNotBlockTheOthers(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 2, "plan_robot_hours_10")
+	f.runWith(t, "cp.db", &notFoundProvider{provider: f.p, order: string(orders[0])}, orders[1:])
+	if f.p.charges != 1 {
+		t.Fatalf("%d charges, want the healthy order's one", f.p.charges)
+	}
 }

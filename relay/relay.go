@@ -15,7 +15,10 @@ import (
 
 // Config is what a Relay needs.
 type Config struct {
-	Store     eventstore.Store
+	Store eventstore.Store
+	// JetStream must bound async publish acks
+	// (jetstream.WithPublishAsyncTimeout): a lost ack must end the
+	// session, not hang it.
 	JetStream jetstream.JetStream
 	// Stream is the JetStream stream's name. Default BILLING.
 	Stream string
@@ -86,7 +89,15 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, errResync) {
+			// Another publisher moved the stream, or JetStream dropped a
+			// message as a duplicate (after a purge, until its window
+			// passes): re-read the tail after a short pause.
 			wait = r.cfg.RetryMin
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(r.cfg.RetryMin):
+			}
 			continue
 		}
 		r.cfg.Logger.Warn("relay: NATS unavailable, retrying", "in", wait, "error", err)
@@ -206,6 +217,9 @@ func (r *Relay) publish(ctx context.Context, batch []eventstore.RecordedEvent, l
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
+			if ack.Duplicate {
+				return lastSeq, errResync // not stored: the stream still lacks it
+			}
 			lastSeq = ack.Sequence
 			r.pos.Store(uint64(batch[i].Position))
 		case err := <-f.Err():

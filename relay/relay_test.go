@@ -45,7 +45,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if e.js, err = jetstream.New(nc); err != nil {
+	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	return e

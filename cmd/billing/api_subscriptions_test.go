@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -52,6 +53,9 @@ func TestSubscriptionLifecycle(t *testing.T) {
 func countEvents(t *testing.T, s *service, stream, typ string) int {
 	t.Helper()
 	evs, err := s.Store.ReadStream(context.Background(), stream, eventstore.Forwards, 0, 1000)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return 0
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -253,3 +253,16 @@ func waitFor(t *testing.T, s *service, cond func() bool, what string) {
 		}
 	}
 }
+
+// eventually polls cond until it holds, for conditions no read model change
+// signals (the reconciler's progress); bounded, a hang guard.
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

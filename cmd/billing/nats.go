@@ -47,7 +47,7 @@ func (m *Main) openNATS(context.Context) error {
 		return fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
 	m.nats = nc
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(30*time.Second))
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stripeMockStop()
+	os.Exit(code)
 }
 
 // process is `billing serve` running as a child process.

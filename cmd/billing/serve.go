@@ -41,6 +41,7 @@ type Main struct {
 	Projector  *projections.Projector
 	Provider   provider
 	Sandbox    *sandbox.Sandbox // nil with Stripe
+	stripe     *stripe.Stripe   // nil with the sandbox
 	Service    *app.Service
 	Reconciler *reconciler.Reconciler
 	Relay      *relay.Relay
@@ -125,7 +126,7 @@ func (m *Main) openPayments(ctx context.Context) error {
 	m.Service = &app.Service{Log: m.Log, Provider: m.Provider}
 	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
 		Log: m.Log, Provider: m.Provider, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
-		Observe: m.Metrics.ObserveOutcome,
+		Observe: m.Metrics.ObserveOutcome, Interpreter: m.interpreter(),
 	})
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ type provider interface {
 func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 	if c := m.Config.Stripe; c.SecretKey != "" {
 		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL})
-		m.Provider = s
+		m.Provider, m.stripe = s, s
 		return err
 	}
 	sb, err := sandbox.Open(ctx, sandbox.Config{
@@ -172,6 +173,22 @@ func (m *Main) cardSaved(ctx context.Context, e payments.SetupCompleted) error {
 	return m.Projector.WaitFor(ctx, pos)
 }
 
+// interpreter reads Stripe's webhooks (nil with the sandbox).
+func (m *Main) interpreter() reconciler.Interpreter {
+	if m.stripe == nil {
+		return nil
+	}
+	return m.stripe
+}
+
+// webhooks takes Stripe's webhooks (nil with the sandbox).
+func (m *Main) webhooks() bhttp.Webhooks {
+	if m.stripe == nil {
+		return nil
+	}
+	return &reconciler.Inbox{Log: m.Log, Verifier: stripe.Webhooks{Secrets: m.Config.Stripe.WebhookSecrets}}
+}
+
 // sandboxPages serves the sandbox's hosted card pages (nil with Stripe).
 func (m *Main) sandboxPages() http.Handler {
 	if m.Sandbox == nil {
@@ -191,6 +208,7 @@ func (m *Main) openHTTP(context.Context) error {
 		Queries:         m.ReadModels,
 		Progress:        m.Projector,
 		Sandbox:         m.sandboxPages(),
+		Webhooks:        m.webhooks(),
 		Metrics:         m.Metrics,
 		MetricsHandler:  m.Metrics.Handler(),
 		Ready:           m.ready,

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,12 +52,17 @@ func (s *Sandbox) redeliver(ctx context.Context) error {
 	if err := rows.Close(); err != nil {
 		return err
 	}
+	// One completion the ledger refuses must not hold up the others.
+	var errs []error
 	for _, id := range ids {
 		if err := s.deliver(ctx, id, false); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // deliver hands one completion to OnSetupCompleted unless it was delivered
@@ -119,13 +125,15 @@ func (s *Sandbox) claim(eventID string) (release func(), busy <-chan struct{}) {
 func (s *Sandbox) loadCompletion(ctx context.Context, eventID string) (payments.SetupCompleted, bool, error) {
 	e := payments.SetupCompleted{ProviderEventID: eventID}
 	var delivered sql.NullInt64
+	var completedAt int64
 	err := s.db.QueryRowContext(ctx, `SELECT o.delivered_at, ss.id, ss.ledger_session_id, ss.user_id, ss.customer_id,
-			pm.id, pm.brand, pm.last4, pm.exp_month, pm.exp_year
+			pm.id, pm.brand, pm.last4, pm.exp_month, pm.exp_year, o.created_at
 		FROM outbox o
 		JOIN setup_sessions ss ON ss.id = o.session_id
 		JOIN payment_methods pm ON pm.id = ss.payment_method_id
 		WHERE o.event_id = ?`, eventID).Scan(&delivered, &e.ProviderSessionID, &e.SessionID, &e.UserID, &e.CustomerID,
-		&e.Card.ProviderPaymentMethodID, &e.Card.Brand, &e.Card.Last4, &e.Card.ExpMonth, &e.Card.ExpYear)
+		&e.Card.ProviderPaymentMethodID, &e.Card.Brand, &e.Card.Last4, &e.Card.ExpMonth, &e.Card.ExpYear, &completedAt)
+	e.CompletedAt = fromUnixNano(completedAt)
 	if err != nil {
 		return e, false, fmt.Errorf("load completion %s: %w", eventID, err)
 	}

@@ -2,7 +2,6 @@ package stripe
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,8 +11,8 @@ import (
 )
 
 // ErrBadSignature: a webhook is unsigned, wrongly signed or stale; nothing
-// may be recorded from it.
-var ErrBadSignature = errors.New("stripe: webhook signature invalid or too old")
+// may be recorded from it. It is a payments.ErrBadSignature.
+var ErrBadSignature = fmt.Errorf("stripe: %w", payments.ErrBadSignature)
 
 // Tolerance is how old a webhook's signed timestamp may be.
 const Tolerance = 300 * time.Second

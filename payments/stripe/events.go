@@ -1,0 +1,145 @@
+package stripe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/robotlabor/billing/payments"
+	stripego "github.com/stripe/stripe-go/v76"
+)
+
+// Interpret reads a recorded Stripe event for the ledger. It calls Stripe
+// where the event alone does not say enough: the card behind a completed
+// setup session, the order behind a refund made in the dashboard. Events
+// of other types, or about objects the ledger did not create, are
+// NoticeNone.
+func (s *Stripe) Interpret(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
+	switch ev.Type {
+	case "checkout.session.completed":
+		return s.setupCompleted(ctx, ev)
+	case "payment_intent.succeeded", "payment_intent.payment_failed":
+		var pi stripego.PaymentIntent
+		if err := decode(ev, &pi); err != nil {
+			return payments.Notice{}, err
+		}
+		order := pi.Metadata["order_id"]
+		if order == "" {
+			return payments.Notice{}, nil // a subscription invoice's payment: invoice events tell
+		}
+		if ev.Type == "payment_intent.succeeded" {
+			return payments.Notice{Kind: payments.NoticePaymentSucceeded, OrderID: order, ProviderPaymentID: pi.ID}, nil
+		}
+		res, _ := intentResult(&pi)
+		return payments.Notice{Kind: payments.NoticePaymentFailed, OrderID: order, ProviderPaymentID: pi.ID,
+			FailureCode: res.FailureCode, FailureMessage: res.FailureMessage}, nil
+	case "charge.refunded":
+		return s.chargeRefunded(ctx, ev)
+	case "refund.updated", "refund.created":
+		return s.refundChanged(ctx, ev)
+	case "customer.subscription.deleted":
+		var sub stripego.Subscription
+		if err := decode(ev, &sub); err != nil {
+			return payments.Notice{}, err
+		}
+		if sub.Metadata["subscription_id"] == "" {
+			return payments.Notice{}, nil
+		}
+		return payments.Notice{Kind: payments.NoticeSubscriptionEnded, SubscriptionID: sub.Metadata["subscription_id"], ProviderSubscriptionID: sub.ID}, nil
+	}
+	return payments.Notice{}, nil
+}
+
+func decode(ev payments.ProviderEvent, into any) error {
+	if err := json.Unmarshal(ev.Object, into); err != nil {
+		return fmt.Errorf("stripe event %s (%s): %w: %v", ev.ID, ev.Type, payments.ErrInvalidRequest, err)
+	}
+	return nil
+}
+
+// setupCompleted: a Checkout Session in setup mode completed; its
+// SetupIntent holds the saved card.
+func (s *Stripe) setupCompleted(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
+	var cs stripego.CheckoutSession
+	if err := decode(ev, &cs); err != nil {
+		return payments.Notice{}, err
+	}
+	session := cs.Metadata["session_id"]
+	if cs.Mode != stripego.CheckoutSessionModeSetup || cs.SetupIntent == nil || session == "" {
+		return payments.Notice{}, nil
+	}
+	p := &stripego.SetupIntentParams{Params: stripego.Params{Context: ctx}}
+	p.AddExpand("payment_method")
+	si, err := s.api.SetupIntents.Get(cs.SetupIntent.ID, p)
+	if err != nil {
+		return payments.Notice{}, fail("read setup intent", err)
+	}
+	if si.PaymentMethod == nil || si.PaymentMethod.Card == nil {
+		return payments.Notice{}, fmt.Errorf("stripe: setup intent %s has no card: %w", si.ID, payments.ErrInvalidRequest)
+	}
+	card := si.PaymentMethod.Card
+	customer := ""
+	if cs.Customer != nil {
+		customer = cs.Customer.ID
+	}
+	return payments.Notice{Kind: payments.NoticeSetupCompleted, Setup: payments.SetupCompleted{
+		ProviderEventID: ev.ID, ProviderSessionID: cs.ID, SessionID: session, UserID: cs.Metadata["user_id"], CustomerID: customer,
+		CompletedAt: ev.Created,
+		Card: payments.Card{ProviderPaymentMethodID: si.PaymentMethod.ID, Brand: string(card.Brand), Last4: card.Last4,
+			ExpMonth: int(card.ExpMonth), ExpYear: int(card.ExpYear)},
+	}}, nil
+}
+
+// chargeRefunded: a charge was refunded, by the ledger's request or in the
+// dashboard. Only full refunds are orders' refunds.
+func (s *Stripe) chargeRefunded(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
+	var ch stripego.Charge
+	if err := decode(ev, &ch); err != nil {
+		return payments.Notice{}, err
+	}
+	if !ch.Refunded || ch.PaymentIntent == nil {
+		return payments.Notice{}, nil // partial refunds are not the ledger's
+	}
+	order, err := s.orderOf(ctx, ch.PaymentIntent.ID, ch.Metadata)
+	if err != nil || order == "" {
+		return payments.Notice{}, err
+	}
+	refund := "ch_refunded:" + ch.ID
+	if ch.Refunds != nil && len(ch.Refunds.Data) > 0 {
+		refund = ch.Refunds.Data[0].ID
+	}
+	return payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: ch.PaymentIntent.ID, ProviderRefundID: refund}, nil
+}
+
+func (s *Stripe) refundChanged(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
+	var re stripego.Refund
+	if err := decode(ev, &re); err != nil {
+		return payments.Notice{}, err
+	}
+	res := refundResult(&re)
+	if res.Status == payments.Pending || re.PaymentIntent == nil {
+		return payments.Notice{}, nil
+	}
+	order, err := s.orderOf(ctx, re.PaymentIntent.ID, re.Metadata)
+	if err != nil || order == "" {
+		return payments.Notice{}, err
+	}
+	n := payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: re.PaymentIntent.ID, ProviderRefundID: re.ID}
+	if res.Status == payments.Failed {
+		n.Kind, n.FailureCode = payments.NoticeRefundFailed, res.FailureCode
+	}
+	return n, nil
+}
+
+// orderOf finds the ledger order of a payment: in the object's metadata
+// (refunds the ledger made), else on the PaymentIntent (dashboard refunds).
+func (s *Stripe) orderOf(ctx context.Context, paymentIntent string, meta map[string]string) (string, error) {
+	if order := meta["order_id"]; order != "" {
+		return order, nil
+	}
+	pi, err := s.api.PaymentIntents.Get(paymentIntent, &stripego.PaymentIntentParams{Params: stripego.Params{Context: ctx}})
+	if err != nil {
+		return "", fail("read payment intent", err)
+	}
+	return pi.Metadata["order_id"], nil
+}
