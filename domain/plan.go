@@ -64,6 +64,9 @@ type Plan struct {
 	Interval      Interval     `json:"interval,omitempty"`
 	IntervalCount int          `json:"interval_count,omitempty"`
 	CustomAmount  *AmountRange `json:"custom_amount,omitempty"`
+	// ProviderPrice is the payment provider's price a recurring plan bills
+	// (Stripe: a price id price_… or a lookup key); the sandbox needs none.
+	ProviderPrice string `json:"provider_price,omitempty"`
 }
 
 // Validate checks that p is a plan that can be sold. It returns ErrValidation

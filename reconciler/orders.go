@@ -123,8 +123,13 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 		r.cfg.Observe("charge", string(res.Status))
 		return charge{result: res}, err
 	}
+	catalog, err := app.LoadCatalog(ctx, r.cfg.Log)
+	if err != nil {
+		return charge{}, err
+	}
+	plan, _ := catalog.Known(placed.PlanID)
 	res, err := r.cfg.Provider.StartSubscription(ctx, payments.StartSubscription{
-		CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID, PlanID: string(placed.PlanID),
+		CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID, PlanID: string(placed.PlanID), PriceRef: plan.ProviderPrice,
 		Amount: placed.Amount, Currency: string(placed.Currency),
 		Interval: string(sub.Interval), IntervalCount: sub.IntervalCount,
 		SubscriptionID: string(placed.SubscriptionID), OrderID: string(placed.OrderID), IdempotencyKey: key,

@@ -25,6 +25,7 @@ type filePlan struct {
 	Interval      string              `json:"interval"`
 	IntervalCount int                 `json:"interval_count"`
 	CustomAmount  *domain.AmountRange `json:"custom_amount"`
+	ProviderPrice string              `json:"provider_price"` // Stripe: price_… or a lookup key
 }
 
 // loadPlans returns the catalog to record: the file's when path is set,
@@ -52,6 +53,7 @@ func loadPlans(path string) ([]domain.Plan, error) {
 			ID: domain.PlanID(p.ID), Name: p.Name, Description: p.Description, Type: domain.PlanType(p.Type),
 			Price:    domain.Money{Amount: p.Amount, Currency: domain.Currency(p.Currency)},
 			Interval: domain.Interval(p.Interval), IntervalCount: p.IntervalCount, CustomAmount: p.CustomAmount,
+			ProviderPrice: p.ProviderPrice,
 		}
 		if err := plans[i].Validate(); err != nil {
 			return nil, fmt.Errorf("plans file %s: plan %d (%s): %w", path, i, p.ID, err)
