@@ -234,7 +234,9 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 	}
 	r.cfg.Observe("refund", string(res.Status))
 	if res.Status == payments.Pending {
-		return nil // the provider tells the outcome later
+		// Parked and asked again (same key) until settled; the
+		// refund.updated webhook may settle it first.
+		return errOutcomePending
 	}
 	now := r.now()
 	_, _, err = app.Update(ctx, r.cfg.Log, e.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
@@ -277,6 +279,10 @@ func (r *Reconciler) latestOfType(ctx context.Context, stream, typ string) (uuid
 	}
 	return uuid.Nil, nil
 }
+
+// errOutcomePending: the provider accepted the request and has not settled
+// it yet; the event is retried until it has.
+var errOutcomePending = errors.New("the provider has not settled it yet")
 
 // failureCode is the provider's reason, or a generic one when it gave none.
 func failureCode(code string) string {

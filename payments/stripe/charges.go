@@ -29,6 +29,13 @@ func (s *Stripe) Charge(ctx context.Context, c payments.Charge) (payments.Charge
 	if err != nil {
 		return payments.ChargeResult{}, fail("create payment intent", err)
 	}
+	if pi.Status == stripego.PaymentIntentStatusProcessing {
+		// A retry with the same key replays the first answer; the
+		// PaymentIntent itself says whether it has settled since.
+		if pi, err = s.api.PaymentIntents.Get(pi.ID, &stripego.PaymentIntentParams{Params: stripego.Params{Context: ctx}}); err != nil {
+			return payments.ChargeResult{}, fail("read payment intent", err)
+		}
+	}
 	return intentResult(pi)
 }
 
@@ -85,6 +92,13 @@ func (s *Stripe) Refund(ctx context.Context, r payments.Refund) (payments.Refund
 	re, err := s.api.Refunds.New(p)
 	if err != nil {
 		return payments.RefundResult{}, fail("create refund", err)
+	}
+	if refundResult(re).Status == payments.Pending {
+		// As for charges: the replayed answer is the first one; the refund
+		// says where it stands now.
+		if re, err = s.api.Refunds.Get(re.ID, &stripego.RefundParams{Params: stripego.Params{Context: ctx}}); err != nil {
+			return payments.RefundResult{}, fail("read refund", err)
+		}
 	}
 	return refundResult(re), nil
 }

@@ -184,3 +184,31 @@ func TestRefundsAndSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPendingOutcomesAreReadAgain: Stripe replays a key's first answer, so
+// a refund or payment still in flight is read from the object itself.
+func TestPendingOutcomesAreReadAgain(t *testing.T) {
+	s, p := provider(t)
+	p.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
+			stripetest.StripeError(w, http.StatusOK, `{"id":"re_slow","object":"refund","status":"pending","payment_intent":"pi_1"}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/refunds/re_slow":
+			stripetest.StripeError(w, http.StatusOK, `{"id":"re_slow","object":"refund","status":"succeeded","payment_intent":"pi_1"}`)
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
+			stripetest.StripeError(w, http.StatusOK, `{"id":"pi_slow","object":"payment_intent","status":"processing"}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/payment_intents/pi_slow":
+			stripetest.StripeError(w, http.StatusOK, `{"id":"pi_slow","object":"payment_intent","status":"processing"}`)
+		default:
+			return false
+		}
+		return true
+	})
+	re, err := s.Refund(context.Background(), payments.Refund{ProviderPaymentID: "pi_1", Amount: 100, Currency: "usd", IdempotencyKey: "k"})
+	if err != nil || re.Status != payments.Succeeded || re.ProviderRefundID != "re_slow" {
+		t.Fatalf("refund pending then settled = %+v, %v", re, err)
+	}
+	if _, err := s.Charge(context.Background(), payments.Charge{CustomerID: "c", PaymentMethodID: "pm", Amount: 100, Currency: "usd", IdempotencyKey: "k2"}); err == nil {
+		t.Fatal("a payment still processing was reported settled")
+	}
+}
