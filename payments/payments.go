@@ -161,24 +161,29 @@ type ProviderEvent struct {
 type NoticeKind int
 
 const (
-	NoticeNone              NoticeKind = iota // nothing for the ledger to record
-	NoticeSetupCompleted                      // a card was saved: Setup
-	NoticePaymentSucceeded                    // OrderID was paid: ProviderPaymentID
-	NoticePaymentFailed                       // OrderID's payment failed: FailureCode, FailureMessage
-	NoticeRefundSucceeded                     // OrderID was refunded in full: ProviderRefundID
-	NoticeRefundFailed                        // OrderID's refund failed: FailureCode
-	NoticeSubscriptionEnded                   // SubscriptionID ended at the provider
+	NoticeNone                NoticeKind = iota // nothing for the ledger to record
+	NoticeSetupCompleted                        // a card was saved: Setup
+	NoticePaymentSucceeded                      // OrderID was paid: ProviderPaymentID
+	NoticePaymentFailed                         // OrderID's payment failed: FailureCode, FailureMessage
+	NoticeRefundSucceeded                       // OrderID was refunded in full: ProviderRefundID
+	NoticeRefundFailed                          // OrderID's refund failed: FailureCode
+	NoticeSubscriptionEnded                     // SubscriptionID ended at the provider
+	NoticeSubscriptionRenewed                   // SubscriptionID's next period was paid: ProviderPaymentID
+	NoticeSubscriptionPastDue                   // SubscriptionID's renewal failed: FailureCode
+	NoticeCardDetached                          // UserID's card ProviderPaymentMethodID was removed
 )
 
 // Notice is a provider event read for the ledger.
 type Notice struct {
-	Kind                   NoticeKind
-	Setup                  SetupCompleted
-	OrderID                string // the ledger's ord_… id
-	ProviderPaymentID      string
-	ProviderRefundID       string
-	FailureCode            string
-	FailureMessage         string
-	SubscriptionID         string // the ledger's sub_… id
-	ProviderSubscriptionID string
+	Kind                    NoticeKind
+	Setup                   SetupCompleted
+	OrderID                 string // the ledger's ord_… id
+	ProviderPaymentID       string
+	ProviderRefundID        string
+	FailureCode             string
+	FailureMessage          string
+	SubscriptionID          string // the ledger's sub_… id
+	ProviderSubscriptionID  string
+	UserID                  string // NoticeCardDetached
+	ProviderPaymentMethodID string // NoticeCardDetached
 }

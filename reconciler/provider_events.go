@@ -2,7 +2,11 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/eventstore"
 
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
@@ -54,8 +58,106 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 		})
 	case payments.NoticeSubscriptionEnded:
 		return r.subscriptionEnded(ctx, n.SubscriptionID, meta, now)
+	case payments.NoticeSubscriptionRenewed:
+		return r.subscriptionRenewed(ctx, n, meta, now)
+	case payments.NoticeSubscriptionPastDue:
+		return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+			if s.Status == domain.SubscriptionStatusCanceled {
+				return nil, nil
+			}
+			return s.MarkPastDue(n.FailureCode, now)
+		})
+	case payments.NoticeCardDetached:
+		return r.cardDetached(ctx, n, meta, now)
 	}
 	return nil
+}
+
+func (r *Reconciler) updateSubscription(ctx context.Context, id string, meta app.Metadata, decide func(*domain.Subscription) ([]domain.Event, error)) error {
+	sub, err := domain.ParseSubscriptionID(id)
+	if err != nil {
+		return nil // not a subscription of this ledger
+	}
+	_, _, err = app.Update(ctx, r.cfg.Log, sub.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
+		func(s *domain.Subscription) ([]domain.Event, error) {
+			if s.ID == "" {
+				return nil, nil
+			}
+			return decide(s)
+		}, meta)
+	return err
+}
+
+// subscriptionRenewed: the provider charged the next period. The ledger
+// records a renewal order, already paid (so nothing charges it again), and
+// the renewed period. A replay of the same news finds the renewal it
+// caused and stops there: the period has moved on, and a second renewal
+// would be the next period's.
+func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice, meta app.Metadata, now time.Time) error {
+	id, err := domain.ParseSubscriptionID(n.SubscriptionID)
+	if err != nil {
+		return nil
+	}
+	cause, err := uuid.Parse(meta.CausationID)
+	if err != nil {
+		return err
+	}
+	if done, err := r.caused(ctx, id.Stream(), domain.EventIDFor(cause, domain.EventSubscriptionRenewed)); err != nil || done {
+		return err
+	}
+	var s domain.Subscription
+	if _, err := r.cfg.Log.Load(ctx, id.Stream(), &s); err != nil || s.ID == "" {
+		return err
+	}
+	decided, err := s.PlaceRenewalOrder(now)
+	if err != nil {
+		return err
+	}
+	placed := decided[0].(domain.OrderPlaced)
+	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: n.ProviderPaymentID, PaidAt: now.UTC()}
+	_, err = r.cfg.Log.Append(ctx, placed.OrderID.Stream(), eventstore.NoStream, []domain.Event{placed, paid}, nil, meta)
+	if err != nil && !errors.Is(err, eventstore.ErrConflict) {
+		return err
+	}
+	periodStart := s.CurrentPeriodEnd
+	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.Renew(placed.OrderID, periodStart, now)
+	})
+}
+
+// caused reports whether stream holds the event with id id.
+func (r *Reconciler) caused(ctx context.Context, stream string, id uuid.UUID) (bool, error) {
+	recs, err := r.cfg.Log.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1000)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, rec := range recs {
+		if rec.ID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// cardDetached: a card was removed at the provider; the ledger stops
+// listing it.
+func (r *Reconciler) cardDetached(ctx context.Context, n payments.Notice, meta app.Metadata, now time.Time) error {
+	if n.UserID == "" {
+		return nil
+	}
+	_, _, err := app.Update(ctx, r.cfg.Log, domain.WalletStream(n.UserID), func() *domain.Wallet { return domain.NewWallet(n.UserID) },
+		func(w *domain.Wallet) ([]domain.Event, error) {
+			for _, c := range w.Cards() {
+				if c.ProviderPaymentMethodID == n.ProviderPaymentMethodID {
+					return w.DetachCard(c.ID, now)
+				}
+			}
+			return nil, nil
+		}, meta)
+	return err
 }
 
 func (r *Reconciler) updateOrder(ctx context.Context, id string, meta app.Metadata, decide func(*domain.Order) ([]domain.Event, error)) error {

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/auth"
+	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
 	bhttp "github.com/robotlabor/billing/http"
@@ -146,6 +148,9 @@ type provider interface {
 // sandbox with its hosted pages.
 func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 	if c := m.Config.Stripe; c.SecretKey != "" {
+		if err := m.checkStripePrices(ctx); err != nil {
+			return err
+		}
 		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL})
 		m.Provider, m.stripe = s, s
 		return err
@@ -159,6 +164,25 @@ func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 	})
 	m.Sandbox, m.Provider = sb, sb
 	return err
+}
+
+// checkStripePrices refuses to bill through Stripe a recurring plan that
+// names no Stripe price: its orders could never start.
+func (m *Main) checkStripePrices(ctx context.Context) error {
+	catalog, err := app.LoadCatalog(ctx, m.Log)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, p := range catalog.Plans() {
+		if p.Type == domain.Recurring && p.ProviderPrice == "" {
+			missing = append(missing, string(p.ID))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("with Stripe, every recurring plan needs its Stripe price (provider_price in BILLING_PLANS_FILE, see docs/stripe.md); missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // cardSaved records a card the provider reports saved, and returns once the

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +74,22 @@ func stripeService(t *testing.T) (*service, *faults, *stripetest.Proxy) {
 	t.Setenv("BILLING_STRIPE_SECRET_KEY", "sk_test_billing")
 	t.Setenv("BILLING_STRIPE_WEBHOOK_SECRET", "whsec_old,"+whsec)
 	t.Setenv("BILLING_STRIPE_API_BASE", proxy.URL)
+	t.Setenv("BILLING_PLANS_FILE", stripePlans(t))
 	return startService(t, t.TempDir()), f, proxy
+}
+
+// stripePlans is a catalog whose recurring plan names its Stripe price.
+func stripePlans(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plans.json")
+	plans := `{"plans":[
+ {"id":"plan_robot_hours_10","name":"10 robot-hours","description":"d","type":"one_time","amount":4900,"currency":"usd"},
+ {"id":"plan_fleet_monthly","name":"Fleet, monthly","description":"d","type":"recurring","amount":19900,"currency":"usd",
+  "interval":"month","interval_count":1,"provider_price":"price_fleet_monthly"}]}`
+	if err := os.WriteFile(path, []byte(plans), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 var evtSeq atomic.Int64
@@ -79,9 +97,16 @@ var evtSeq atomic.Int64
 // webhookPost signs and delivers a Stripe event; it returns the status.
 func webhookPost(t *testing.T, s *service, id, typ string, object any, signedAt time.Time, secret string) int {
 	t.Helper()
-	obj, _ := json.Marshal(object)
-	body := []byte(fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"api_version":"2023-10-16","created":%d,"data":{"object":%s}}`,
-		id, typ, signedAt.Unix(), obj))
+	return webhookPostData(t, s, id, typ, map[string]any{"object": object}, signedAt, secret)
+}
+
+// webhookPostData delivers an event whose data is given whole (object and
+// previous_attributes).
+func webhookPostData(t *testing.T, s *service, id, typ string, data map[string]any, signedAt time.Time, secret string) int {
+	t.Helper()
+	raw, _ := json.Marshal(data)
+	body := []byte(fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"api_version":"2023-10-16","created":%d,"data":%s}`,
+		id, typ, signedAt.Unix(), raw))
 	header := fmt.Sprintf("t=%d,v1=%x", signedAt.Unix(), webhook.ComputeSignature(signedAt, body, secret))
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/webhooks/stripe", strings.NewReader(string(body)))
 	req.Header.Set("Stripe-Signature", header)
@@ -255,6 +280,19 @@ func TestStripeFaults(t *testing.T) {
 		"payment_intent": "pi_from_webhook", "metadata": map[string]string{"order_id": pending.ID},
 		"refunds": map[string]any{"object": "list", "data": []map[string]any{{"id": "re_dashboard", "object": "refund"}}}})
 	waitFor(t, s, func() bool { return alice.orders("").Data[0].Status == "refunded" }, "the dashboard refund")
+
+	// Late and repeated news changes nothing: the payment arriving again
+	// after the refund, the refund told again under another event id.
+	deliver(t, s, "payment_intent.succeeded", map[string]any{"id": "pi_from_webhook", "object": "payment_intent", "status": "succeeded",
+		"metadata": map[string]string{"order_id": pending.ID}})
+	deliver(t, s, "charge.refunded", map[string]any{"id": "ch_1", "object": "charge", "refunded": true, "amount": 4900, "amount_refunded": 4900,
+		"payment_intent": "pi_from_webhook", "metadata": map[string]string{"order_id": pending.ID}})
+	eventually(t, func() bool { return uint64(s.Reconciler.Position()) >= mustHead(t, s) }, "the reconciler to read the late news")
+	for typ, want := range map[string]int{domain.EventOrderPaid: 1, domain.EventOrderRefunded: 1, domain.EventRefundRequested: 1} {
+		if n := countEvents(t, s, domain.OrderID(pending.ID).Stream(), typ); n != want {
+			t.Errorf("%s recorded %d times after late and repeated webhooks, want %d", typ, n, want)
+		}
+	}
 }
 
 func mustHead(t *testing.T, s *service) uint64 {
@@ -264,4 +302,88 @@ func mustHead(t *testing.T, s *service) uint64 {
 		t.Fatal(err)
 	}
 	return uint64(h)
+}
+
+func TestStripeSubscriptionLifecycle(t *testing.T) {
+	s, f, proxy := stripeService(t)
+	alice := s.user(t, "alice")
+	pm := stripeCard(t, s, alice, "alice")
+	first := alice.buy(orderBody(pm, monthlyPlan, "fleet"))
+	if first.Status != "paid" || first.SubscriptionID == nil {
+		t.Fatalf("first order of the monthly plan = %+v", first)
+	}
+	if got := lastForm(t, proxy, "/v1/subscriptions").Get("items[0][price]"); got != "price_fleet_monthly" {
+		t.Fatalf("subscription started on price %q, want the plan's", got)
+	}
+	sub := alice.subscriptions()[0]
+	invoice := map[string]any{"id": "in_renew_1", "object": "invoice", "billing_reason": "subscription_cycle",
+		"payment_intent": "pi_renewal_1", "subscription": "sub_stripe_1",
+		"subscription_details": map[string]any{"metadata": map[string]string{"subscription_id": sub.ID}}}
+	id := deliver(t, s, "invoice.paid", invoice)
+	waitFor(t, s, func() bool {
+		subs := alice.subscriptions()
+		return len(alice.orders("").Data) == 2 && subs[0].CurrentPeriodStart.Equal(*sub.CurrentPeriodEnd)
+	}, "the renewal to be recorded")
+	renewal := alice.orders("?order_by_desc=created_at").Data[0]
+	if renewal.Status != "paid" || renewal.Amount != 19900 || renewal.SubscriptionID == nil || *renewal.SubscriptionID != sub.ID {
+		t.Fatalf("renewal order = %+v", renewal)
+	}
+	// Stripe redelivers the same event: nothing more.
+	if status := webhookPost(t, s, id, "invoice.paid", invoice, time.Now(), whsec); status != http.StatusOK {
+		t.Fatalf("redelivery answered %d", status)
+	}
+	f.set(nil)
+	deliver(t, s, "invoice.payment_failed", invoice)
+	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
+	deliver(t, s, "customer.subscription.deleted", map[string]any{"id": "sub_stripe_1", "object": "subscription", "status": "canceled",
+		"metadata": map[string]string{"subscription_id": sub.ID}})
+	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "canceled" }, "the subscription to end")
+	if n := len(alice.orders("").Data); n != 2 {
+		t.Fatalf("%d orders after one renewal delivered twice, want 2", n)
+	}
+
+	f.set(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/customers/cus_alice" {
+			stripetest.StripeError(w, http.StatusOK, `{"id":"cus_alice","object":"customer","metadata":{"user_id":"alice"}}`)
+			return true
+		}
+		return false
+	})
+	card := paymentMethodOf(t, alice)
+	if status := webhookPostData(t, s, "evt_detach", "payment_method.detached", map[string]any{
+		"object": stripeDetached(card), "previous_attributes": map[string]any{"customer": "cus_alice"},
+	}, time.Now(), whsec); status != http.StatusOK {
+		t.Fatalf("payment_method.detached answered %d", status)
+	}
+	waitFor(t, s, func() bool {
+		var got struct{ Data []paymentMethod }
+		alice.want(alice.call(http.MethodGet, "/v1/me/payment-methods", nil), http.StatusOK, "").decode(t, &got)
+		return len(got.Data) == 0
+	}, "the detached card to go")
+}
+
+// paymentMethodOf is the provider's id of the user's only card, from the log.
+func paymentMethodOf(t *testing.T, c *client) string {
+	t.Helper()
+	w := domain.NewWallet("alice")
+	if _, err := c.s.Log.Load(context.Background(), domain.WalletStream("alice"), w); err != nil {
+		t.Fatal(err)
+	}
+	return w.Cards()[0].ProviderPaymentMethodID
+}
+
+func stripeDetached(pm string) map[string]any {
+	return map[string]any{"id": pm, "object": "payment_method", "type": "card", "customer": nil}
+}
+
+func lastForm(t *testing.T, p *stripetest.Proxy, path string) url.Values {
+	t.Helper()
+	reqs := p.Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Path == path {
+			return reqs[i].Form
+		}
+	}
+	t.Fatalf("no request to %s", path)
+	return nil
 }

@@ -37,17 +37,85 @@ func (s *Stripe) Interpret(ctx context.Context, ev payments.ProviderEvent) (paym
 		return s.chargeRefunded(ctx, ev)
 	case "refund.updated", "refund.created":
 		return s.refundChanged(ctx, ev)
-	case "customer.subscription.deleted":
-		var sub stripego.Subscription
-		if err := decode(ev, &sub); err != nil {
-			return payments.Notice{}, err
-		}
-		if sub.Metadata["subscription_id"] == "" {
-			return payments.Notice{}, nil
-		}
-		return payments.Notice{Kind: payments.NoticeSubscriptionEnded, SubscriptionID: sub.Metadata["subscription_id"], ProviderSubscriptionID: sub.ID}, nil
+	case "customer.subscription.deleted", "customer.subscription.updated":
+		return subscriptionChanged(ev)
+	case "invoice.paid", "invoice.payment_failed":
+		return invoiceSettled(ev)
+	case "payment_method.detached":
+		return s.cardDetached(ctx, ev)
 	}
 	return payments.Notice{}, nil
+}
+
+// subscriptionChanged: ended (deleted, or canceled by Stripe), or gone
+// past due after failed renewals.
+func subscriptionChanged(ev payments.ProviderEvent) (payments.Notice, error) {
+	var sub stripego.Subscription
+	if err := decode(ev, &sub); err != nil {
+		return payments.Notice{}, err
+	}
+	n := payments.Notice{SubscriptionID: sub.Metadata["subscription_id"], ProviderSubscriptionID: sub.ID}
+	switch {
+	case n.SubscriptionID == "":
+	case ev.Type == "customer.subscription.deleted" || sub.Status == stripego.SubscriptionStatusCanceled:
+		n.Kind = payments.NoticeSubscriptionEnded
+	case sub.Status == stripego.SubscriptionStatusPastDue || sub.Status == stripego.SubscriptionStatusUnpaid:
+		n.Kind, n.FailureCode = payments.NoticeSubscriptionPastDue, "renewal_payment_failed"
+	}
+	return n, nil
+}
+
+// invoiceSettled: a renewal invoice (billing_reason subscription_cycle)
+// was paid, or its payment failed. The first invoice is the first order's,
+// which the ledger charged itself.
+func invoiceSettled(ev payments.ProviderEvent) (payments.Notice, error) {
+	var inv stripego.Invoice
+	if err := decode(ev, &inv); err != nil {
+		return payments.Notice{}, err
+	}
+	if inv.BillingReason != stripego.InvoiceBillingReasonSubscriptionCycle || inv.SubscriptionDetails == nil {
+		return payments.Notice{}, nil
+	}
+	n := payments.Notice{SubscriptionID: inv.SubscriptionDetails.Metadata["subscription_id"]}
+	if inv.Subscription != nil {
+		n.ProviderSubscriptionID = inv.Subscription.ID
+	}
+	if n.SubscriptionID == "" {
+		return payments.Notice{}, nil
+	}
+	if ev.Type == "invoice.payment_failed" {
+		n.Kind, n.FailureCode = payments.NoticeSubscriptionPastDue, "renewal_payment_failed"
+		return n, nil
+	}
+	n.Kind, n.ProviderPaymentID = payments.NoticeSubscriptionRenewed, inv.ID
+	if inv.PaymentIntent != nil {
+		n.ProviderPaymentID = inv.PaymentIntent.ID
+	}
+	return n, nil
+}
+
+// cardDetached: a card was removed from a customer (in the dashboard, or
+// by the customer portal); the customer it belonged to says whose.
+func (s *Stripe) cardDetached(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
+	var pm stripego.PaymentMethod
+	if err := decode(ev, &pm); err != nil {
+		return payments.Notice{}, err
+	}
+	var prev struct {
+		Customer string `json:"customer"`
+	}
+	_ = json.Unmarshal(ev.PreviousAttributes, &prev) // absent: no owner to tell
+	if prev.Customer == "" {
+		return payments.Notice{}, nil
+	}
+	c, err := s.api.Customers.Get(prev.Customer, &stripego.CustomerParams{Params: stripego.Params{Context: ctx}})
+	if err != nil {
+		return payments.Notice{}, fail("read customer", err)
+	}
+	if c.Metadata["user_id"] == "" {
+		return payments.Notice{}, nil
+	}
+	return payments.Notice{Kind: payments.NoticeCardDetached, UserID: c.Metadata["user_id"], ProviderPaymentMethodID: pm.ID}, nil
 }
 
 func decode(ev payments.ProviderEvent, into any) error {
