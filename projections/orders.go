@@ -127,3 +127,24 @@ func (w *writeTx) failRefund(e domain.RefundFailed) error {
 	_, err := w.exec(`UPDATE orders SET status = 'paid', is_refundable = 1 WHERE id = ?`, e.OrderID)
 	return err
 }
+
+// Unsettled returns up to limit orders, oldest first, that are still
+// pending or refund_pending and were placed before before: the reconciler's
+// sweep asks the ledger about them again.
+func (rm *ReadModels) Unsettled(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	rows, err := rm.readers.QueryContext(ctx, `SELECT id FROM orders INDEXED BY orders_unsettled
+		WHERE status IN ('pending', 'refund_pending') AND created_at < ? ORDER BY created_at LIMIT ?`, before.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("unsettled orders: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

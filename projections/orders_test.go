@@ -152,3 +152,20 @@ func TestOrderLimitsAreClamped(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsettledOrders: the sweep finds orders still pending or waiting for
+// a refund, placed before its threshold, oldest first; not settled ones.
+func TestUnsettledOrders(t *testing.T) {
+	h := newHarness(t)
+	pending := placed("user_1", "a", 100, t0)
+	settled := placed("user_1", "b", 100, t0.Add(time.Second))
+	refunding := placed("user_2", "c", 100, t0.Add(2*time.Second))
+	late := placed("user_2", "d", 100, t0.Add(time.Hour))
+	h.record(pending, settled, paid(settled, t0), refunding, paid(refunding, t0),
+		domain.RefundRequested{OrderRef: refunding.OrderRef, RefundID: domain.RefundIDFor(refunding.OrderID), RequestedAt: t0}, late)
+	got, err := h.rm.Unsettled(context.Background(), t0.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, got, []string{string(pending.OrderID), string(refunding.OrderID)}, "unsettled orders")
+}

@@ -58,6 +58,8 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_by_user_created ON subscriptions (user_id, created_at, id);
 `,
+	// The reconciler's sweep looks for orders still in between (few).
+	2: `CREATE INDEX orders_unsettled ON orders (created_at) WHERE status IN ('pending', 'refund_pending');`,
 }
 
 // checkSchema refuses, without changing anything, read models that this

@@ -96,6 +96,12 @@ func (c *checkpoints) due(ctx context.Context, now time.Time) ([]parkedEvent, er
 	return out, rows.Err()
 }
 
+// park adds one event to the retries (the sweep's), unless it is there.
+func (c *checkpoints) park(ctx context.Context, pos eventstore.Position, nextAt time.Time) error {
+	_, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at) VALUES (?, 1, ?)`, int64(pos), nextAt.UnixNano())
+	return err
+}
+
 func (c *checkpoints) retryLater(ctx context.Context, pos eventstore.Position, attempts int, at time.Time) error {
 	_, err := c.db.ExecContext(ctx, `UPDATE parked SET attempts = ?, next_at = ? WHERE position = ?`, attempts, at.UnixNano(), int64(pos))
 	return err

@@ -37,6 +37,11 @@ type Config struct {
 	// Interpreter reads recorded provider events (webhooks); nil when the
 	// provider sends none (the sandbox delivers completions directly).
 	Interpreter Interpreter
+	// Limbo, when set, lets the sweep find orders still in between; it
+	// runs at start and every SweepEvery (default 1m) for orders placed
+	// more than SweepAfter ago (default 2m).
+	Limbo                  Limbo
+	SweepEvery, SweepAfter time.Duration
 	// Observe, when set, is told each handled reaction's kind and outcome
 	// (for metrics): e.g. ("charge", "succeeded"), ("refund", "retry").
 	Observe func(kind, outcome string)
@@ -58,6 +63,12 @@ func (c *Config) validate() error {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = 30 * time.Second
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = time.Minute
+	}
+	if c.SweepAfter <= 0 {
+		c.SweepAfter = 2 * time.Minute
 	}
 	if c.Observe == nil {
 		c.Observe = func(string, string) {}
@@ -96,6 +107,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.follow(ctx) })
 	g.Go(func() error { return r.retryParked(ctx) })
+	g.Go(func() error { return r.sweep(ctx) })
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil

@@ -57,7 +57,10 @@ func (p *provider) call(key string, do func() any) (any, error) {
 }
 
 func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.ChargeResult, error) {
-	if p.refuse[c.OrderID] {
+	p.mu.Lock()
+	refused := p.refuse[c.OrderID]
+	p.mu.Unlock()
+	if refused {
 		return payments.ChargeResult{}, fmt.Errorf("bad request: %w", payments.ErrInvalidRequest)
 	}
 	r, err := p.call(c.IdempotencyKey, func() any {
@@ -375,5 +378,59 @@ func TestAnObjectTheProviderLostDoesNotBlockTheOthers(t *testing.T) {
 	f.runWith(t, "cp.db", &notFoundProvider{provider: f.p, order: string(orders[0])}, orders[1:])
 	if f.p.charges != 1 {
 		t.Fatalf("%d charges, want the healthy order's one", f.p.charges)
+	}
+}
+
+// limbo is the read models' list of unsettled orders, as the sweep sees it.
+type limbo []domain.OrderID
+
+func (l limbo) Unsettled(context.Context, time.Time, int) ([]string, error) {
+	ids := make([]string, len(l))
+	for i, id := range l {
+		ids[i] = string(id)
+	}
+	return ids, nil
+}
+
+// TestTheSweepSettlesWhatFellThrough: an order the provider refused was
+// dropped for an operator; once the cause is fixed, the sweep settles it.
+func TestTheSweepSettlesWhatFellThrough(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
+	f.p.refuse[string(orders[0])] = true
+	r, err := reconciler.New(context.Background(), reconciler.Config{
+		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "cp.db"), Limbo: limbo(orders),
+		SweepEvery: 5 * time.Millisecond, SweepAfter: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	head, _ := f.store.Head(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); r.Position() < head; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reconciler never read the log")
+		}
+	}
+	if f.settled(t, orders) {
+		t.Fatal("a refused order settled")
+	}
+	f.p.mu.Lock()
+	delete(f.p.refuse, string(orders[0]))
+	f.p.mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); !f.settled(t, orders); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep never settled the order")
+		}
+	}
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.charges != 1 {
+		t.Fatalf("%d charges, want 1", f.p.charges)
 	}
 }

@@ -128,7 +128,7 @@ func (m *Main) openPayments(ctx context.Context) error {
 	m.Service = &app.Service{Log: m.Log, Provider: m.Provider}
 	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
 		Log: m.Log, Provider: m.Provider, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
-		Observe: m.Metrics.ObserveOutcome, Interpreter: m.interpreter(),
+		Observe: m.Metrics.ObserveOutcome, Interpreter: m.interpreter(), Limbo: m.ReadModels,
 	})
 	if err != nil {
 		return err

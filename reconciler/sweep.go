@@ -1,0 +1,93 @@
+package reconciler
+
+import (
+	"context"
+	"time"
+
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// Limbo lists orders still pending or waiting for a refund (the read
+// models): a hint for the sweep, which then asks the ledger.
+type Limbo interface {
+	Unsettled(ctx context.Context, before time.Time, limit int) ([]string, error)
+}
+
+// sweep runs at start and every SweepEvery: every order still in between
+// after SweepAfter has the event that should have settled it handled again
+// (same idempotency keys), whatever let it fall through: a lost webhook, a
+// refusal an operator has since fixed, a crash, a bug.
+func (r *Reconciler) sweep(ctx context.Context) error {
+	if r.cfg.Limbo == nil {
+		return nil
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		r.sweepOnce(ctx)
+		t.Reset(r.cfg.SweepEvery)
+	}
+}
+
+func (r *Reconciler) sweepOnce(ctx context.Context) {
+	ids, err := r.cfg.Limbo.Unsettled(ctx, time.Now().Add(-r.cfg.SweepAfter), 100)
+	if err != nil {
+		r.cfg.Logger.Warn("reconciler: sweep", "error", err)
+		return
+	}
+	for _, id := range ids {
+		rec, ok, err := r.unsettledCause(ctx, id)
+		if err != nil || !ok {
+			continue
+		}
+		switch err := r.handle(ctx, rec); {
+		case err == nil:
+			r.cfg.Observe("sweep", "handled")
+		case definite(err):
+			r.dropped(rec, err)
+		case ctx.Err() == nil:
+			r.cfg.Observe("sweep", "parked")
+			if err := r.cp.park(ctx, rec.Position, time.Now().Add(r.cfg.RetryMin)); err != nil {
+				r.cfg.Logger.Warn("reconciler: sweep: park", "event", rec.ID, "error", err)
+			}
+		}
+	}
+}
+
+// unsettledCause is the event that settles an order still in between: its
+// order.placed while pending, its latest refund_requested while refunding.
+func (r *Reconciler) unsettledCause(ctx context.Context, id string) (eventstore.RecordedEvent, bool, error) {
+	order, err := domain.ParseOrderID(id)
+	if err != nil {
+		return eventstore.RecordedEvent{}, false, nil
+	}
+	recs, err := r.cfg.Log.Store.ReadStream(ctx, order.Stream(), eventstore.Forwards, 0, 1000)
+	if err != nil {
+		return eventstore.RecordedEvent{}, false, err
+	}
+	var o domain.Order
+	var lastRefund eventstore.RecordedEvent
+	for _, rec := range recs {
+		e, err := domain.Decode(rec.Type, rec.Data)
+		if err != nil {
+			return eventstore.RecordedEvent{}, false, err
+		}
+		o.Apply(e)
+		if rec.Type == domain.EventRefundRequested {
+			lastRefund = rec
+		}
+	}
+	switch o.Status {
+	case domain.OrderStatusPending:
+		return recs[0], true, nil
+	case domain.OrderStatusRefundPending:
+		return lastRefund, lastRefund.ID != [16]byte{}, nil
+	}
+	return eventstore.RecordedEvent{}, false, nil
+}
