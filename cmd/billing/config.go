@@ -34,6 +34,7 @@ type StripeConfig struct {
 	SecretKey      string   // empty: the sandbox
 	WebhookSecrets []string // whsec_…; several during a rotation
 	APIBase        string   // another API URL (stripe-mock in tests)
+	Timeout        time.Duration
 }
 
 // configFromEnv reads the environment, with product.md's defaults.
@@ -50,6 +51,7 @@ func configFromEnv() Config {
 			SecretKey:      os.Getenv("BILLING_STRIPE_SECRET_KEY"),
 			WebhookSecrets: list(os.Getenv("BILLING_STRIPE_WEBHOOK_SECRET")),
 			APIBase:        os.Getenv("BILLING_STRIPE_API_BASE"),
+			Timeout:        envDuration("BILLING_STRIPE_TIMEOUT", 30*time.Second),
 		},
 		NATS: NATSConfig{
 			URL:      os.Getenv("BILLING_NATS_URL"),
@@ -156,6 +158,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: BILLING_NATS_CERT and BILLING_NATS_KEY go together")
 	case c.Stripe.SecretKey != "" && len(c.Stripe.WebhookSecrets) == 0:
 		return errors.New("config: with BILLING_STRIPE_SECRET_KEY, BILLING_STRIPE_WEBHOOK_SECRET is required: cards are saved and outcomes confirmed through webhooks")
+	case c.Stripe.Timeout <= 0:
+		return errors.New("config: BILLING_STRIPE_TIMEOUT must be a positive duration such as 30s")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
 	}

@@ -24,6 +24,9 @@ func startService(t *testing.T, dataDir string) *service {
 	t.Helper()
 	cfg := configFromEnv()
 	cfg.DataDir, cfg.HTTPAddr, cfg.NATS.Listen = dataDir, "127.0.0.1:0", "127.0.0.1:0"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := m.Open(context.Background()); err != nil {
 		m.Close()

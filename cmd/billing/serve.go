@@ -151,7 +151,8 @@ func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 		if err := m.checkStripePrices(ctx); err != nil {
 			return err
 		}
-		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL})
+		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL,
+			HTTPClient: &http.Client{Timeout: c.Timeout}})
 		m.Provider, m.stripe = s, s
 		return err
 	}

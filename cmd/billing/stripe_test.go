@@ -387,3 +387,110 @@ func lastForm(t *testing.T, p *stripetest.Proxy, path string) url.Values {
 	t.Fatalf("no request to %s", path)
 	return nil
 }
+
+// faultCycle answers the first few calls of each kind (charges, refunds,
+// cancellations) with a 500, a 429 asking to retry later, a dropped
+// connection and a timeout, in turn; then lets them through.
+type faultCycle struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *faultCycle) fault(w http.ResponseWriter, r *http.Request) bool {
+	kind := ""
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
+		kind = "charge"
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
+		kind = "refund"
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v1/subscriptions/"):
+		kind = "cancel"
+	default:
+		return false
+	}
+	c.mu.Lock()
+	n := c.calls[kind]
+	c.calls[kind]++
+	c.mu.Unlock()
+	switch n {
+	case 0:
+		stripetest.StripeError(w, http.StatusInternalServerError, `{"error":{"type":"api_error","message":"boom"}}`)
+	case 1:
+		w.Header().Set("Retry-After", "1")
+		stripetest.StripeError(w, http.StatusTooManyRequests, `{"error":{"type":"rate_limit_error","message":"slow down"}}`)
+	case 2:
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // dropped mid-request
+		}
+	case 3:
+		time.Sleep(time.Second) // past the client's timeout
+		stripetest.StripeError(w, http.StatusInternalServerError, `{"error":{"type":"api_error","message":"too late"}}`)
+	default:
+		if kind == "charge" {
+			succeedIntent(w, r)
+		}
+		return kind == "charge"
+	}
+	return true
+}
+
+func succeedIntent(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	stripetest.StripeError(w, http.StatusOK, fmt.Sprintf(`{"id":"pi_%s","object":"payment_intent","status":"succeeded","amount":%s,"currency":"usd","metadata":{"order_id":%q}}`,
+		r.Header.Get("Idempotency-Key"), r.PostForm.Get("amount"), r.PostForm.Get("metadata[order_id]")))
+}
+
+// TestStripeFaultKinds: through 500s, 429s, dropped connections and
+// timeouts, every charge, refund and cancellation is asked with one
+// idempotency key per order (or subscription), ends settled, and is
+// recorded once.
+func TestStripeFaultKinds(t *testing.T) {
+	t.Setenv("BILLING_STRIPE_TIMEOUT", "300ms")
+	s, f, proxy := stripeService(t)
+	alice := s.user(t, "alice")
+	pm := stripeCard(t, s, alice, "alice")
+	cycle := &faultCycle{calls: map[string]int{}}
+	f.set(cycle.fault)
+
+	o := alice.buy(orderBody(pm, fixedPlan, "through-faults"))
+	eventually(t, func() bool { return alice.orders("").Data[0].Status == "paid" }, "the order to be paid through the faults")
+	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+o.ID+"/refund", nil), http.StatusOK, "")
+	eventually(t, func() bool { return alice.orders("?order_by_asc=created_at").Data[0].Status == "refunded" }, "the refund")
+
+	first := alice.buy(orderBody(pm, monthlyPlan, "sub-through-faults"))
+	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+*first.SubscriptionID, nil), http.StatusOK, "")
+	sub := domain.SubscriptionID(*first.SubscriptionID)
+	eventually(t, func() bool { return countEvents(t, s, sub.Stream(), domain.EventSubscriptionCanceled) == 1 }, "the cancellation at Stripe")
+
+	keys := map[string]map[string]bool{}
+	for _, r := range proxy.Requests() {
+		var what string
+		switch {
+		case r.Path == "/v1/payment_intents" && r.Form.Get("metadata[order_id]") == o.ID:
+			what = "charge"
+		case r.Path == "/v1/refunds" && r.Form.Get("metadata[order_id]") == o.ID:
+			what = "refund"
+		case r.Method == http.MethodDelete && strings.HasPrefix(r.Path, "/v1/subscriptions/"):
+			what = "cancel"
+		default:
+			continue
+		}
+		if keys[what] == nil {
+			keys[what] = map[string]bool{}
+		}
+		keys[what][r.IdempotencyKey] = true
+	}
+	for _, what := range []string{"charge", "refund", "cancel"} {
+		if len(keys[what]) != 1 {
+			t.Errorf("%s tried with %d idempotency keys (%v), want 1", what, len(keys[what]), keys[what])
+		}
+	}
+	for stream, typ := range map[string]string{
+		domain.OrderID(o.ID).Stream() + " paid": domain.EventOrderPaid, domain.OrderID(o.ID).Stream() + " refunded": domain.EventOrderRefunded,
+	} {
+		if n := countEvents(t, s, strings.Fields(stream)[0], typ); n != 1 {
+			t.Errorf("%s recorded %d times", typ, n)
+		}
+	}
+}
