@@ -494,3 +494,62 @@ func TestStripeFaultKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestStripeFailureWebhooks: a payment Stripe reports failed, a refund it
+// reports failed, a subscription it reports past due.
+func TestStripeFailureWebhooks(t *testing.T) {
+	t.Setenv("BILLING_OUTCOME_WAIT", "1s") // a refund Stripe holds pending answers refund_pending after it
+	s, f, _ := stripeService(t)
+	alice := s.user(t, "alice")
+	pm := stripeCard(t, s, alice, "alice")
+
+	f.set(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/v1/payment_intents" {
+			return false
+		}
+		stripetest.StripeError(w, http.StatusServiceUnavailable, `{"error":{"type":"api_error","message":"down"}}`)
+		return true
+	})
+	pending := alice.buy(orderBody(pm, fixedPlan, "reported-failed"))
+	deliver(t, s, "payment_intent.payment_failed", map[string]any{"id": "pi_f", "object": "payment_intent", "status": "requires_payment_method",
+		"last_payment_error": map[string]any{"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Insufficient funds."},
+		"metadata":           map[string]string{"order_id": pending.ID}})
+	eventually(t, func() bool {
+		o := alice.orders("").Data[0]
+		return o.Status == "failed" && o.FailureCode != nil && *o.FailureCode == "insufficient_funds"
+	}, "the reported failure")
+
+	f.set(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
+			succeedIntent(w, r)
+		case r.URL.Path == "/v1/refunds" || strings.HasPrefix(r.URL.Path, "/v1/refunds/"):
+			stripetest.StripeError(w, http.StatusOK, `{"id":"re_slow","object":"refund","status":"pending","payment_intent":"pi_x"}`)
+		default:
+			return false
+		}
+		return true
+	})
+	paid := alice.buy(orderBody(pm, fixedPlan, "refund-fails"))
+	var refunding order
+	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+paid.ID+"/refund", nil), http.StatusOK, "").decode(t, &refunding)
+	if refunding.Status != "refund_pending" {
+		t.Fatalf("a refund Stripe holds pending = %+v", refunding)
+	}
+	deliver(t, s, "refund.updated", map[string]any{"id": "re_slow", "object": "refund", "status": "failed", "failure_reason": "expired_or_canceled_card",
+		"payment_intent": "pi_x", "metadata": map[string]string{"order_id": paid.ID}})
+	eventually(t, func() bool {
+		for _, o := range alice.orders("").Data {
+			if o.ID == paid.ID {
+				return o.Status == "paid" && o.IsRefundable
+			}
+		}
+		return false
+	}, "the failed refund to leave the order paid and refundable")
+
+	f.set(nil)
+	first := alice.buy(orderBody(pm, monthlyPlan, "goes-past-due"))
+	deliver(t, s, "customer.subscription.updated", map[string]any{"id": "sub_s", "object": "subscription", "status": "past_due",
+		"metadata": map[string]string{"subscription_id": *first.SubscriptionID}})
+	eventually(t, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
+}
