@@ -553,3 +553,41 @@ func TestStripeFailureWebhooks(t *testing.T) {
 		"metadata": map[string]string{"subscription_id": *first.SubscriptionID}})
 	eventually(t, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
 }
+
+// TestStripeIdempotency: api.md's idempotency rules hold with Stripe as
+// they do with the sandbox: racing requests with one key place one order,
+// charged once; a replay is marked; another body is refused.
+func TestStripeIdempotency(t *testing.T) {
+	s, f, proxy := stripeService(t)
+	alice := s.user(t, "alice")
+	pm := stripeCard(t, s, alice, "alice")
+	succeedIntents(f)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "same"))
+		}()
+	}
+	wg.Wait()
+	replay := alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "same")), http.StatusCreated, "")
+	if replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatal("the replay is not marked")
+	}
+	reused := orderBody(pm, fixedPlan, "same")
+	reused["amount"] = 1
+	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", reused), http.StatusConflict, "idempotency_key_reused")
+	if got := alice.orders("").Data; len(got) != 1 || got[0].Status != "paid" {
+		t.Fatalf("orders = %+v, want one paid", got)
+	}
+	charges := 0
+	for _, r := range proxy.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/payment_intents" {
+			charges++
+		}
+	}
+	if charges != 1 {
+		t.Fatalf("Stripe was asked to charge %d times, want once", charges)
+	}
+}
