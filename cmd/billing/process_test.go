@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -185,10 +186,13 @@ func TestKillNineUnderABurst(t *testing.T) {
 	alice := processUser(t, dir, p.base, "alice")
 	pm := alice.saveCard(visa)
 
+	// Killed at a random point of the burst (logged, to replay a failure).
+	killAt := 20 + rand.IntN(80)
+	t.Logf("killing serve after %d answered orders", killAt)
 	stop := make(chan struct{})
 	var once sync.Once
 	created, unknown := burst(p.base, alice.token, pm, stop, func(n int) {
-		if n == 60 {
+		if n == killAt {
 			once.Do(func() {
 				p.cmd.Process.Signal(syscall.SIGKILL)
 				close(stop)
@@ -196,7 +200,7 @@ func TestKillNineUnderABurst(t *testing.T) {
 		}
 	})
 	<-p.done
-	if len(created) < 60 {
+	if len(created) < killAt {
 		t.Fatalf("only %d orders were answered before the kill", len(created))
 	}
 
