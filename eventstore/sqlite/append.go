@@ -24,7 +24,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		sql  string
 	}{
 		{&st.head, `SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`},
-		{&st.byID, `SELECT revision FROM events WHERE stream = ? AND id = ?`},
+		{&st.byID, `SELECT id, revision FROM events WHERE stream = ? AND revision > ? ORDER BY revision`},
 		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`},
 		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
@@ -66,7 +66,6 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 			return res, err
 		}
 	}
-	ctx := tx.ctx
 	last, exists, err := tx.headOf(req.stream)
 	if err != nil {
 		return eventstore.AppendResult{}, err
@@ -81,27 +80,10 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 		}
 		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: req.stream, Expected: req.expected, Actual: last, Exists: exists}
 	}
-	// Event ids are unique within their stream, as in EventStoreDB. They are
-	// unique across the log by construction (random, or derived from unique
-	// names), which is why no global index is paid for on every append.
-	for i, e := range req.events {
-		if !exists {
-			break
+	if exists {
+		if res, done, err := tx.checkRecentIDs(req, last); err != nil || done {
+			return res, err
 		}
-		var rev int64
-		err := tx.byID.QueryRowContext(ctx, req.stream, e.ID[:]).Scan(&rev)
-		if err == sql.ErrNoRows {
-			continue
-		}
-		if err != nil {
-			return eventstore.AppendResult{}, err
-		}
-		if i == 0 && req.expected.IsAny() {
-			if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
-				return res, err
-			}
-		}
-		return eventstore.AppendResult{}, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, e.ID, req.stream, rev)
 	}
 	next := uint64(0)
 	if exists {
@@ -141,6 +123,54 @@ func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventst
 		}
 	}
 	return eventstore.AppendResult{Revision: next + uint64(len(req.events)) - 1, Position: eventstore.Position(pos)}, nil
+}
+
+// recentIDs bounds how far back in a stream an append's ids are looked
+// for, as EventStoreDB only looks at recent events: one indexed range read
+// per append, whatever the stream's length.
+const recentIDs = 10_000
+
+// checkRecentIDs refuses an append whose ids are already among the
+// stream's recent events, unless it is an Any-append's retry (its first id
+// and the ones after it exactly where they were written), which succeeds
+// with the first result. Event ids are unique across the log by
+// construction (random, or derived from unique names), which is why no
+// global index is paid for on every append.
+func (tx *batchTx) checkRecentIDs(req *appendReq, last uint64) (eventstore.AppendResult, bool, error) {
+	from := int64(-1)
+	if last >= recentIDs {
+		from = int64(last - recentIDs)
+	}
+	rows, err := tx.byID.QueryContext(tx.ctx, req.stream, from)
+	if err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
+	seen := make(map[[16]byte]int64)
+	for rows.Next() {
+		var id []byte
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			rows.Close()
+			return eventstore.AppendResult{}, false, err
+		}
+		seen[[16]byte(id)] = rev
+	}
+	if err := rows.Close(); err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
+	for i, e := range req.events {
+		rev, dup := seen[e.ID]
+		if !dup {
+			continue
+		}
+		if i == 0 && req.expected.IsAny() {
+			if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
+				return res, true, err
+			}
+		}
+		return eventstore.AppendResult{}, true, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, e.ID, req.stream, rev)
+	}
+	return eventstore.AppendResult{}, false, nil
 }
 
 func (tx *batchTx) headOf(stream string) (last uint64, exists bool, err error) {
