@@ -46,8 +46,7 @@ USER 65532:65532
 VOLUME ["/data"]
 EXPOSE 8080
 
-# No HEALTHCHECK: the image has no shell and no HTTP client to call
-# GET /healthz with; probe /healthz and /readyz from outside (load balancer,
-# orchestrator) instead.
+# The image has no shell and no HTTP client: the binary probes itself.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["/billing", "health"]
 ENTRYPOINT ["/billing"]
 CMD ["serve"]

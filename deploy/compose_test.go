@@ -280,6 +280,9 @@ func TestComposeLoadsWithTheProductionShape(t *testing.T) {
 // checkBillingService checks what every billing service has, whatever its
 // event store.
 func checkBillingService(t *testing.T, p *types.Project, s types.ServiceConfig, r roles) {
+	if hc := s.HealthCheck; hc == nil || strings.Join(hc.Test, " ") != "CMD /billing health" {
+		t.Errorf("%s: healthcheck %v, want the binary probing itself (CMD /billing health)", s.Name, hc)
+	}
 	t.Helper()
 	if filepath.Clean(s.Build.Context) != filepath.Clean(p.WorkingDir) {
 		t.Errorf("%s: build context %q, want the repository root %q", s.Name, s.Build.Context, p.WorkingDir)

@@ -78,3 +78,17 @@ func TestVerifyAndRebuild(t *testing.T) {
 		t.Fatalf("verify of a tampered read model: %v, output %q; want a failure naming %s", err, out, o.ID)
 	}
 }
+
+func TestHealthCommandProbesServe(t *testing.T) {
+	s := startService(t, t.TempDir())
+	addr := strings.TrimPrefix(s.base, "http://")
+	if _, _, err := runCLI(t, t.TempDir(), "health", "--http-addr", addr); err != nil {
+		t.Fatalf("health of a running serve: %v", err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, t.TempDir(), "health", "--http-addr", addr); err == nil {
+		t.Fatal("health of a stopped serve succeeded")
+	}
+}

@@ -30,7 +30,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), tokenCommand(), eventsCommand(), projectionsCommand(), verifyCommand())
+	root.AddCommand(serveCommand(), tokenCommand(), eventsCommand(), projectionsCommand(), verifyCommand(), healthCommand())
 	return root
 }
 
