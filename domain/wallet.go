@@ -122,6 +122,17 @@ func (w *Wallet) Card(pm PaymentMethodID) (Card, bool) {
 	return Card{}, false
 }
 
+// EverAttached returns the card pm, detached since or not: an order placed
+// on it still has to learn what the provider did with it.
+func (w *Wallet) EverAttached(pm PaymentMethodID) (Card, bool) {
+	for _, c := range w.cards {
+		if c.ID == pm {
+			return c, true
+		}
+	}
+	return Card{}, false
+}
+
 // HasCard reports whether pm is attached to the wallet and not detached.
 func (w *Wallet) HasCard(pm PaymentMethodID) bool {
 	_, ok := w.Card(pm)

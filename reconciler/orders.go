@@ -42,7 +42,12 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	if order.Status != domain.OrderStatusPending && (sub == nil || sub.Status != domain.SubscriptionStatusIncomplete) {
+	pay := order.Status == domain.OrderStatusPending || (sub != nil && sub.Status == domain.SubscriptionStatusIncomplete)
+	// A subscription canceled while its first payment went through, not yet
+	// undone (a crash or an unknown answer interrupted it): finish it.
+	undo := sub != nil && sub.Status == domain.SubscriptionStatusCanceled && sub.ProviderSubscriptionID == "" &&
+		order.Status == domain.OrderStatusPaid
+	if !pay && !undo {
 		return nil // settled
 	}
 	// Never decide an outcome without the provider's answer: a call may
@@ -108,10 +113,12 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	if _, err := r.cfg.Log.Load(ctx, domain.WalletStream(placed.UserID), wallet); err != nil {
 		return charge{}, err
 	}
-	card, ok := wallet.Card(placed.PaymentMethodID)
+	// A card detached since is still asked about: the charge may have gone
+	// through before; the provider refuses a new one on a removed card.
+	card, ok := wallet.EverAttached(placed.PaymentMethodID)
 	if !ok {
 		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
-			FailureMessage: "the card was removed before the order was charged"}}, nil
+			FailureMessage: "the order names a card this wallet never had"}}, nil
 	}
 	customer, _ := wallet.CustomerID(r.cfg.Provider.Name())
 	key := "order_" + rec.ID.String()

@@ -26,6 +26,10 @@ func (s *Stripe) Charge(ctx context.Context, c payments.Charge) (payments.Charge
 	if res, declined := declineOf(err); declined {
 		return res, nil
 	}
+	if cardGone(err) {
+		return payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
+			FailureMessage: "the card is no longer attached at Stripe"}, nil
+	}
 	if err != nil {
 		return payments.ChargeResult{}, fail("create payment intent", err)
 	}
@@ -58,6 +62,13 @@ func declineOf(err error) (payments.ChargeResult, bool) {
 		res.ProviderPaymentID = se.PaymentIntent.ID
 	}
 	return res, true
+}
+
+// cardGone: Stripe refuses the payment method itself (detached, deleted):
+// a definite decline of this order, not a request to fix.
+func cardGone(err error) bool {
+	var se *stripego.Error
+	return errors.As(err, &se) && se.Type == stripego.ErrorTypeInvalidRequest && se.Param == "payment_method"
 }
 
 // intentResult maps a PaymentIntent's status. processing has no outcome yet:

@@ -123,6 +123,12 @@ func fail(what string, err error) error {
 		return fmt.Errorf("stripe: %s: %w", what, err)
 	}
 	switch {
+	case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
+		// A revoked or restricted key: an operator fixes it, then the same
+		// requests go through; keep retrying (and alerting).
+	case se.Type == stripego.ErrorTypeIdempotency:
+		// The key was used with other parameters: retrying cannot help.
+		return fmt.Errorf("stripe: %s: %s: %w", what, se.Msg, payments.ErrInvalidRequest)
 	case se.HTTPStatusCode == http.StatusNotFound:
 		return fmt.Errorf("stripe: %s: %s: %w", what, se.Msg, payments.ErrNotFound)
 	case se.Type == stripego.ErrorTypeInvalidRequest && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 &&
