@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 	_ "modernc.org/sqlite" // pure-Go SQLite
 )
 
@@ -28,17 +29,25 @@ func openCheckpoints(ctx context.Context, path string) (*checkpoints, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, `
+	if err := sqlitex.Migrate(ctx, db, "reconciler", migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reconciler checkpoint %s: %w", path, err)
+	}
+	return &checkpoints{db: db}, nil
+}
+
+// migrations of the reconciler's file (see sqlitex.Migrate); append only.
+var migrations = []string{
+	1: `
 CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS parked (
 	position INTEGER PRIMARY KEY, -- the event's log position
 	attempts INTEGER NOT NULL,
 	next_at  INTEGER NOT NULL     -- unix nanos
-);`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reconciler checkpoint %s: %w", path, err)
-	}
-	return &checkpoints{db: db}, nil
+);`,
+	// When an event was first parked: past Stripe's 24-hour idempotency
+	// window a retry could act twice, so it goes to an operator before.
+	2: `ALTER TABLE parked ADD COLUMN parked_at INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (c *checkpoints) load(ctx context.Context) (eventstore.Position, error) {
@@ -60,7 +69,8 @@ func (c *checkpoints) save(ctx context.Context, pos eventstore.Position, park []
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	for _, p := range park {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at) VALUES (?, 1, ?)`, int64(p), nextAt.UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at, parked_at) VALUES (?, 1, ?, ?)`,
+			int64(p), nextAt.UnixNano(), time.Now().UnixNano()); err != nil {
 			return err
 		}
 	}
@@ -74,11 +84,12 @@ func (c *checkpoints) save(ctx context.Context, pos eventstore.Position, park []
 type parkedEvent struct {
 	position eventstore.Position
 	attempts int
+	since    time.Time
 }
 
 // due returns parked events whose next attempt is due.
 func (c *checkpoints) due(ctx context.Context, now time.Time) ([]parkedEvent, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT position, attempts FROM parked WHERE next_at <= ? ORDER BY position LIMIT 100`, now.UnixNano())
+	rows, err := c.db.QueryContext(ctx, `SELECT position, attempts, parked_at FROM parked WHERE next_at <= ? ORDER BY position LIMIT 100`, now.UnixNano())
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +97,11 @@ func (c *checkpoints) due(ctx context.Context, now time.Time) ([]parkedEvent, er
 	var out []parkedEvent
 	for rows.Next() {
 		var p parkedEvent
-		var pos int64
-		if err := rows.Scan(&pos, &p.attempts); err != nil {
+		var pos, since int64
+		if err := rows.Scan(&pos, &p.attempts, &since); err != nil {
 			return nil, err
 		}
-		p.position = eventstore.Position(pos)
+		p.position, p.since = eventstore.Position(pos), time.Unix(0, since)
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -98,7 +109,8 @@ func (c *checkpoints) due(ctx context.Context, now time.Time) ([]parkedEvent, er
 
 // park adds one event to the retries (the sweep's), unless it is there.
 func (c *checkpoints) park(ctx context.Context, pos eventstore.Position, nextAt time.Time) error {
-	_, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at) VALUES (?, 1, ?)`, int64(pos), nextAt.UnixNano())
+	_, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO parked (position, attempts, next_at, parked_at) VALUES (?, 1, ?, ?)`,
+		int64(pos), nextAt.UnixNano(), time.Now().UnixNano())
 	return err
 }
 

@@ -61,6 +61,13 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 	case payments.NoticeSubscriptionRenewed:
 		return r.subscriptionRenewed(ctx, n, meta, now)
 	case payments.NoticeSubscriptionPastDue:
+		// News older than the last renewal recorded is a failed attempt a
+		// later payment made good: nothing to mark. (Stripe's times are whole
+		// seconds: only an earlier second is older.)
+		renewed, err := r.lastRecorded(ctx, n.SubscriptionID, domain.EventSubscriptionRenewed)
+		if err != nil || e.Created.Before(renewed.Truncate(time.Second)) {
+			return err
+		}
 		return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 			if s.Status == domain.SubscriptionStatusCanceled {
 				return nil, nil
@@ -123,6 +130,28 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 		return s.Renew(placed.OrderID, periodStart, now)
 	})
+}
+
+// lastRecorded is when the subscription's last event of a type was
+// recorded (zero when none).
+func (r *Reconciler) lastRecorded(ctx context.Context, subscription, typ string) (time.Time, error) {
+	id, err := domain.ParseSubscriptionID(subscription)
+	if err != nil {
+		return time.Time{}, nil
+	}
+	recs, err := r.cfg.Log.Store.ReadStream(ctx, id.Stream(), eventstore.Backwards, eventstore.End, 1000)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, rec := range recs {
+		if rec.Type == typ {
+			return rec.RecordedAt, nil
+		}
+	}
+	return time.Time{}, nil
 }
 
 // caused reports whether stream holds the event with id id.

@@ -158,6 +158,10 @@ func (r *Reconciler) follow(ctx context.Context) error {
 	}
 }
 
+// maxUnknown is how long a parked event is retried: Stripe forgets an
+// idempotency key after 24 hours, after which a retry could act twice.
+const maxUnknown = 20 * time.Hour
+
 // quickTries is how often an event is tried before it is parked.
 const quickTries = 3
 
@@ -235,6 +239,12 @@ func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
 		return r.cp.unpark(ctx, p.position)
 	}
 	rec := recs[0]
+	if !p.since.IsZero() && p.since.Unix() > 0 && time.Since(p.since) > maxUnknown {
+		r.cfg.Logger.Error("reconciler: outcome unknown for too long; an operator must check it at the provider "+
+			"(its idempotency keys expire after 24 h, so retrying could act twice)", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "since", p.since)
+		r.cfg.Observe(rec.Type, "unknown_too_long")
+		return r.cp.unpark(ctx, p.position)
+	}
 	err = r.handle(ctx, rec)
 	switch {
 	case err == nil:

@@ -97,16 +97,16 @@ var evtSeq atomic.Int64
 // webhookPost signs and delivers a Stripe event; it returns the status.
 func webhookPost(t *testing.T, s *service, id, typ string, object any, signedAt time.Time, secret string) int {
 	t.Helper()
-	return webhookPostData(t, s, id, typ, map[string]any{"object": object}, signedAt, secret)
+	return webhookPostData(t, s, id, typ, map[string]any{"object": object}, signedAt, secret, signedAt)
 }
 
 // webhookPostData delivers an event whose data is given whole (object and
 // previous_attributes).
-func webhookPostData(t *testing.T, s *service, id, typ string, data map[string]any, signedAt time.Time, secret string) int {
+func webhookPostData(t *testing.T, s *service, id, typ string, data map[string]any, signedAt time.Time, secret string, created time.Time) int {
 	t.Helper()
 	raw, _ := json.Marshal(data)
 	body := []byte(fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"api_version":"2023-10-16","created":%d,"data":%s}`,
-		id, typ, signedAt.Unix(), raw))
+		id, typ, created.Unix(), raw))
 	header := fmt.Sprintf("t=%d,v1=%x", signedAt.Unix(), webhook.ComputeSignature(signedAt, body, secret))
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/webhooks/stripe", strings.NewReader(string(body)))
 	req.Header.Set("Stripe-Signature", header)
@@ -333,6 +333,16 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("redelivery answered %d", status)
 	}
 	f.set(nil)
+	// A failure older than the renewal (an attempt a later payment made
+	// good), arriving late, marks nothing.
+	if status := webhookPostData(t, s, "evt_stale_failure", "invoice.payment_failed", map[string]any{"object": invoice},
+		time.Now(), whsec, time.Now().Add(-time.Hour)); status != http.StatusOK {
+		t.Fatalf("late failure answered %d", status)
+	}
+	eventually(t, func() bool { return uint64(s.Reconciler.Position()) >= mustHead(t, s) }, "the late failure to be read")
+	if st := alice.subscriptions()[0].Status; st != "active" {
+		t.Fatalf("a failure older than the renewal made the subscription %s", st)
+	}
 	deliver(t, s, "invoice.payment_failed", invoice)
 	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
 	deliver(t, s, "customer.subscription.deleted", map[string]any{"id": "sub_stripe_1", "object": "subscription", "status": "canceled",
@@ -352,7 +362,7 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	card := paymentMethodOf(t, alice)
 	if status := webhookPostData(t, s, "evt_detach", "payment_method.detached", map[string]any{
 		"object": stripeDetached(card), "previous_attributes": map[string]any{"customer": "cus_alice"},
-	}, time.Now(), whsec); status != http.StatusOK {
+	}, time.Now(), whsec, time.Now()); status != http.StatusOK {
 		t.Fatalf("payment_method.detached answered %d", status)
 	}
 	waitFor(t, s, func() bool {
