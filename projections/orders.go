@@ -128,23 +128,32 @@ func (w *writeTx) failRefund(e domain.RefundFailed) error {
 	return err
 }
 
+// UnsettledOrder is an order still pending or waiting for a refund.
+type UnsettledOrder struct {
+	ID        string
+	CreatedAt time.Time
+}
+
 // Unsettled returns up to limit orders, oldest first, that are still
-// pending or refund_pending and were placed before before: the reconciler's
-// sweep asks the ledger about them again.
-func (rm *ReadModels) Unsettled(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	rows, err := rm.readers.QueryContext(ctx, `SELECT id FROM orders INDEXED BY orders_unsettled
-		WHERE status IN ('pending', 'refund_pending') AND created_at < ? ORDER BY created_at LIMIT ?`, before.UnixNano(), limit)
+// pending or refund_pending, placed after after and before before: the
+// reconciler's sweep pages through them and asks the ledger again.
+func (rm *ReadModels) Unsettled(ctx context.Context, after, before time.Time, limit int) ([]UnsettledOrder, error) {
+	rows, err := rm.readers.QueryContext(ctx, `SELECT id, created_at FROM orders INDEXED BY orders_unsettled
+		WHERE status IN ('pending', 'refund_pending') AND created_at > ? AND created_at < ? ORDER BY created_at LIMIT ?`,
+		after.UnixNano(), before.UnixNano(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("unsettled orders: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
+	var out []UnsettledOrder
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var o UnsettledOrder
+		var created int64
+		if err := rows.Scan(&o.ID, &created); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		o.CreatedAt = fromNanos(created)
+		out = append(out, o)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }

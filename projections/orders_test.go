@@ -163,9 +163,16 @@ func TestUnsettledOrders(t *testing.T) {
 	late := placed("user_2", "d", 100, t0.Add(time.Hour))
 	h.record(pending, settled, paid(settled, t0), refunding, paid(refunding, t0),
 		domain.RefundRequested{OrderRef: refunding.OrderRef, RefundID: domain.RefundIDFor(refunding.OrderID), RequestedAt: t0}, late)
-	got, err := h.rm.Unsettled(context.Background(), t0.Add(time.Minute), 10)
+	got, err := h.rm.Unsettled(context.Background(), time.Time{}, t0.Add(time.Minute), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, got, []string{string(pending.OrderID), string(refunding.OrderID)}, "unsettled orders")
+	sameLines(t, ids(got, unsettledID), []string{string(pending.OrderID), string(refunding.OrderID)}, "unsettled orders")
+	// Paged: after the first one, the second.
+	page, err := h.rm.Unsettled(context.Background(), got[0].CreatedAt, t0.Add(time.Minute), 1)
+	if err != nil || len(page) != 1 || page[0].ID != string(refunding.OrderID) {
+		t.Fatalf("second page = %v, %v", page, err)
+	}
 }
+
+func unsettledID(o projections.UnsettledOrder) string { return o.ID }

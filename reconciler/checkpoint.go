@@ -114,6 +114,15 @@ func (c *checkpoints) park(ctx context.Context, pos eventstore.Position, nextAt 
 	return err
 }
 
+func (c *checkpoints) isParked(ctx context.Context, pos eventstore.Position) (bool, error) {
+	var one int
+	err := c.db.QueryRowContext(ctx, `SELECT 1 FROM parked WHERE position = ?`, int64(pos)).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (c *checkpoints) retryLater(ctx context.Context, pos eventstore.Position, attempts int, at time.Time) error {
 	_, err := c.db.ExecContext(ctx, `UPDATE parked SET attempts = ?, next_at = ? WHERE position = ?`, attempts, at.UnixNano(), int64(pos))
 	return err

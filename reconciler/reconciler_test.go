@@ -17,6 +17,7 @@ import (
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
 	"github.com/robotlabor/billing/payments"
+	"github.com/robotlabor/billing/projections"
 	"github.com/robotlabor/billing/reconciler"
 )
 
@@ -402,12 +403,15 @@ func TestAnObjectTheProviderLostDoesNotBlockTheOthers(t *testing.T) {
 // limbo is the read models' list of unsettled orders, as the sweep sees it.
 type limbo []domain.OrderID
 
-func (l limbo) Unsettled(context.Context, time.Time, int) ([]string, error) {
-	ids := make([]string, len(l))
-	for i, id := range l {
-		ids[i] = string(id)
+func (l limbo) Unsettled(_ context.Context, after, _ time.Time, _ int) ([]projections.UnsettledOrder, error) {
+	if !after.IsZero() {
+		return nil, nil
 	}
-	return ids, nil
+	out := make([]projections.UnsettledOrder, len(l))
+	for i, id := range l {
+		out[i] = projections.UnsettledOrder{ID: string(id), CreatedAt: now}
+	}
+	return out, nil
 }
 
 // TestTheSweepSettlesWhatFellThrough: an order the provider refused was

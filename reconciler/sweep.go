@@ -6,12 +6,14 @@ import (
 
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/projections"
 )
 
 // Limbo lists orders still pending or waiting for a refund (the read
-// models): a hint for the sweep, which then asks the ledger.
+// models), oldest first, placed after after and before before: a hint for
+// the sweep, which then asks the ledger.
 type Limbo interface {
-	Unsettled(ctx context.Context, before time.Time, limit int) ([]string, error)
+	Unsettled(ctx context.Context, after, before time.Time, limit int) ([]projections.UnsettledOrder, error)
 }
 
 // sweep runs at start and every SweepEvery: every order still in between
@@ -24,26 +26,41 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var cursor time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		r.sweepOnce(ctx)
+		cursor = r.sweepOnce(ctx, cursor)
 		t.Reset(r.cfg.SweepEvery)
 	}
 }
 
-func (r *Reconciler) sweepOnce(ctx context.Context) {
-	ids, err := r.cfg.Limbo.Unsettled(ctx, time.Now().Add(-r.cfg.SweepAfter), 100)
+// sweepPage is how many orders one round looks at.
+const sweepPage = 100
+
+// sweepOnce looks at the next page of unsettled orders after cursor and
+// returns where the next round starts: past the page, or from the
+// beginning once the end is reached, so orders stuck for good never hide
+// the others. Events already parked are left to their retries.
+func (r *Reconciler) sweepOnce(ctx context.Context, cursor time.Time) time.Time {
+	page, err := r.cfg.Limbo.Unsettled(ctx, cursor, time.Now().Add(-r.cfg.SweepAfter), sweepPage)
 	if err != nil {
 		r.cfg.Logger.Warn("reconciler: sweep", "error", err)
-		return
+		return cursor
 	}
-	for _, id := range ids {
-		rec, ok, err := r.unsettledCause(ctx, id)
+	next := time.Time{}
+	if len(page) == sweepPage {
+		next = page[len(page)-1].CreatedAt
+	}
+	for _, o := range page {
+		rec, ok, err := r.unsettledCause(ctx, o.ID)
 		if err != nil || !ok {
+			continue
+		}
+		if parked, err := r.cp.isParked(ctx, rec.Position); err != nil || parked {
 			continue
 		}
 		switch err := r.handle(ctx, rec); {
@@ -58,6 +75,7 @@ func (r *Reconciler) sweepOnce(ctx context.Context) {
 			}
 		}
 	}
+	return next
 }
 
 // unsettledCause is the event that settles an order still in between: its
