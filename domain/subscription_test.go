@@ -204,6 +204,26 @@ func TestPlaceRenewalOrder(t *testing.T) {
 	})
 }
 
+func TestRenewalCharged(t *testing.T) {
+	amount := int64(19900)
+	placed := domain.OrderPlaced{
+		OrderRef: domain.OrderRef{
+			OrderID: renewalOrder(), UserID: alice, PlanID: "plan_fleet_monthly", Amount: 19900, Currency: "usd",
+		},
+		PaymentMethodID: card(), SubscriptionID: subID(), Renewal: true,
+		IdempotencyKey: "renewal:" + string(subID()) + ":2030-02-15T10:00:00Z",
+		Fingerprint:    domain.Fingerprint("plan_fleet_monthly", string(card()), &amount),
+		PlacedAt:       feb15,
+	}
+	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: "pi_renewal", PaidAt: feb15}
+	charged := func(s *domain.Subscription) ([]domain.Event, error) { return s.RenewalCharged("pi_renewal", feb15) }
+	given(t, subscriptionOf, charged, []spec{
+		{"active: the period's order, paid", active(), events(placed, paid), nil},
+		{"canceled: recorded all the same (the money was taken)", canceled(), events(placed, paid), nil},
+		{"never created", nil, nil, domain.ErrInvalidTransition},
+	})
+}
+
 func TestRenewalOrderIsAnOrdinaryOrder(t *testing.T) {
 	events, err := subscriptionOf(subCreated(), subStarted()).PlaceRenewalOrder(feb15)
 	if err != nil {

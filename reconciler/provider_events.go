@@ -116,15 +116,24 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	if _, err := r.cfg.Log.Load(ctx, id.Stream(), &s); err != nil || s.ID == "" {
 		return err
 	}
-	decided, err := s.PlaceRenewalOrder(now)
+	decided, err := s.RenewalCharged(n.ProviderPaymentID, now)
 	if err != nil {
 		return err
 	}
 	placed := decided[0].(domain.OrderPlaced)
-	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: n.ProviderPaymentID, PaidAt: now.UTC()}
-	_, err = r.cfg.Log.Append(ctx, placed.OrderID.Stream(), eventstore.NoStream, []domain.Event{placed, paid}, nil, meta)
+	_, err = r.cfg.Log.Append(ctx, placed.OrderID.Stream(), eventstore.NoStream, decided, nil, meta)
 	if err != nil && !errors.Is(err, eventstore.ErrConflict) {
 		return err
+	}
+	if s.Status != domain.SubscriptionStatusActive && s.Status != domain.SubscriptionStatusPastDue {
+		// The provider charged a subscription the ledger had ended: the
+		// order explains the money, and is refunded.
+		return r.updateOrder(ctx, string(placed.OrderID), meta, func(o *domain.Order) ([]domain.Event, error) {
+			if o.Status != domain.OrderStatusPaid {
+				return nil, nil
+			}
+			return o.RequestRefund(now)
+		})
 	}
 	periodStart := s.CurrentPeriodEnd
 	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {

@@ -351,6 +351,15 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	if n := len(alice.orders("").Data); n != 2 {
 		t.Fatalf("%d orders after one renewal delivered twice, want 2", n)
 	}
+	// Stripe billed a period after the subscription ended here: the money
+	// is recorded as a renewal order, and refunded.
+	deliver(t, s, "invoice.paid", map[string]any{"id": "in_renew_2", "object": "invoice", "billing_reason": "subscription_cycle",
+		"payment_intent": "pi_renewal_2", "subscription": "sub_stripe_1",
+		"subscription_details": map[string]any{"metadata": map[string]string{"subscription_id": sub.ID}}})
+	waitFor(t, s, func() bool {
+		orders := alice.orders("?order_by_desc=created_at").Data
+		return len(orders) == 3 && orders[0].Status == "refunded"
+	}, "the charge after the end to be recorded and refunded")
 
 	f.set(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodGet && r.URL.Path == "/v1/customers/cus_alice" {
