@@ -180,6 +180,7 @@ type Notice struct {
 	OrderID                 string // the ledger's ord_… id
 	ProviderPaymentID       string
 	ProviderRefundID        string
+	Amount                  int64 // refund notices: how much was refunded (0: not said)
 	FailureCode             string
 	FailureMessage          string
 	SubscriptionID          string // the ledger's sub_… id

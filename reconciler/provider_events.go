@@ -48,7 +48,15 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 			return o.FailPayment(n.FailureCode, n.FailureMessage, now)
 		})
 	case payments.NoticeRefundSucceeded:
-		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) { return o.RefundedByProvider(n.ProviderRefundID, now) })
+		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) {
+			if n.Amount != 0 && n.Amount != o.Money.Amount {
+				// A partial refund (made in the dashboard): not an order's
+				// refund, which is always full. Left for an operator.
+				r.cfg.Logger.Warn("reconciler: partial refund at the provider is not recorded", "order", o.ID, "refunded", n.Amount, "amount", o.Money.Amount)
+				return nil, nil
+			}
+			return o.RefundedByProvider(n.ProviderRefundID, now)
+		})
 	case payments.NoticeRefundFailed:
 		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) {
 			if o.Status != domain.OrderStatusRefundPending {

@@ -162,6 +162,9 @@ func (r *Reconciler) follow(ctx context.Context) error {
 // idempotency key after 24 hours, after which a retry could act twice.
 const maxUnknown = 20 * time.Hour
 
+// tryTimeout bounds one quick try of an event.
+const tryTimeout = 20 * time.Second
+
 // quickTries is how often an event is tried before it is parked.
 const quickTries = 3
 
@@ -173,7 +176,11 @@ const quickTries = 3
 func (r *Reconciler) handleQuickly(ctx context.Context, rec eventstore.RecordedEvent) bool {
 	wait := r.cfg.RetryMin
 	for try := 1; ; try++ {
-		err := r.handle(ctx, rec)
+		// Each try is bounded: an unresponsive provider parks the event
+		// instead of holding up the log (and the webhooks behind it).
+		tctx, cancel := context.WithTimeout(ctx, tryTimeout)
+		err := r.handle(tctx, rec)
+		cancel()
 		if err == nil {
 			return true
 		}

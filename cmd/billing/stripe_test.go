@@ -281,6 +281,15 @@ func TestStripeFaults(t *testing.T) {
 		"refunds": map[string]any{"object": "list", "data": []map[string]any{{"id": "re_dashboard", "object": "refund"}}}})
 	waitFor(t, s, func() bool { return alice.orders("").Data[0].Status == "refunded" }, "the dashboard refund")
 
+	// A partial refund made in the dashboard is not the order's refund.
+	partial := alice.buy(orderBody(pm, fixedPlan, "partially-refunded"))
+	deliver(t, s, "refund.created", map[string]any{"id": "re_partial", "object": "refund", "status": "succeeded", "amount": 100,
+		"payment_intent": "pi_partial", "metadata": map[string]string{"order_id": partial.ID}})
+	eventually(t, func() bool { return uint64(s.Reconciler.Position()) >= mustHead(t, s) }, "the partial refund to be read")
+	if n := countEvents(t, s, domain.OrderID(partial.ID).Stream(), domain.EventOrderRefunded); n != 0 {
+		t.Fatalf("a partial refund recorded the order refunded")
+	}
+
 	// Late and repeated news changes nothing: the payment arriving again
 	// after the refund, the refund told again under another event id.
 	deliver(t, s, "payment_intent.succeeded", map[string]any{"id": "pi_from_webhook", "object": "payment_intent", "status": "succeeded",

@@ -176,7 +176,7 @@ func (s *Stripe) chargeRefunded(ctx context.Context, ev payments.ProviderEvent) 
 	if ch.Refunds != nil && len(ch.Refunds.Data) > 0 {
 		refund = ch.Refunds.Data[0].ID
 	}
-	return payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: ch.PaymentIntent.ID, ProviderRefundID: refund}, nil
+	return payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: ch.PaymentIntent.ID, ProviderRefundID: refund, Amount: ch.AmountRefunded}, nil
 }
 
 func (s *Stripe) refundChanged(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error) {
@@ -192,7 +192,7 @@ func (s *Stripe) refundChanged(ctx context.Context, ev payments.ProviderEvent) (
 	if err != nil || order == "" {
 		return payments.Notice{}, err
 	}
-	n := payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: re.PaymentIntent.ID, ProviderRefundID: re.ID}
+	n := payments.Notice{Kind: payments.NoticeRefundSucceeded, OrderID: order, ProviderPaymentID: re.PaymentIntent.ID, ProviderRefundID: re.ID, Amount: re.Amount}
 	if res.Status == payments.Failed {
 		n.Kind, n.FailureCode = payments.NoticeRefundFailed, res.FailureCode
 	}
