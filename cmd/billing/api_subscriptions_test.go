@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -90,4 +91,55 @@ func TestFailedFirstPaymentCancelsTheSubscription(t *testing.T) {
 	if len(subs) != 1 || subs[0].Status != "canceled" {
 		t.Fatalf("after a failed first payment the subscription is %+v, want canceled", subs)
 	}
+}
+
+// TestDefaultPageSizes: api.md's defaults, 10 saved cards and 20 orders or
+// subscriptions a page, and subscriptions paged by cursor like cards.
+func TestDefaultPageSizes(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	var pm string
+	for range 11 {
+		pm = alice.saveCard(visa)
+	}
+	var cards struct {
+		Data    []paymentMethod
+		HasMore bool `json:"has_more"`
+	}
+	alice.want(alice.call(http.MethodGet, "/v1/me/payment-methods", nil), http.StatusOK, "").decode(t, &cards)
+	if len(cards.Data) != 10 || !cards.HasMore {
+		t.Fatalf("default card page: %d cards, has_more %v; want 10, true", len(cards.Data), cards.HasMore)
+	}
+	for i := range 21 {
+		alice.buy(orderBody(pm, monthlyPlan, fmt.Sprintf("sub-%d", i)))
+	}
+	if page := alice.orders(""); len(page.Data) != 20 || !page.HasMore {
+		t.Fatalf("default order page: %d orders, has_more %v; want 20, true", len(page.Data), page.HasMore)
+	}
+	seen := map[string]bool{}
+	for cursor, pages := "", 0; ; pages++ {
+		var page struct {
+			Data       []subscription
+			HasMore    bool   `json:"has_more"`
+			NextCursor string `json:"next_cursor"`
+		}
+		alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions?cursor="+cursor, nil), http.StatusOK, "").decode(t, &page)
+		if pages == 0 && len(page.Data) != 20 {
+			t.Fatalf("default subscription page: %d, want 20", len(page.Data))
+		}
+		for _, sub := range page.Data {
+			if seen[sub.ID] {
+				t.Fatalf("subscription %s listed twice across pages", sub.ID)
+			}
+			seen[sub.ID] = true
+		}
+		if !page.HasMore {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(seen) != 21 {
+		t.Fatalf("paged through %d subscriptions, want 21", len(seen))
+	}
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions?cursor=bogus", nil), http.StatusBadRequest, "invalid_request")
 }
