@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
@@ -229,7 +228,8 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 	if order.Status != domain.OrderStatusRefundPending {
 		return nil // settled
 	}
-	if latest, err := r.latestOfType(ctx, e.OrderID.Stream(), domain.EventRefundRequested); err != nil || latest != rec.ID {
+	latest, _, err := r.lastMatching(ctx, e.OrderID.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventRefundRequested })
+	if err != nil || latest.ID != rec.ID {
 		return err // a later refund request supersedes this one
 	}
 	res, err := r.cfg.Provider.Refund(ctx, payments.Refund{
@@ -271,20 +271,6 @@ func (r *Reconciler) orderRefunded(ctx context.Context, e domain.OrderRefunded, 
 			return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
 		}, meta)
 	return err
-}
-
-// latestOfType is the id of the last event of a type in a stream.
-func (r *Reconciler) latestOfType(ctx context.Context, stream, typ string) (uuid.UUID, error) {
-	recs, err := r.cfg.Log.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1000)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	for _, rec := range recs {
-		if rec.Type == typ {
-			return rec.ID, nil
-		}
-	}
-	return uuid.Nil, nil
 }
 
 // errOutcomePending: the provider accepted the request and has not settled

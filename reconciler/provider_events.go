@@ -72,8 +72,15 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 		// News older than the last renewal recorded is a failed attempt a
 		// later payment made good: nothing to mark. (Stripe's times are whole
 		// seconds: only an earlier second is older.)
-		renewed, err := r.lastRecorded(ctx, n.SubscriptionID, domain.EventSubscriptionRenewed)
-		if err != nil || e.Created.Before(renewed.Truncate(time.Second)) {
+		var renewedAt time.Time
+		if sub, err := domain.ParseSubscriptionID(n.SubscriptionID); err == nil {
+			renewed, _, err := r.lastMatching(ctx, sub.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionRenewed })
+			if err != nil {
+				return err
+			}
+			renewedAt = renewed.RecordedAt
+		}
+		if e.Created.Before(renewedAt.Truncate(time.Second)) {
 			return err
 		}
 		return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
@@ -117,7 +124,8 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	if err != nil {
 		return err
 	}
-	if done, err := r.caused(ctx, id.Stream(), domain.EventIDFor(cause, domain.EventSubscriptionRenewed)); err != nil || done {
+	renewal := domain.EventIDFor(cause, domain.EventSubscriptionRenewed)
+	if _, done, err := r.lastMatching(ctx, id.Stream(), func(x eventstore.RecordedEvent) bool { return x.ID == renewal }); err != nil || done {
 		return err
 	}
 	var s domain.Subscription
@@ -147,45 +155,6 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 		return s.Renew(placed.OrderID, periodStart, now)
 	})
-}
-
-// lastRecorded is when the subscription's last event of a type was
-// recorded (zero when none).
-func (r *Reconciler) lastRecorded(ctx context.Context, subscription, typ string) (time.Time, error) {
-	id, err := domain.ParseSubscriptionID(subscription)
-	if err != nil {
-		return time.Time{}, nil
-	}
-	recs, err := r.cfg.Log.Store.ReadStream(ctx, id.Stream(), eventstore.Backwards, eventstore.End, 1000)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, rec := range recs {
-		if rec.Type == typ {
-			return rec.RecordedAt, nil
-		}
-	}
-	return time.Time{}, nil
-}
-
-// caused reports whether stream holds the event with id id.
-func (r *Reconciler) caused(ctx context.Context, stream string, id uuid.UUID) (bool, error) {
-	recs, err := r.cfg.Log.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1000)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, rec := range recs {
-		if rec.ID == id {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // cardDetached: a card was removed at the provider; the ledger stops
