@@ -1,0 +1,36 @@
+// Package esdb is the event store on EventStoreDB / KurrentDB, for
+// deployments where the log outgrows one machine: several billing instances
+// share one cluster. It adapts the official gRPC client
+// (github.com/EventStore/EventStore-Client-Go/v4/esdb) to eventstore.Store
+// and passes the same contract suite as the embedded store.
+//
+// How the port maps onto EventStoreDB:
+//
+//   - Expected revisions map one to one (NoStream, StreamExists, Any, an
+//     exact revision). A wrong expected version becomes an
+//     *eventstore.ConflictError.
+//   - Idempotency is EventStoreDB's own: an append repeated with the same
+//     event ids at the same expected revision succeeds and writes nothing.
+//     The server guarantees this durably only for NoStream and exact
+//     revisions (with Any it is best effort, from a cache), which is why
+//     the application appends with those only. The server answers such a
+//     retry without a position; the adapter reads the position of the
+//     original append's last event, so a retry returns the first result.
+//   - Positions: a port Position is the event's commit position in $all.
+//     Events appended over gRPC have equal commit and prepare positions, so
+//     one number is enough to resume: the adapter asks for (p, p). Only
+//     events written in explicit transactions (TCP clients, never this
+//     service) share a commit position.
+//   - Stream reads carry $all positions only from EventStoreDB 22.6 on;
+//     older servers are refused with a clear error rather than served
+//     events without positions.
+//   - System events ($-prefixed types: statistics, metadata, users…) are
+//     not the ledger's: subscriptions filter them out on the server
+//     (ExcludeSystemEventsFilter); $all reads, which the client cannot
+//     filter, skip them here; Head is the last non-system event.
+//   - Subscriptions reconnect by themselves after the server restarts, a
+//     leader changes or the stream drops, and resume after the last event
+//     they delivered, so a consumer sees every event once, in order.
+//   - The client gives up for good when discovery fails; the adapter then
+//     starts a fresh client, so a node that comes back is used again.
+package esdb

@@ -1,0 +1,34 @@
+// Package esdbtest runs an EventStoreDB stand-in on a loopback port, for
+// tests: no EventStoreDB can run where the tests run, so the esdb adapter is
+// tested against this gRPC server instead of a mock.
+//
+// It speaks the part of EventStoreDB's gRPC protocol the adapter (and the
+// official Go client under it) uses, on the client module's own generated
+// protos: Streams.Append and Streams.Read (stream reads, $all reads, $all
+// catch-up subscriptions with server-side filters, confirmation, caught-up
+// and checkpoint messages), ServerFeatures and Gossip (so cluster connection
+// strings work). Its storage is an eventstore.Store, the embedded SQLite
+// store in tests, so the log is durable and a server can be stopped and
+// restarted on the same port to test reconnection.
+//
+// It follows EventStoreDB's documented behaviour where the adapter depends
+// on it:
+//   - the idempotency table: an append whose event ids are already at the
+//     revisions its expected revision implies succeeds and writes nothing
+//     (answered without a position, as EventStoreDB does); a partial match is
+//     a wrong expected version;
+//   - WrongExpectedVersion with the stream's current revision;
+//   - StreamNotFound for reads of a stream without events;
+//   - $all in commit order; forward $all reads include the event at the
+//     given position, subscriptions start after it;
+//   - system events: the log starts with a few $-typed events in $-named
+//     streams, as a fresh node's does, so filters are exercised;
+//   - every event carries the type, content-type and created metadata
+//     (created in .NET ticks since the Unix epoch; the client exits without
+//     it);
+//   - appends larger than the 1 MiB default maximum are refused.
+//
+// What it does not do: authentication, TLS, deletes and tombstones, stream
+// subscriptions, persistent subscriptions, projections, link resolution.
+// Payloads are JSON only, because the port stores JSON.
+package esdbtest

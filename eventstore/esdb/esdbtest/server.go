@@ -1,0 +1,171 @@
+package esdbtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/eventstore"
+	"google.golang.org/grpc"
+)
+
+// MaxAppendSize is EventStoreDB's default limit on one append's payload.
+const MaxAppendSize = 1 << 20
+
+// version is what ServerFeatures reports: the KurrentDB LTS the compose file
+// deploys.
+const version = "26.0.3"
+
+// Server is a running stand-in. Its methods are safe for concurrent use.
+type Server struct {
+	store eventstore.Store
+	addr  string
+	id    uuid.UUID
+
+	mu   sync.Mutex
+	grpc *grpc.Server // nil while stopped
+	done chan struct{}
+}
+
+// Start serves store on a free loopback port. The store stays the caller's
+// to close, after the server.
+func Start(ctx context.Context, store eventstore.Store) (*Server, error) {
+	if err := seedSystemEvents(ctx, store); err != nil {
+		return nil, err
+	}
+	s := &Server{store: store, id: uuid.New()}
+	if err := s.listen("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the host:port the server listens on; it survives Restart.
+func (s *Server) Addr() string { return s.addr }
+
+// URL is the connection string for the server, in EventStoreDB's format.
+func (s *Server) URL() string { return "esdb://" + s.addr + "?tls=false" }
+
+func (s *Server) listen(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("esdbtest: listen: %w", err)
+	}
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4 * MaxAppendSize))
+	streams.RegisterStreamsServer(g, &streamsServer{store: s.store})
+	serverfeatures.RegisterServerFeaturesServer(g, features{})
+	gossip.RegisterGossipServer(g, &gossipServer{s: s})
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.addr, s.grpc, s.done = lis.Addr().String(), g, done
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = g.Serve(lis) // returns when stopped
+	}()
+	return nil
+}
+
+// Stop stops serving at once, as a crashed node would: connections close
+// and subscriptions drop. The log is kept; Restart serves it again.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	g, done := s.grpc, s.done
+	s.grpc = nil
+	s.mu.Unlock()
+	if g != nil {
+		g.Stop()
+		<-done
+	}
+}
+
+// Restart serves again on the same address after Stop.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	running := s.grpc != nil
+	s.mu.Unlock()
+	if running {
+		return errors.New("esdbtest: restart: server is running")
+	}
+	// Go listeners set SO_REUSEADDR, so the port is free again at once
+	// unless another process took it in between.
+	return s.listen(s.addr)
+}
+
+// Close stops the server for good.
+func (s *Server) Close() error {
+	s.Stop()
+	return nil
+}
+
+// seedSystemEvents gives an empty log the kind of events a fresh
+// EventStoreDB node writes before any client's, so that every reader has to
+// skip them.
+func seedSystemEvents(ctx context.Context, store eventstore.Store) error {
+	if head, err := store.Head(ctx); err != nil || head != eventstore.Start {
+		return err
+	}
+	seed := []struct{ stream, typ string }{
+		{"$users", "$User"},
+		{"$$$scavenges", "$metadata"},
+		{"$settings", "$settings"},
+	}
+	for _, e := range seed {
+		_, err := store.Append(ctx, e.stream, eventstore.Any, eventstore.EventData{ID: uuid.New(), Type: e.typ, Data: []byte(`{}`)})
+		if err != nil {
+			return fmt.Errorf("esdbtest: seed system events: %w", err)
+		}
+	}
+	return nil
+}
+
+type features struct {
+	serverfeatures.UnimplementedServerFeaturesServer
+}
+
+func (features) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
+	const svc = "event_store.client.streams.streams"
+	return &serverfeatures.SupportedMethods{
+		EventStoreServerVersion: version,
+		Methods: []*serverfeatures.SupportedMethod{
+			{ServiceName: svc, MethodName: "read"},
+			{ServiceName: svc, MethodName: "append"},
+		},
+	}, nil
+}
+
+// gossipServer answers cluster discovery: a cluster of one, the leader.
+type gossipServer struct {
+	gossip.UnimplementedGossipServer
+	s *Server
+}
+
+func (g *gossipServer) Read(context.Context, *shared.Empty) (*gossip.ClusterInfo, error) {
+	host, port, err := net.SplitHostPort(g.s.Addr())
+	if err != nil {
+		return nil, err
+	}
+	p, err := strconv.ParseUint(port, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &gossip.ClusterInfo{Members: []*gossip.MemberInfo{{
+		InstanceId: protoUUID(g.s.id, true),
+		TimeStamp:  time.Now().UnixNano() / 100,
+		State:      gossip.MemberInfo_Leader,
+		IsAlive:    true,
+		HttpEndPoint: &gossip.EndPoint{
+			Address: host,
+			Port:    uint32(p),
+		},
+	}}}, nil
+}

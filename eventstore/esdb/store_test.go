@@ -1,0 +1,281 @@
+package esdb_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	client "github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/esdb"
+	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/eventstore/storetest"
+)
+
+// server starts the protocol stand-in on a fresh embedded store.
+func server(t *testing.T) *esdbtest.Server {
+	t.Helper()
+	ctx := context.Background()
+	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "esdb.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := esdbtest.Start(ctx, backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		backing.Close()
+	})
+	return srv
+}
+
+func open(t *testing.T, url string) *esdb.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := esdb.Open(ctx, esdb.Config{URL: url, RetryMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestContract runs the contract suite over gRPC against the in-process
+// protocol server: the adapter, the official client and the protocol.
+func TestContract(t *testing.T) {
+	srv := server(t)
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return open(t, srv.URL()) })
+}
+
+// TestContractOnServer runs the suite against a real EventStoreDB or
+// KurrentDB when BILLING_TEST_ESDB_URL names one (see docs/operations.md).
+func TestContractOnServer(t *testing.T) {
+	url := os.Getenv("BILLING_TEST_ESDB_URL")
+	if url == "" {
+		t.Skip("BILLING_TEST_ESDB_URL is not set; TestContract covers the protocol against the in-process server")
+	}
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return open(t, url) })
+}
+
+func event(typ string) eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: typ, Data: []byte(`{"k":"v"}`)}
+}
+
+// rawClient talks to the server with the official client alone, to write
+// what the port cannot: system events.
+func rawClient(t *testing.T, url string) *client.Client {
+	t.Helper()
+	conf, err := esdb.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Logger = client.NoopLogging()
+	c, err := client.NewClient(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestSystemEventsAreNotTheLedgers: EventStoreDB writes its own $-typed
+// events into $all; reads, Head and subscriptions skip them.
+func TestSystemEventsAreNotTheLedgers(t *testing.T) {
+	srv := server(t)
+	s := open(t, srv.URL())
+	ctx := context.Background()
+	raw := rawClient(t, srv.URL())
+	system := func() {
+		t.Helper()
+		_, err := raw.AppendToStream(ctx, "$stats-127.0.0.1:2113", client.AppendToStreamOptions{}, client.EventData{
+			EventID: uuid.New(), EventType: "$statsCollected", ContentType: client.ContentTypeJson, Data: []byte(`{}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := s.Head(ctx); err != nil || h != eventstore.Start {
+		t.Fatalf("Head of a log of system events = %d, %v; want Start", h, err)
+	}
+	sub, err := s.SubscribeAll(ctx, eventstore.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	var want []uuid.UUID
+	for range 3 {
+		for range 70 { // more than a page of Head's backward read
+			system()
+		}
+		ev := event("order.placed")
+		if _, err := s.Append(ctx, "order-"+uuid.NewString(), eventstore.NoStream, ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+	}
+	for range 70 {
+		system()
+	}
+
+	all, err := s.ReadAll(ctx, eventstore.Start, 10)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("ReadAll = %d events, %v; want the 3 ledger events", len(all), err)
+	}
+	head, err := s.Head(ctx)
+	if err != nil || head != all[2].Position {
+		t.Fatalf("Head = %d, %v; want the last ledger event's %d", head, err, all[2].Position)
+	}
+	if rest, err := s.ReadAll(ctx, head, 10); err != nil || len(rest) != 0 {
+		t.Fatalf("ReadAll after Head = %d events, %v; want none", len(rest), err)
+	}
+	var got []uuid.UUID
+	for len(got) < 3 {
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		evs, err := sub.Next(nctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("subscription after %d events: %v", len(got), err)
+		}
+		for _, e := range evs {
+			if strings.HasPrefix(e.Type, "$") {
+				t.Fatalf("subscription delivered system event %s", e.Type)
+			}
+			got = append(got, e.ID)
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("subscription delivered %v, want %v", got, want)
+		}
+	}
+}
+
+// TestAppendOverTheMaximumSizeIsInvalid: EventStoreDB refuses appends over
+// its maximum append size; the port calls that an invalid append, which
+// retrying cannot fix.
+func TestAppendOverTheMaximumSizeIsInvalid(t *testing.T) {
+	s := open(t, server(t).URL())
+	ev := event("large")
+	ev.Data = []byte(`"` + strings.Repeat("x", esdbtest.MaxAppendSize) + `"`)
+	_, err := s.Append(context.Background(), "large-"+uuid.NewString(), eventstore.NoStream, ev)
+	if !errors.Is(err, eventstore.ErrInvalidAppend) {
+		t.Fatalf("append over the maximum size: got %v, want ErrInvalidAppend", err)
+	}
+}
+
+// TestSurvivesAServerRestart: a node that goes away and comes back is used
+// again, and a subscription resumes after the last event it delivered:
+// nothing lost, nothing twice.
+func TestSurvivesAServerRestart(t *testing.T) {
+	srv := server(t)
+	s := open(t, srv.URL())
+	ctx := context.Background()
+	sub, err := s.SubscribeAll(ctx, eventstore.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	stream := "order-" + uuid.NewString()
+	var want []uuid.UUID
+	appendOne := func() error {
+		ev := event("order.paid")
+		exp := eventstore.NoStream
+		if len(want) > 0 {
+			exp = eventstore.Exact(uint64(len(want) - 1))
+		}
+		if _, err := s.Append(ctx, stream, exp, ev); err != nil {
+			return err
+		}
+		want = append(want, ev.ID)
+		return nil
+	}
+	var got []uuid.UUID
+	receive := func(n int) {
+		t.Helper()
+		for len(got) < n {
+			nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			evs, err := sub.Next(nctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("subscription after %d of %d events: %v", len(got), n, err)
+			}
+			for _, e := range evs {
+				got = append(got, e.ID)
+			}
+		}
+	}
+	for range 3 {
+		if err := appendOne(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive(3)
+
+	srv.Stop()
+	// While the node is down, calls fail, within their context's time.
+	down, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := s.Append(down, stream, eventstore.Exact(2), event("order.paid")); err == nil || errors.Is(err, eventstore.ErrConflict) {
+		t.Fatalf("append while the node is down: got %v, want an unavailability error", err)
+	}
+	if _, err := s.Head(down); err == nil {
+		t.Fatal("Head while the node is down succeeded")
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := appendOne(); err != nil {
+			t.Fatalf("append after the restart: %v", err)
+		}
+	}
+	receive(6)
+	if len(got) != len(want) {
+		t.Fatalf("subscription delivered %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("subscription delivered %v, want %v", got, want)
+		}
+	}
+	nctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if extra, err := sub.Next(nctx); err == nil {
+		t.Fatalf("subscription delivered %d events more than were appended", len(extra))
+	}
+}
+
+// TestClusterConnectionStrings: a cluster's seed list (discovery through
+// gossip, one seed down) and KurrentDB's scheme both reach the node.
+func TestClusterConnectionStrings(t *testing.T) {
+	srv := server(t)
+	for _, url := range []string{
+		"esdb://127.0.0.1:1," + srv.Addr() + "?tls=false&maxDiscoverAttempts=3",
+		"kurrentdb://" + srv.Addr() + "?tls=false",
+	} {
+		s := open(t, url)
+		ev := event("e")
+		res, err := s.Append(context.Background(), "cluster-"+uuid.NewString(), eventstore.NoStream, ev)
+		if err != nil || res.Revision != 0 {
+			t.Fatalf("%s: append = %+v, %v", url, res, err)
+		}
+	}
+}
+
+func TestBadConnectionStrings(t *testing.T) {
+	for _, url := range []string{"http://localhost:2113", "esdb://", "esdb://host:port"} {
+		if _, err := esdb.ParseURL(url); err == nil {
+			t.Errorf("ParseURL(%q) accepted it", url)
+		}
+	}
+}
