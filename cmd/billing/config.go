@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +19,7 @@ type Config struct {
 	PublicURL       string // base of URLs handed to browsers
 	JWTSecret       string // empty: a key generated once into DataDir
 	PlansFile       string // empty: the built-in catalog
-	EventStoreURL   string // empty: embedded in DataDir; sqlite:PATH: embedded at PATH
+	EventStoreURL   string // empty: embedded in DataDir; sqlite:PATH: embedded at PATH; esdb://, kurrentdb://: EventStoreDB
 	SandboxPath     string // the sandbox provider's state; empty: in DataDir
 	NATS            NATSConfig
 	Stripe          StripeConfig
@@ -150,8 +149,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: HTTP address is empty (BILLING_HTTP_ADDR)")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("config: log format must be text or json (BILLING_LOG_FORMAT)")
-	case c.EventStoreURL != "" && !strings.HasPrefix(c.EventStoreURL, "sqlite:"):
-		return fmt.Errorf("config: BILLING_EVENTSTORE_URL %q: only sqlite:PATH (the embedded store at PATH) is supported by this build; EventStoreDB (esdb://, kurrentdb://) is not yet", c.EventStoreURL)
+	case c.validateEventStoreURL() != nil:
+		return c.validateEventStoreURL()
 	case c.NATS.Replicas < 1 || c.NATS.Replicas > 5:
 		return errors.New("config: BILLING_NATS_REPLICAS must be 1 to 5")
 	case (c.NATS.CertFile == "") != (c.NATS.KeyFile == ""):

@@ -2,23 +2,56 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
+	"github.com/robotlabor/billing/eventstore/sqlite"
 )
 
 // TestTwoInstancesOnOneStore: two serve instances share one event store,
 // one sandbox provider and one NATS, each with its own read models and its
 // own reconciler. Traffic goes to both at once. Every paid order is charged
-// once, every outcome is recorded once, and the BILLING stream holds the
-// log exactly once.
+// once, every outcome is recorded once, one idempotency key is one order
+// whichever instance takes it, each instance reads its own writes, and the
+// BILLING stream holds the log exactly once. On both backends: the embedded
+// store shared by path, and EventStoreDB (the in-process protocol server).
 func TestTwoInstancesOnOneStore(t *testing.T) {
+	t.Run("EmbeddedStore", func(t *testing.T) {
+		twoInstances(t, func(shared string) string { return "sqlite:" + filepath.Join(shared, "events.db") })
+	})
+	t.Run("EventStoreDB", func(t *testing.T) {
+		twoInstances(t, func(shared string) string { return startESDB(t, shared).URL() })
+	})
+}
+
+// startESDB runs the EventStoreDB protocol server on a store in dir.
+func startESDB(t *testing.T, dir string) *esdbtest.Server {
+	t.Helper()
+	ctx := context.Background()
+	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "esdb.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := esdbtest.Start(ctx, backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		backing.Close()
+	})
+	return srv
+}
+
+func twoInstances(t *testing.T, storeURL func(shared string) string) {
 	f := startNATS(t)
 	shared := t.TempDir()
-	t.Setenv("BILLING_EVENTSTORE_URL", "sqlite:"+filepath.Join(shared, "events.db"))
+	t.Setenv("BILLING_EVENTSTORE_URL", storeURL(shared))
 	t.Setenv("BILLING_SANDBOX_PATH", filepath.Join(shared, "sandbox.db"))
 	t.Setenv("BILLING_JWT_SECRET", "a-secret-both-instances-share-0123456789")
 	a := startServiceOn(t, t.TempDir(), f.url)
@@ -33,6 +66,7 @@ func TestTwoInstancesOnOneStore(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	sameKeyOnBoth(t, a, b)
 	relayed(t, a)
 	relayed(t, b)
 	streamMatchesExport(t, f.js, a.Config.DataDir)
@@ -61,5 +95,44 @@ func TestTwoInstancesOnOneStore(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, b.Config.DataDir, "verify"); err != nil {
 		t.Fatalf("verify on the second instance: %v", err)
+	}
+}
+
+// sameKeyOnBoth races one idempotency key across both instances: one
+// order, and each instance that answered lists it at once.
+func sameKeyOnBoth(t *testing.T, a, b *service) {
+	t.Helper()
+	pm := a.user(t, "zed").saveCard(visa)
+	const n = 16
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := []*service{a, b}[i%2]
+			answers[i] = s.user(t, "zed").call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "both"))
+		}()
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for _, ans := range answers {
+		if code, _ := ans.errCode(); ans.status == http.StatusConflict && code == "idempotency_key_in_use" {
+			continue
+		}
+		if ans.status != http.StatusCreated {
+			t.Fatalf("racing request answered %d %s", ans.status, ans.body)
+		}
+		var o order
+		ans.decode(t, &o)
+		ids[o.ID] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("one key across two instances gave %d orders", len(ids))
+	}
+	for _, s := range []*service{a, b} {
+		if got := s.user(t, "zed").orders("").Data; len(got) != 1 {
+			t.Fatalf("an instance that answered lists %d orders for the key, want 1", len(got))
+		}
 	}
 }

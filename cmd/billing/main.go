@@ -38,7 +38,7 @@ func serveCommand() *cobra.Command {
 	cfg := configFromEnv()
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the service: HTTP API on the embedded event store",
+		Short: "Run the service: the HTTP API, projections, reconciler and relay on the event store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {

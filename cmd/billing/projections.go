@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/projections"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -70,10 +70,9 @@ func verifyCommand() *cobra.Command {
 	return cmd
 }
 
-// openLogReadOnly opens the embedded event store for reading beside a
-// running serve.
-func openLogReadOnly(ctx context.Context, cfg Config) (*sqlite.Store, error) {
-	return sqlite.Open(ctx, sqlite.Config{Path: cfg.EventStorePath(), ReadOnly: true})
+// openLogReadOnly opens the event store for reading beside a running serve.
+func openLogReadOnly(ctx context.Context, cfg Config) (eventstore.Store, error) {
+	return openStore(ctx, cfg, true, time.Now, newLogger(cfg.LogFormat))
 }
 
 // progress returns a callback drawing a progress bar on w for a long fold.

@@ -15,7 +15,6 @@ import (
 	"github.com/robotlabor/billing/auth"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
-	"github.com/robotlabor/billing/eventstore/sqlite"
 	bhttp "github.com/robotlabor/billing/http"
 	"github.com/robotlabor/billing/metrics"
 	"github.com/robotlabor/billing/payments"
@@ -78,7 +77,7 @@ func (m *Main) openLedger(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: m.Config.EventStorePath(), Now: m.Now})
+	store, err := openStore(ctx, m.Config, false, m.Now, m.Logger)
 	if err != nil {
 		return err
 	}
