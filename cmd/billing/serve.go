@@ -245,7 +245,11 @@ func (m *Main) openHTTP(context.Context) error {
 // ready: the event store reads, and the read models have folded the log
 // as it was at startup.
 func (m *Main) ready(ctx context.Context) error {
-	if _, err := m.Store.ReadAll(ctx, eventstore.Start, 1); err != nil {
+	// A probe answers promptly: a store that does not answer within a
+	// few seconds is not ready (EventStoreDB calls wait out a failover).
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := m.Store.ReadAll(sctx, eventstore.Start, 1); err != nil {
 		return fmt.Errorf("event store: %w", err)
 	}
 	if pos := m.Projector.Position(); pos < m.startupHead {
@@ -254,13 +258,22 @@ func (m *Main) ready(ctx context.Context) error {
 	return m.natsReady()
 }
 
+// eventStoreName says which backend holds the ledger, for the log; not the
+// URL, which may carry a password.
+func (m *Main) eventStoreName() string {
+	if m.Config.usesESDB() {
+		return "eventstoredb"
+	}
+	return "embedded:" + m.Config.EventStorePath()
+}
+
 // Run runs every part until ctx ends (a clean stop, nil) or one part fails,
 // which stops the others. Shutdown is ordered: HTTP drains its in-flight
 // requests first, while the projector and the reconciler they wait on keep
 // running; then those stop.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("billing serving", "http", "http://"+m.HTTP.Addr().String(), "data_dir", m.Config.DataDir,
-		"event_store", "embedded", "payments", m.Provider.Name(), "nats", m.nats.ConnectedUrl())
+		"event_store", m.eventStoreName(), "payments", m.Provider.Name(), "nats", m.nats.ConnectedUrl())
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workers, workCtx := errgroup.WithContext(workCtx)
