@@ -19,7 +19,7 @@ import (
 )
 
 // server starts the protocol stand-in on a fresh embedded store.
-func server(t *testing.T) *esdbtest.Server {
+func server(t testing.TB) *esdbtest.Server {
 	t.Helper()
 	ctx := context.Background()
 	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "esdb.db")})
@@ -37,7 +37,7 @@ func server(t *testing.T) *esdbtest.Server {
 	return srv
 }
 
-func open(t *testing.T, url string) *esdb.Store {
+func open(t testing.TB, url string) *esdb.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
