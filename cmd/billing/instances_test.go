@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
@@ -135,4 +136,64 @@ func sameKeyOnBoth(t *testing.T, a, b *service) {
 			t.Fatalf("an instance that answered lists %d orders for the key, want 1", len(got))
 		}
 	}
+}
+
+// TestEventStoreDBNodeRestartUnderABurst: the EventStoreDB node goes away
+// for a moment while orders pour in and comes back. Requests under way
+// wait for it or fail cleanly; the projector, reconciler and relay resume
+// by themselves. Afterwards every order answered 201 is listed once and
+// settled, its key replays it, unanswered keys place at most one order,
+// each paid order was charged once, the read models match the log, and
+// the stream holds the log exactly once.
+func TestEventStoreDBNodeRestartUnderABurst(t *testing.T) {
+	nf := startNATS(t)
+	srv := startESDB(t, t.TempDir())
+	t.Setenv("BILLING_EVENTSTORE_URL", srv.URL())
+	dir := t.TempDir()
+	s := startServiceOn(t, dir, nf.url)
+	alice := s.user(t, "alice")
+	pm := alice.saveCard(visa)
+
+	stop := make(chan struct{})
+	restarted := make(chan error, 1)
+	created, unknown := burst(s.base, alice.token, pm, stop, func(n int) {
+		switch n {
+		case 20:
+			srv.Stop()
+			// An outage of some length, for requests to meet it; what
+			// is checked below does not depend on how long it is.
+			time.AfterFunc(300*time.Millisecond, func() { restarted <- srv.Restart() })
+		case 60:
+			close(stop)
+		}
+	})
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d orders answered 201, %d requests without an answer", len(created), len(unknown))
+	for _, key := range unknown {
+		if status, _, err := postOrder(s.base, alice.token, orderBody(pm, fixedPlan, key)); err != nil || status != http.StatusCreated {
+			t.Fatalf("retrying key %s after the restart: %d %v", key, status, err)
+		}
+	}
+	for key, o := range created {
+		status, again, err := postOrder(s.base, alice.token, orderBody(pm, fixedPlan, key))
+		if err != nil || status != http.StatusCreated || again.ID != o.ID {
+			t.Fatalf("key %s replayed as %d %s (%v), want order %s", key, status, again.ID, err, o.ID)
+		}
+	}
+	listed := settledOrders(t, alice, len(created)+len(unknown))
+	for key, o := range created {
+		if listed[o.ID] != 1 {
+			t.Fatalf("order %s (key %s) listed %d times", o.ID, key, listed[o.ID])
+		}
+	}
+	if charges := s.sandboxCharges(t); charges != len(listed) {
+		t.Fatalf("the provider charged %d times for %d orders", charges, len(listed))
+	}
+	if _, _, err := runCLI(t, dir, "verify"); err != nil {
+		t.Fatalf("verify after the node's restart: %v", err)
+	}
+	relayed(t, s)
+	streamMatchesExport(t, nf.js, dir)
 }
