@@ -125,6 +125,34 @@ func TestCausedEventsAppendOnce(t *testing.T) {
 	}
 }
 
+// TestUpdateSkipsAnEffectAlreadyRecorded: a decision that repeats an
+// effect of the same cause (derived ids the stream already holds) appends
+// nothing and is no error, on any store; EventStoreDB would otherwise write
+// the duplicate at the stream's head.
+func TestUpdateSkipsAnEffectAlreadyRecorded(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	order := domain.OrderIDFor("user_1", "key-1")
+	placed := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: order, UserID: "user_1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"},
+		PaymentMethodID: "pm_x", IdempotencyKey: "key-1", Fingerprint: "f", PlacedAt: now}
+	if _, err := l.Append(ctx, order.Stream(), eventstore.NoStream, []domain.Event{placed}, []uuid.UUID{domain.PlacedEventID(order)}, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	meta := app.Metadata{CausationID: domain.PlacedEventID(order).String()}
+	newOrder := func() *domain.Order { return &domain.Order{} }
+	paid, first, err := app.Update(ctx, l, order.Stream(), newOrder, func(o *domain.Order) ([]domain.Event, error) { return o.Pay("pi_1", now) }, meta)
+	if err != nil || len(paid) != 1 {
+		t.Fatalf("pay: %v, %v", paid, err)
+	}
+	again, res, err := app.Update(ctx, l, order.Stream(), newOrder, func(*domain.Order) ([]domain.Event, error) { return paid, nil }, meta)
+	if err != nil || len(again) != 0 || res != first {
+		t.Fatalf("repeating the effect = %v at %+v, %v; want nothing appended, the stream at %+v", again, res, err, first)
+	}
+	if evs, err := l.Store.ReadStream(ctx, order.Stream(), eventstore.Forwards, 0, 10); err != nil || len(evs) != 2 {
+		t.Fatalf("order stream has %d events, %v; want 2", len(evs), err)
+	}
+}
+
 func TestAppendRefusesEventsOfAnotherStream(t *testing.T) {
 	l := newLog(t)
 	ev := domain.PlanRetired{PlanID: "plan_x"}

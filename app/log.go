@@ -60,6 +60,11 @@ const loadPage = 1024
 // Load folds every event of stream into agg and returns the stream's version;
 // a stream that does not exist leaves agg untouched.
 func (l *Log) Load(ctx context.Context, stream string, agg Aggregate) (Version, error) {
+	return l.load(ctx, stream, agg, nil)
+}
+
+// load is Load, telling seen (when not nil) each event's id.
+func (l *Log) load(ctx context.Context, stream string, agg Aggregate, seen func(uuid.UUID)) (Version, error) {
 	var v Version
 	for from := uint64(0); ; {
 		recs, err := l.Store.ReadStream(ctx, stream, eventstore.Forwards, from, loadPage)
@@ -75,6 +80,9 @@ func (l *Log) Load(ctx context.Context, stream string, agg Aggregate) (Version, 
 				return v, fmt.Errorf("load %s at revision %d: %w", stream, rec.Revision, err)
 			}
 			agg.Apply(e)
+			if seen != nil {
+				seen(rec.ID)
+			}
 			v = Version{Revision: rec.Revision, Position: rec.Position, Exists: true}
 		}
 		if len(recs) < loadPage {
@@ -140,7 +148,8 @@ const maxAttempts = 10
 func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
 	for attempt := 1; ; attempt++ {
 		agg := newAgg()
-		v, err := l.Load(ctx, stream, agg)
+		ids := map[uuid.UUID]bool{}
+		v, err := l.load(ctx, stream, agg, func(id uuid.UUID) { ids[id] = true })
 		if err != nil {
 			return nil, eventstore.AppendResult{}, err
 		}
@@ -148,10 +157,20 @@ func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func
 		if err != nil {
 			return nil, eventstore.AppendResult{}, err
 		}
+		unchanged := eventstore.AppendResult{Revision: v.Revision, Position: v.Position}
 		if len(events) == 0 {
-			return nil, eventstore.AppendResult{Revision: v.Revision, Position: v.Position}, nil
+			return nil, unchanged, nil
 		}
-		res, err := l.Append(ctx, stream, v.Expected(), events, nil, meta)
+		// An effect whose derived id the stream already holds was recorded
+		// when its cause was handled before: not again, whatever the store
+		// (EventStoreDB would write the duplicate at the stream's head).
+		newIDs := idsFor(events, meta)
+		for _, id := range newIDs {
+			if ids[id] {
+				return nil, unchanged, nil
+			}
+		}
+		res, err := l.Append(ctx, stream, v.Expected(), events, newIDs, meta)
 		if errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts {
 			continue
 		}

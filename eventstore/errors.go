@@ -12,8 +12,13 @@ var (
 	// ErrStreamNotFound means the stream has no events.
 	ErrStreamNotFound = errors.New("eventstore: stream not found")
 	// ErrInvalidAppend means the events themselves are unacceptable: no
-	// events, an empty type or stream, a nil or repeated ID, or an ID already
-	// used elsewhere in the log.
+	// events, an empty type or stream, a nil or repeated ID, an append over
+	// the backend's size limit, or IDs the stream already holds that are not
+	// a retry of the append that wrote them. That last check is best
+	// effort and differs by backend: the embedded store looks at the
+	// stream's recent events; EventStoreDB checks retries only and writes a
+	// known ID that comes at the stream's head. Callers must not rely on it
+	// for uniqueness (app.Update does not).
 	ErrInvalidAppend = errors.New("eventstore: invalid append")
 	// ErrClosed means the store or subscription was closed.
 	ErrClosed = errors.New("eventstore: closed")

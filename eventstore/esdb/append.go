@@ -26,7 +26,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	var res *esdb.WriteResult
 	for attempt := 1; ; attempt++ {
 		var err error
-		res, err = call(ctx, s, func(c *esdb.Client) (*esdb.WriteResult, error) {
+		res, err = call(ctx, s, false, func(ctx context.Context, c *esdb.Client) (*esdb.WriteResult, error) {
 			return c.AppendToStream(ctx, stream, opts, proposed...)
 		})
 		switch {
@@ -36,10 +36,10 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %s: %v", eventstore.ErrInvalidAppend, stream, err)
 		case err != nil:
 			err = s.settle(ctx, "append to "+stream, err)
-			// Once more on a new connection, when a retry is a no-op if
-			// the first try was written: only definite expected revisions
-			// are idempotent for sure.
-			if attempt == 1 && reconnected(err) && !expected.IsAny() && !expected.IsStreamExists() {
+			// Once more, on the leader or once the node answers again,
+			// when a retry is a no-op if the first try was written: only
+			// definite expected revisions are idempotent for sure.
+			if attempt == 1 && retryable(err) && !expected.IsAny() && !expected.IsStreamExists() {
 				continue
 			}
 			return eventstore.AppendResult{}, err
@@ -79,24 +79,34 @@ func toExpected(e eventstore.ExpectedRevision) esdb.ExpectedRevision {
 // conflict is a wrong expected version as the port's error. The client
 // reports the stream's current revision only in its message ("expecting
 // 'X' but got 'Y'"); when that cannot be read, the stream is asked.
+//
+// With Any, or StreamExists on a stream that exists, the server has no
+// revision to disagree with: it answers so when the first event's id is a
+// recent one of the stream but the rest do not follow it (its "corrupted
+// idempotency"): a retry that is not the same append, which the port
+// calls an invalid append.
 func (s *Store) conflict(ctx context.Context, stream string, expected eventstore.ExpectedRevision, err error) error {
 	ce := &eventstore.ConflictError{Stream: stream, Expected: expected}
+	known := false
 	msg := err.Error()
 	if i := strings.LastIndex(msg, "but got '"); i >= 0 {
 		got := strings.TrimSuffix(msg[i+len("but got '"):], "'")
 		if got == "no_stream" {
-			return ce
-		}
-		if rev, perr := strconv.ParseUint(got, 10, 64); perr == nil {
-			ce.Actual, ce.Exists = rev, true
-			return ce
+			known = true
+		} else if rev, perr := strconv.ParseUint(got, 10, 64); perr == nil {
+			ce.Actual, ce.Exists, known = rev, true, true
 		}
 	}
-	last, rerr := s.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
-	if rerr == nil && len(last) == 1 {
-		ce.Actual, ce.Exists = last[0].Revision, true
-	} else if rerr != nil && !errors.Is(rerr, eventstore.ErrStreamNotFound) {
-		return fmt.Errorf("%w (and reading its revision: %v)", ce, rerr)
+	if !known {
+		last, rerr := s.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
+		if rerr == nil && len(last) == 1 {
+			ce.Actual, ce.Exists = last[0].Revision, true
+		} else if rerr != nil && !errors.Is(rerr, eventstore.ErrStreamNotFound) {
+			return fmt.Errorf("%w (and reading its revision: %v)", ce, rerr)
+		}
+	}
+	if expected.IsAny() || expected.IsStreamExists() && ce.Exists {
+		return fmt.Errorf("%w: %s: ids already in the stream, not as one earlier append: %v", eventstore.ErrInvalidAppend, stream, err)
 	}
 	return ce
 }

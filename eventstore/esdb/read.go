@@ -28,7 +28,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	if from == eventstore.End {
 		opts.From = esdb.End{}
 	}
-	out, err := s.read(ctx, "read "+stream, func(c *esdb.Client) (*esdb.ReadStream, error) {
+	out, err := s.read(ctx, "read "+stream, func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
 		return c.ReadStream(ctx, stream, opts, uint64(max))
 	})
 	if code(err) == esdb.ErrorCodeResourceNotFound {
@@ -53,7 +53,7 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 		// A forward read of $all includes the event at its position, which
 		// the port excludes: ask for one more.
 		want := uint64(max-len(out)) + 1
-		page, err := s.read(ctx, "read $all", func(c *esdb.Client) (*esdb.ReadStream, error) {
+		page, err := s.read(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
 			return c.ReadAll(ctx, opts, want)
 		})
 		if err != nil {
@@ -80,9 +80,9 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 // not a system event, found reading $all backwards.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var before esdb.AllPosition = esdb.End{}
-	const pageSize = 64
+	const pageSize = 256
 	for {
-		page, err := s.read(ctx, "read $all backwards", func(c *esdb.Client) (*esdb.ReadStream, error) {
+		page, err := s.read(ctx, "read $all backwards", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
 			return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: before}, pageSize)
 		})
 		if err != nil {
@@ -102,17 +102,18 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 // read runs one read through the client and returns its events.
-func (s *Store) read(ctx context.Context, op string, open func(*esdb.Client) (*esdb.ReadStream, error)) ([]eventstore.RecordedEvent, error) {
+func (s *Store) read(ctx context.Context, op string, open func(context.Context, *esdb.Client) (*esdb.ReadStream, error)) ([]eventstore.RecordedEvent, error) {
 	for attempt := 1; ; attempt++ {
-		evs, err := call(ctx, s, func(c *esdb.Client) ([]eventstore.RecordedEvent, error) {
-			return readAll(open(c))
+		evs, err := call(ctx, s, false, func(ctx context.Context, c *esdb.Client) ([]eventstore.RecordedEvent, error) {
+			return readAll(open(ctx, c))
 		})
 		if code(err) == esdb.ErrorCodeResourceNotFound {
 			return nil, err
 		}
 		err = s.settle(ctx, op, err)
-		// Reads are safe to repeat: once more on a new connection.
-		if attempt == 1 && reconnected(err) {
+		// Reads are safe to repeat: once more, on the leader or once the
+		// node answers again.
+		if attempt == 1 && retryable(err) {
 			continue
 		}
 		return evs, err

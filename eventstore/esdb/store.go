@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +26,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ConnectTimeout bounds Open's wait for a first answer. Default 30s.
 	ConnectTimeout time.Duration
-	// RetryMin and RetryMax bound the pause between a dropped
-	// subscription's attempts to resubscribe. Defaults 50ms and 5s.
+	// FailoverWait bounds how long a call waits for an unreachable node
+	// (a restart, a leader election) before failing. Default 10s.
+	FailoverWait time.Duration
+	// RetryMin and RetryMax bound the pause between attempts to reach an
+	// unreachable node, and between a dropped subscription's attempts to
+	// resubscribe. Defaults 50ms and 5s.
 	RetryMin, RetryMax time.Duration
 }
 
@@ -61,14 +64,18 @@ func ParseURL(url string) (*esdb.Configuration, error) {
 
 // Store is the EventStoreDB event store. It is safe for concurrent use.
 type Store struct {
-	cfg    Config
-	log    *slog.Logger
-	client *esdb.Client
+	cfg  Config
+	conf *esdb.Configuration
+	log  *slog.Logger
 
-	mu       sync.Mutex // guards closing against entering calls
-	inflight sync.WaitGroup
-	closed   chan struct{}
-	once     sync.Once
+	closing context.Context // ends when Close is called
+	close   context.CancelFunc
+	once    sync.Once
+
+	mu   sync.Mutex
+	conn *conn          // the client in use
+	down chan struct{}  // non-nil while the node is unreachable; closed when it answers
+	bg   sync.WaitGroup // the recovery goroutine
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -86,6 +93,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
 	}
+	if cfg.FailoverWait <= 0 {
+		cfg.FailoverWait = 10 * time.Second
+	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 50 * time.Millisecond
 	}
@@ -96,16 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	conf.Logger = func(level esdb.LogLevel, format string, args ...any) {
 		log.Debug(fmt.Sprintf(format, args...), "client_level", level)
 	}
-	// The client closes itself for good when a discovery runs out of
-	// attempts, and a call made during that discovery then waits forever
-	// on a connection request nobody reads. So discovery never gives up;
-	// calls bound their wait by their context instead (see call).
-	conf.MaxDiscoverAttempts = math.MaxInt32
-	client, err := esdb.NewClient(conf)
-	if err != nil {
-		return nil, fmt.Errorf("EventStoreDB client: %w", err)
+	s := &Store{cfg: cfg, conf: conf, log: log}
+	s.closing, s.close = context.WithCancel(context.Background())
+	if s.conn, err = s.newConn(); err != nil {
+		return nil, err
 	}
-	s := &Store{cfg: cfg, log: log, client: client, closed: make(chan struct{})}
 	hctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	if _, err := s.Head(hctx); err != nil {
@@ -118,63 +123,42 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// closeWait bounds how long Close waits for calls under way.
+const closeWait = 5 * time.Second
+
 // Close ends the store: calls and subscriptions fail with ErrClosed. The
-// connection closes once calls under way have returned; closing it
-// earlier would crash them inside the client.
+// client is closed once the calls under way have returned (closing it
+// earlier would crash them inside the client); Close waits for that up to
+// a few seconds and otherwise leaves it to happen in the background.
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		s.mu.Lock()
-		close(s.closed)
+		s.close()
+		c := s.conn
 		s.mu.Unlock()
+		drained := make(chan struct{})
 		go func() {
-			s.inflight.Wait()
-			s.client.Close()
+			s.bg.Wait()
+			c.inflight.Wait()
+			close(drained)
 		}()
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-drained:
+			c.client.Close()
+		case <-t.C:
+			s.log.Warn("EventStoreDB calls still under way at close; the connection closes when they return")
+			go func() {
+				<-drained
+				c.client.Close()
+			}()
+		}
 	})
 	return nil
 }
 
-func (s *Store) isClosed() bool {
-	select {
-	case <-s.closed:
-		return true
-	default:
-		return false
-	}
-}
-
-// call runs fn with the client and returns when fn does or ctx ends.
-// While the client rediscovers a node its calls wait without regard to
-// their context; fn's own requests use ctx, so a fn abandoned here fails
-// fast once a node answers. fn must not touch the caller's variables.
-func call[T any](ctx context.Context, s *Store, fn func(*esdb.Client) (T, error)) (T, error) {
-	var zero T
-	s.mu.Lock()
-	if s.isClosed() {
-		s.mu.Unlock()
-		return zero, eventstore.ErrClosed
-	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer s.inflight.Done()
-		v, err := fn(s.client)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case <-s.closed:
-		return zero, eventstore.ErrClosed
-	}
-}
+func (s *Store) isClosed() bool { return s.closing.Err() != nil }
 
 // settle translates a client error at the border: the store's own closing
 // is ErrClosed, a context's end is the context's error, anything else is
@@ -190,12 +174,6 @@ func (s *Store) settle(ctx context.Context, op string, err error) error {
 		return ctx.Err()
 	}
 	return fmt.Errorf("esdb %s: %w", op, err)
-}
-
-// reconnected reports an error after which the client connects anew (the
-// node was unavailable), so that trying once more may well succeed.
-func reconnected(err error) bool {
-	return code(err) == esdb.ErrorUnavailable
 }
 
 // code is the client's error code of err, ErrorCodeUnknown if none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +20,14 @@ import (
 )
 
 // server starts the protocol stand-in on a fresh embedded store.
-func server(t testing.TB) *esdbtest.Server {
+func server(t testing.TB, opts ...esdbtest.Option) *esdbtest.Server {
 	t.Helper()
 	ctx := context.Background()
 	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "esdb.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := esdbtest.Start(ctx, backing)
+	srv, err := esdbtest.Start(ctx, backing, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +54,14 @@ func open(t testing.TB, url string) *esdb.Store {
 // protocol server: the adapter, the official client and the protocol.
 func TestContract(t *testing.T) {
 	srv := server(t)
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return open(t, srv.URL()) })
+}
+
+// TestContractRetriesWithoutPosition: a server that answers a recognised
+// retry without a position (the original not yet replicated, or a server
+// before 20.x) still gives the port the original append's result.
+func TestContractRetriesWithoutPosition(t *testing.T) {
+	srv := server(t, esdbtest.RetriesWithoutPosition())
 	storetest.Run(t, func(t *testing.T) eventstore.Store { return open(t, srv.URL()) })
 }
 
@@ -276,6 +285,78 @@ func TestBadConnectionStrings(t *testing.T) {
 	for _, url := range []string{"http://localhost:2113", "esdb://", "esdb://host:port"} {
 		if _, err := esdb.ParseURL(url); err == nil {
 			t.Errorf("ParseURL(%q) accepted it", url)
+		}
+	}
+}
+
+// TestCallsWaitAtTheGateDuringAnOutage: while the node is down, calls wait
+// for it without each leaving work behind in the client, give up with
+// their context, and the store still closes promptly.
+func TestCallsWaitAtTheGateDuringAnOutage(t *testing.T) {
+	srv := server(t)
+	s, err := esdb.Open(context.Background(), esdb.Config{URL: srv.URL(), RetryMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	before := runtime.NumGoroutine()
+	for range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		if _, err := s.Head(ctx); err == nil {
+			t.Fatal("Head succeeded with the node down")
+		}
+		cancel()
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 20 {
+		t.Fatalf("200 calls during the outage left %d goroutines behind", grown)
+	}
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close hung during the outage")
+	}
+	if _, err := s.Head(context.Background()); !errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("Head after Close: got %v, want ErrClosed", err)
+	}
+}
+
+// TestOpenFailsWithoutANode: a wrong address fails Open within its bound.
+func TestOpenFailsWithoutANode(t *testing.T) {
+	srv := server(t)
+	url := srv.URL()
+	srv.Stop()
+	_, err := esdb.Open(context.Background(), esdb.Config{URL: url, ConnectTimeout: 2 * time.Second})
+	if err == nil {
+		t.Fatal("Open succeeded with no node")
+	}
+}
+
+// TestNextAfterCloseSaysClosed: a closed subscription answers ErrClosed,
+// even with events still buffered.
+func TestNextAfterCloseSaysClosed(t *testing.T) {
+	s := open(t, server(t).URL())
+	ctx := context.Background()
+	for range 5 {
+		if _, err := s.Append(ctx, "e-"+uuid.NewString(), eventstore.NoStream, event("e")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := s.SubscribeAll(ctx, eventstore.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	for range 20 {
+		if _, err := sub.Next(ctx); !errors.Is(err, eventstore.ErrClosed) {
+			t.Fatalf("Next after Close: got %v, want ErrClosed", err)
 		}
 	}
 }

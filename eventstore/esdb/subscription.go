@@ -2,6 +2,7 @@ package esdb
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -16,16 +17,19 @@ const batch = 512
 // $all that the server filters of system events. A goroutine keeps it
 // subscribed: when the subscription drops (a restart, a leader change, a
 // network fault) it subscribes again after the last event it delivered,
-// pausing between attempts, so Next never sees the fault.
+// pausing between attempts, so Next never sees the fault. An error that
+// retrying cannot fix (access denied, a server without positions) ends the
+// subscription, and Next returns it.
 func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position) (eventstore.Subscription, error) {
 	if s.isClosed() {
 		return nil, eventstore.ErrClosed
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(s.closing, cancel)
 	sub := &subscription{
 		store:  s,
-		events: make(chan eventstore.RecordedEvent, 4*batch),
-		cancel: cancel,
+		events: make(chan eventstore.RecordedEvent, batch),
+		cancel: func() { stop(); cancel() },
 		done:   make(chan struct{}),
 	}
 	go sub.run(runCtx, from)
@@ -35,12 +39,19 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position) (eve
 type subscription struct {
 	store  *Store
 	events chan eventstore.RecordedEvent
-	cancel context.CancelFunc
+	cancel func()
 	done   chan struct{} // closed when run returns
+	err    error         // why run returned, when not closed; set before done closes
 	once   sync.Once
 }
 
 func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, error) {
+	// An ended subscription says so, even with events still buffered.
+	select {
+	case <-sub.done:
+		return nil, sub.ended()
+	default:
+	}
 	var out []eventstore.RecordedEvent
 	select {
 	case ev := <-sub.events:
@@ -48,7 +59,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-sub.done:
-		return nil, eventstore.ErrClosed
+		return nil, sub.ended()
 	}
 	for len(out) < batch {
 		select {
@@ -61,6 +72,13 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 	return out, nil
 }
 
+func (sub *subscription) ended() error {
+	if sub.err != nil {
+		return sub.err
+	}
+	return eventstore.ErrClosed
+}
+
 func (sub *subscription) Close() error {
 	sub.once.Do(func() {
 		sub.cancel()
@@ -70,17 +88,10 @@ func (sub *subscription) Close() error {
 }
 
 // run subscribes, and subscribes again after every drop, until the
-// subscription or the store is closed.
+// subscription or the store is closed or an error retrying cannot fix.
 func (sub *subscription) run(ctx context.Context, pos eventstore.Position) {
 	defer close(sub.done)
 	s := sub.store
-	go func() {
-		select {
-		case <-s.closed:
-			sub.cancel()
-		case <-ctx.Done():
-		}
-	}()
 	pause := s.cfg.RetryMin
 	for ctx.Err() == nil {
 		delivered, err := sub.follow(ctx, pos)
@@ -88,6 +99,11 @@ func (sub *subscription) run(ctx context.Context, pos eventstore.Position) {
 			pos, pause = delivered, s.cfg.RetryMin
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if permanent(err) {
+			s.log.Error("EventStoreDB subscription ended", "after_position", pos, "err", err)
+			sub.err = err
 			return
 		}
 		s.log.Warn("EventStoreDB subscription dropped; resubscribing", "after_position", pos, "retry_in", pause, "err", err)
@@ -102,15 +118,28 @@ func (sub *subscription) run(ctx context.Context, pos eventstore.Position) {
 	}
 }
 
+// permanent reports an error that resubscribing cannot fix.
+func permanent(err error) bool {
+	switch code(err) {
+	case esdb.ErrorCodeAccessDenied, esdb.ErrorCodeUnauthenticated:
+		return true
+	}
+	return errors.Is(err, errNoPosition)
+}
+
 // follow runs one subscription from pos until it drops, and returns the
 // position of the last event it delivered (pos if none) and why it ended.
 func (sub *subscription) follow(ctx context.Context, pos eventstore.Position) (eventstore.Position, error) {
 	s := sub.store
+	// Everything of this try, the subscription's context included, ends
+	// with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	opts := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: esdb.ExcludeSystemEventsFilter()}
 	if pos != eventstore.Start {
 		opts.From = esdb.Position{Commit: uint64(pos), Prepare: uint64(pos)}
 	}
-	es, err := call(ctx, s, func(c *esdb.Client) (*esdb.Subscription, error) {
+	es, err := call(ctx, s, true, func(ctx context.Context, c *esdb.Client) (*esdb.Subscription, error) {
 		return c.SubscribeToAll(ctx, opts)
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 type streamsServer struct {
 	streams.UnimplementedStreamsServer
 	store eventstore.Store
+	opts  options
 }
 
 // Append takes the options, then the proposed events, and answers once.
@@ -109,9 +110,9 @@ func (s *streamsServer) append(ctx context.Context, name string, expected events
 // retried applies EventStoreDB's idempotency rule for a definite expected
 // revision (no stream or exact): if the event at the revision the append
 // would start at has the first event's id, the append is a retry. If every
-// id matches the events from there, it succeeds without writing and without
-// a position; if only some do, it is a wrong expected version. Otherwise it
-// is not a retry (ok false).
+// id matches the events from there, it succeeds without writing; if only
+// some do, it is a wrong expected version. Otherwise it is not a retry (ok
+// false).
 func (s *streamsServer) retried(ctx context.Context, name string, expected eventstore.ExpectedRevision, events []eventstore.EventData) (*streams.AppendResp, bool, error) {
 	var start uint64
 	if rev, ok := expected.Revision(); ok {
@@ -131,7 +132,13 @@ func (s *streamsServer) retried(ctx context.Context, name string, expected event
 		same = stored[i].ID == events[i].ID
 	}
 	if same {
-		return success(start+uint64(len(events))-1, true, nil), true, nil
+		// Answered with the position of the original's last event, as
+		// EventStoreDB does since 20.x (older servers sent none).
+		last := &stored[len(stored)-1].Position
+		if s.opts.retriesWithoutPosition {
+			last = nil
+		}
+		return success(start+uint64(len(events))-1, true, last), true, nil
 	}
 	last, exists, err := s.head(ctx, name)
 	if err != nil {

@@ -14,9 +14,9 @@
 // It follows EventStoreDB's documented behaviour where the adapter depends
 // on it:
 //   - the idempotency table: an append whose event ids are already at the
-//     revisions its expected revision implies succeeds and writes nothing
-//     (answered without a position, as EventStoreDB does); a partial match is
-//     a wrong expected version;
+//     revisions its expected revision implies succeeds and writes nothing,
+//     answered with the original's position; a partial match is a wrong
+//     expected version;
 //   - WrongExpectedVersion with the stream's current revision;
 //   - StreamNotFound for reads of a stream without events;
 //   - $all in commit order; forward $all reads include the event at the
@@ -29,6 +29,14 @@
 //   - appends larger than the 1 MiB default maximum are refused.
 //
 // What it does not do: authentication, TLS, deletes and tombstones, stream
-// subscriptions, persistent subscriptions, projections, link resolution.
-// Payloads are JSON only, because the port stores JSON.
+// subscriptions, persistent subscriptions, projections, link resolution,
+// clusters (gossip answers with one leader, so leader changes are not
+// exercised). Payloads are JSON only, because the port stores JSON.
+//
+// Where its storage makes it stricter than EventStoreDB: an event id
+// already in the stream, appended again at the stream's head (exact
+// revision = the current one), is refused as invalid, where EventStoreDB
+// writes the duplicate (it checks ids only for retries); with Any or
+// StreamExists, ids the stream already holds are matched against all its
+// recent events, where EventStoreDB consults a cache of recent ids.
 package esdbtest

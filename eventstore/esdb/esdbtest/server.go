@@ -28,6 +28,7 @@ const version = "26.0.3"
 // Server is a running stand-in. Its methods are safe for concurrent use.
 type Server struct {
 	store eventstore.Store
+	opts  options
 	addr  string
 	id    uuid.UUID
 
@@ -36,13 +37,30 @@ type Server struct {
 	done chan struct{}
 }
 
+// Option changes how the server answers.
+type Option func(*options)
+
+type options struct {
+	retriesWithoutPosition bool
+}
+
+// RetriesWithoutPosition answers a recognised retry without a position, as
+// EventStoreDB does when the original is not yet replicated, and as
+// servers before 20.x always did.
+func RetriesWithoutPosition() Option {
+	return func(o *options) { o.retriesWithoutPosition = true }
+}
+
 // Start serves store on a free loopback port. The store stays the caller's
 // to close, after the server.
-func Start(ctx context.Context, store eventstore.Store) (*Server, error) {
+func Start(ctx context.Context, store eventstore.Store, opts ...Option) (*Server, error) {
 	if err := seedSystemEvents(ctx, store); err != nil {
 		return nil, err
 	}
 	s := &Server{store: store, id: uuid.New()}
+	for _, o := range opts {
+		o(&s.opts)
+	}
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -61,7 +79,7 @@ func (s *Server) listen(addr string) error {
 		return fmt.Errorf("esdbtest: listen: %w", err)
 	}
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(4 * MaxAppendSize))
-	streams.RegisterStreamsServer(g, &streamsServer{store: s.store})
+	streams.RegisterStreamsServer(g, &streamsServer{store: s.store, opts: s.opts})
 	serverfeatures.RegisterServerFeaturesServer(g, features{})
 	gossip.RegisterGossipServer(g, &gossipServer{s: s})
 	done := make(chan struct{})

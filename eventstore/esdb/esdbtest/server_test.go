@@ -62,7 +62,7 @@ func code(err error) esdb.ErrorCode {
 
 // TestIdempotency: EventStoreDB's table for a definite expected revision.
 // The same ids at the same expected revision: success, nothing written,
-// no position. The first id matching but not all: wrong expected version.
+// the original's position. The first id matching but not all: wrong expected version.
 func TestIdempotency(t *testing.T) {
 	c := start(t)
 	ctx := context.Background()
@@ -72,8 +72,8 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("first append = %+v, %v", first, err)
 	}
 	again, err := c.AppendToStream(ctx, "s", esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, evs...)
-	if err != nil || again.NextExpectedVersion != 1 || again.CommitPosition != 0 {
-		t.Fatalf("retry = %+v, %v; want revision 1 and no position", again, err)
+	if err != nil || again.NextExpectedVersion != 1 || again.CommitPosition != first.CommitPosition {
+		t.Fatalf("retry = %+v, %v; want revision 1 at the first append's position %d", again, err, first.CommitPosition)
 	}
 	partial := append(evs[:1:1], events(1)...)
 	if _, err := c.AppendToStream(ctx, "s", esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, partial...); code(err) != esdb.ErrorCodeWrongExpectedVersion {
