@@ -90,6 +90,18 @@ func TestUpdateRetriesLostRaces(t *testing.T) {
 	}
 }
 
+// placeOrder records a placed order for user_1 and returns its id.
+func placeOrder(t *testing.T, l *app.Log) domain.OrderID {
+	t.Helper()
+	order := domain.OrderIDFor("user_1", "key-1")
+	placed := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: order, UserID: "user_1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"},
+		PaymentMethodID: "pm_x", IdempotencyKey: "key-1", Fingerprint: "f", PlacedAt: now}
+	if _, err := l.Append(context.Background(), order.Stream(), eventstore.NoStream, []domain.Event{placed}, []uuid.UUID{domain.PlacedEventID(order)}, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	return order
+}
+
 // TestCausedEventsAppendOnce: two handlers of the same cause (a reconciler
 // replaying, or two instances) record its effect once.
 func TestCausedEventsAppendOnce(t *testing.T) {
@@ -98,12 +110,7 @@ func TestCausedEventsAppendOnce(t *testing.T) {
 	if _, err := app.SyncCatalog(ctx, l, domain.DefaultPlans(), app.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	order := domain.OrderIDFor("user_1", "key-1")
-	placed := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: order, UserID: "user_1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"},
-		PaymentMethodID: "pm_x", IdempotencyKey: "key-1", Fingerprint: "f", PlacedAt: now}
-	if _, err := l.Append(ctx, order.Stream(), eventstore.NoStream, []domain.Event{placed}, []uuid.UUID{domain.PlacedEventID(order)}, app.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
+	order := placeOrder(t, l)
 	meta := app.Metadata{CausationID: domain.PlacedEventID(order).String()}
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
@@ -132,12 +139,7 @@ func TestCausedEventsAppendOnce(t *testing.T) {
 func TestUpdateSkipsAnEffectAlreadyRecorded(t *testing.T) {
 	l := newLog(t)
 	ctx := context.Background()
-	order := domain.OrderIDFor("user_1", "key-1")
-	placed := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: order, UserID: "user_1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"},
-		PaymentMethodID: "pm_x", IdempotencyKey: "key-1", Fingerprint: "f", PlacedAt: now}
-	if _, err := l.Append(ctx, order.Stream(), eventstore.NoStream, []domain.Event{placed}, []uuid.UUID{domain.PlacedEventID(order)}, app.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
+	order := placeOrder(t, l)
 	meta := app.Metadata{CausationID: domain.PlacedEventID(order).String()}
 	newOrder := func() *domain.Order { return &domain.Order{} }
 	paid, first, err := app.Update(ctx, l, order.Stream(), newOrder, func(o *domain.Order) ([]domain.Event, error) { return o.Pay("pi_1", now) }, meta)

@@ -11,7 +11,6 @@ import (
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
-	"github.com/robotlabor/billing/eventstore/sqlite"
 )
 
 // TestTwoInstancesOnOneStore: two serve instances share one event store,
@@ -26,27 +25,8 @@ func TestTwoInstancesOnOneStore(t *testing.T) {
 		twoInstances(t, func(shared string) string { return "sqlite:" + filepath.Join(shared, "events.db") })
 	})
 	t.Run("EventStoreDB", func(t *testing.T) {
-		twoInstances(t, func(shared string) string { return startESDB(t, shared).URL() })
+		twoInstances(t, func(shared string) string { return esdbtest.New(t).URL() })
 	})
-}
-
-// startESDB runs the EventStoreDB protocol server on a store in dir.
-func startESDB(t *testing.T, dir string) *esdbtest.Server {
-	t.Helper()
-	ctx := context.Background()
-	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "esdb.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := esdbtest.Start(ctx, backing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Close()
-		backing.Close()
-	})
-	return srv
 }
 
 func twoInstances(t *testing.T, storeURL func(shared string) string) {
@@ -147,7 +127,7 @@ func sameKeyOnBoth(t *testing.T, a, b *service) {
 // the stream holds the log exactly once.
 func TestEventStoreDBNodeRestartUnderABurst(t *testing.T) {
 	nf := startNATS(t)
-	srv := startESDB(t, t.TempDir())
+	srv := esdbtest.New(t)
 	t.Setenv("BILLING_EVENTSTORE_URL", srv.URL())
 	dir := t.TempDir()
 	s := startServiceOn(t, dir, nf.url)
@@ -171,23 +151,7 @@ func TestEventStoreDBNodeRestartUnderABurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d orders answered 201, %d requests without an answer", len(created), len(unknown))
-	for _, key := range unknown {
-		if status, _, err := postOrder(s.base, alice.token, orderBody(pm, fixedPlan, key)); err != nil || status != http.StatusCreated {
-			t.Fatalf("retrying key %s after the restart: %d %v", key, status, err)
-		}
-	}
-	for key, o := range created {
-		status, again, err := postOrder(s.base, alice.token, orderBody(pm, fixedPlan, key))
-		if err != nil || status != http.StatusCreated || again.ID != o.ID {
-			t.Fatalf("key %s replayed as %d %s (%v), want order %s", key, status, again.ID, err, o.ID)
-		}
-	}
-	listed := settledOrders(t, alice, len(created)+len(unknown))
-	for key, o := range created {
-		if listed[o.ID] != 1 {
-			t.Fatalf("order %s (key %s) listed %d times", o.ID, key, listed[o.ID])
-		}
-	}
+	listed := ordersSurvived(t, alice, pm, created, unknown)
 	if charges := s.sandboxCharges(t); charges != len(listed) {
 		t.Fatalf("the provider charged %d times for %d orders", charges, len(listed))
 	}

@@ -206,23 +206,7 @@ func TestKillNineUnderABurst(t *testing.T) {
 
 	p = startProcess(t, dir, "BILLING_NATS_URL="+nf.url)
 	alice.s.base = p.base
-	for _, key := range unknown {
-		if status, _, err := postOrder(p.base, alice.token, orderBody(pm, fixedPlan, key)); err != nil || status != http.StatusCreated {
-			t.Fatalf("retrying key %s after the restart: %d %v", key, status, err)
-		}
-	}
-	for key, o := range created {
-		status, again, err := postOrder(p.base, alice.token, orderBody(pm, fixedPlan, key))
-		if err != nil || status != http.StatusCreated || again.ID != o.ID {
-			t.Fatalf("key %s replayed as %d %s (%v), want order %s", key, status, again.ID, err, o.ID)
-		}
-	}
-	listed := settledOrders(t, alice, len(created)+len(unknown))
-	for key, o := range created {
-		if listed[o.ID] != 1 {
-			t.Fatalf("order %s (key %s) listed %d times", o.ID, key, listed[o.ID])
-		}
-	}
+	listed := ordersSurvived(t, alice, pm, created, unknown)
 	if _, _, err := runCLI(t, dir, "verify"); err != nil {
 		t.Fatalf("verify after the crash: %v", err)
 	}
@@ -232,6 +216,33 @@ func TestKillNineUnderABurst(t *testing.T) {
 	}
 	streamCaughtUp(t, nf.js, dir)
 	streamMatchesExport(t, nf.js, dir)
+}
+
+// ordersSurvived checks a burst's orders after a disruption: each key with
+// no answer places one order when retried, each key answered 201 replays
+// its order, and every order settles and is listed exactly once. It
+// returns how often each order id was listed.
+func ordersSurvived(t *testing.T, c *client, pm string, created map[string]order, unknown []string) map[string]int {
+	t.Helper()
+	base := c.s.base
+	for _, key := range unknown {
+		if status, _, err := postOrder(base, c.token, orderBody(pm, fixedPlan, key)); err != nil || status != http.StatusCreated {
+			t.Fatalf("retrying key %s after the disruption: %d %v", key, status, err)
+		}
+	}
+	for key, o := range created {
+		status, again, err := postOrder(base, c.token, orderBody(pm, fixedPlan, key))
+		if err != nil || status != http.StatusCreated || again.ID != o.ID {
+			t.Fatalf("key %s replayed as %d %s (%v), want order %s", key, status, again.ID, err, o.ID)
+		}
+	}
+	listed := settledOrders(t, c, len(created)+len(unknown))
+	for key, o := range created {
+		if listed[o.ID] != 1 {
+			t.Fatalf("order %s (key %s) listed %d times", o.ID, key, listed[o.ID])
+		}
+	}
+	return listed
 }
 
 // streamCaughtUp waits until the BILLING stream holds as many messages as

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,27 +14,12 @@ import (
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/esdb"
 	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
-	"github.com/robotlabor/billing/eventstore/sqlite"
 	"github.com/robotlabor/billing/eventstore/storetest"
 )
 
 // server starts the protocol stand-in on a fresh embedded store.
 func server(t testing.TB, opts ...esdbtest.Option) *esdbtest.Server {
-	t.Helper()
-	ctx := context.Background()
-	backing, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "esdb.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := esdbtest.Start(ctx, backing, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Close()
-		backing.Close()
-	})
-	return srv
+	return esdbtest.New(t, opts...)
 }
 
 func open(t testing.TB, url string) *esdb.Store {

@@ -3,14 +3,12 @@ package esdbtest_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
-	"github.com/robotlabor/billing/eventstore/sqlite"
 )
 
 // These tests hold the stand-in to EventStoreDB's documented behaviour
@@ -18,15 +16,7 @@ import (
 
 func start(t *testing.T) *esdb.Client {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "esdb.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := esdbtest.Start(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := esdbtest.New(t)
 	conf, err := esdb.ParseConnectionString(srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -36,11 +26,7 @@ func start(t *testing.T) *esdb.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		c.Close()
-		srv.Close()
-		store.Close()
-	})
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
