@@ -344,3 +344,42 @@ func TestNextAfterCloseSaysClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsGoToTheLeader: a node that is not (or no longer) the leader
+// refuses what requires the leader and names it; the adapter's calls
+// require it (the client means to, but its header never leaves), so they
+// end up on the leader instead of reading a follower's possibly stale
+// copy. The stand-in follower's own log is empty of ledger events, so a
+// call it served would show.
+func TestCallsGoToTheLeader(t *testing.T) {
+	leader := server(t)
+	follower := server(t, esdbtest.FollowerOf(leader))
+	ctx := context.Background()
+	onLeader := open(t, leader.URL())
+	ev := event("order.placed")
+	stream := "order-" + uuid.NewString()
+	if _, err := onLeader.Append(ctx, stream, eventstore.NoStream, ev); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, follower.URL())
+	got, err := s.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+	if err != nil || len(got) != 1 || got[0].ID != ev.ID {
+		t.Fatalf("read through the follower's address = %v, %v; want the leader's event", got, err)
+	}
+	res, err := s.Append(ctx, stream, eventstore.Exact(0), event("order.paid"))
+	if err != nil || res.Revision != 1 {
+		t.Fatalf("append through the follower's address = %+v, %v", res, err)
+	}
+	sub, err := s.SubscribeAll(ctx, eventstore.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	evs, err := sub.Next(nctx)
+	if err != nil || len(evs) == 0 || evs[0].ID != ev.ID {
+		t.Fatalf("subscription through the follower's address = %d events, %v; want the leader's log", len(evs), err)
+	}
+}

@@ -7,7 +7,7 @@
 // protos: Streams.Append and Streams.Read (stream reads, $all reads, $all
 // catch-up subscriptions with server-side filters, confirmation, caught-up
 // and checkpoint messages), ServerFeatures and Gossip (so cluster connection
-// strings work). Its storage is an eventstore.Store, the embedded SQLite
+// strings work), and a follower's "not leader" answer. Its storage is an eventstore.Store, the embedded SQLite
 // store in tests, so the log is durable and a server can be stopped and
 // restarted on the same port to test reconnection.
 //
@@ -30,8 +30,9 @@
 //
 // What it does not do: authentication, TLS, deletes and tombstones, stream
 // subscriptions, persistent subscriptions, projections, link resolution,
-// clusters (gossip answers with one leader, so leader changes are not
-// exercised). Payloads are JSON only, because the port stores JSON.
+// replication (gossip answers with one leader; FollowerOf makes a server
+// answer "not leader" the way a follower does, without being a replica).
+// Payloads are JSON only, because the port stores JSON.
 //
 // Where its storage makes it stricter than EventStoreDB: an event id
 // already in the stream, appended again at the stream's head (exact

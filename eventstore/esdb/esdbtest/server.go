@@ -16,6 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/robotlabor/billing/eventstore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // MaxAppendSize is EventStoreDB's default limit on one append's payload.
@@ -42,6 +45,16 @@ type Option func(*options)
 
 type options struct {
 	retriesWithoutPosition bool
+	leader                 *Server // set on a follower
+}
+
+// FollowerOf makes the server a follower of leader: it refuses every
+// request that requires the leader with EventStoreDB's "not leader"
+// answer, naming leader's address, and serves the rest from its own store
+// (which, unlike a real follower's, is not a replica: a client served
+// there shows it).
+func FollowerOf(leader *Server) Option {
+	return func(o *options) { o.leader = leader }
 }
 
 // RetriesWithoutPosition answers a recognised retry without a position, as
@@ -78,7 +91,7 @@ func (s *Server) listen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("esdbtest: listen: %w", err)
 	}
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(4 * MaxAppendSize))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4*MaxAppendSize), grpc.StreamInterceptor(s.notLeader))
 	streams.RegisterStreamsServer(g, &streamsServer{store: s.store, opts: s.opts})
 	serverfeatures.RegisterServerFeaturesServer(g, features{})
 	gossip.RegisterGossipServer(g, &gossipServer{s: s})
@@ -91,6 +104,23 @@ func (s *Server) listen(addr string) error {
 		_ = g.Serve(lis) // returns when stopped
 	}()
 	return nil
+}
+
+// notLeader answers a follower's requests that require the leader as
+// EventStoreDB does: NotFound, with the leader's address in the trailers,
+// which the client follows.
+func (s *Server) notLeader(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	leader := s.opts.leader
+	md, _ := metadata.FromIncomingContext(ss.Context())
+	if leader == nil || len(md.Get("requires-leader")) == 0 || md.Get("requires-leader")[0] != "true" {
+		return handler(srv, ss)
+	}
+	host, port, err := net.SplitHostPort(leader.Addr())
+	if err != nil {
+		return err
+	}
+	ss.SetTrailer(metadata.Pairs("exception", "not-leader", "leader-endpoint-host", host, "leader-endpoint-port", port))
+	return status.Error(codes.NotFound, "Leader info available")
 }
 
 // Stop stops serving at once, as a crashed node would: connections close
