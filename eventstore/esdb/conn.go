@@ -20,8 +20,10 @@ import (
 //     waits forever on a request nobody reads (and panics if the client is
 //     closed meanwhile). So while the node is unreachable, calls do not go
 //     to the client: they wait at a gate (s.down), bounded by their context
-//     and Config.FailoverWait, while one goroutine probes the node, alone,
-//     and replaces a client that gave up (or got stuck) with a fresh one.
+//     and Config.FailoverWait, while one goroutine probes the node through
+//     a fresh client of its own, that nobody else uses. When the node
+//     answers, that client replaces the old one, and calls still stuck in
+//     the old one are released (conn.retired) to try again.
 //   - It attaches "requires-leader" to the wrong side of the context, so
 //     the header is never sent and a node that lost the leadership goes on
 //     serving stale reads. Calls carry the header themselves, so such a
@@ -31,6 +33,7 @@ import (
 type conn struct {
 	client   *esdb.Client
 	inflight sync.WaitGroup
+	retired  chan struct{} // closed when another client replaces this one
 }
 
 func (s *Store) newConn() (*conn, error) {
@@ -38,7 +41,17 @@ func (s *Store) newConn() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EventStoreDB client: %w", err)
 	}
-	return &conn{client: client}, nil
+	return &conn{client: client, retired: make(chan struct{})}, nil
+}
+
+// closeWhenIdle closes c's client once no call is under way on it: at
+// once, or never if a call is stuck in it for good (closing would crash
+// that call).
+func (c *conn) closeWhenIdle() {
+	go func() {
+		c.inflight.Wait()
+		c.client.Close()
+	}()
 }
 
 // errUnavailable: the node did not answer within Config.FailoverWait.
@@ -116,6 +129,8 @@ func call[T any](ctx context.Context, s *Store, keep bool, fn func(context.Conte
 		return zero, ctx.Err()
 	case <-s.closing.Done():
 		return zero, eventstore.ErrClosed
+	case <-c.retired:
+		return zero, fmt.Errorf("%w: its client was replaced during the call", errUnavailable)
 	}
 }
 
@@ -136,7 +151,7 @@ func retryable(err error) bool {
 }
 
 // markDown shuts the gate after client c failed to reach the node, and
-// starts the probe that opens it again.
+// starts the goroutine that opens it again.
 func (s *Store) markDown(c *conn, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,47 +161,42 @@ func (s *Store) markDown(c *conn, err error) {
 	s.log.Warn("EventStoreDB unreachable; calls wait for it", "err", err)
 	s.down = make(chan struct{})
 	s.bg.Add(1)
-	go s.recover()
+	go s.reconnect()
 }
 
-// probeWait bounds one probe: the client's discovery is bounded by its
-// attempts, but a probe queued behind another call's failing discovery
-// would wait forever.
+// probeWait bounds one probe, in case its client blocks past its own
+// discovery attempts.
 const probeWait = 30 * time.Second
 
-// recover probes the node until it answers, then opens the gate. A client
-// that gave up, or whose probe got stuck, is replaced by a fresh one; the
-// old one is closed once its calls under way return.
-func (s *Store) recover() {
+// reconnect probes the node, each round through a fresh client, until it
+// answers; then that client replaces the old one and the gate opens.
+func (s *Store) reconnect() {
 	defer s.bg.Done()
 	pause := s.cfg.RetryMin
 	for {
-		s.mu.Lock()
-		c := s.conn
-		c.inflight.Add(1)
-		s.mu.Unlock()
-		err := s.probe(c)
+		fresh, err := s.newConn()
+		if err == nil {
+			err = s.probe(fresh)
+		}
 		if err == nil {
 			s.mu.Lock()
+			if s.isClosed() {
+				s.mu.Unlock()
+				fresh.closeWhenIdle()
+				return
+			}
+			old := s.conn
+			s.conn = fresh
 			close(s.down)
 			s.down = nil
 			s.mu.Unlock()
+			close(old.retired)
+			old.closeWhenIdle()
 			s.log.Info("EventStoreDB reachable again")
 			return
 		}
-		if s.isClosed() {
-			return
-		}
-		if code(err) == esdb.ErrorCodeConnectionClosed || errors.Is(err, errProbeStuck) {
-			if fresh, nerr := s.newConn(); nerr == nil {
-				s.mu.Lock()
-				s.conn = fresh
-				s.mu.Unlock()
-				go func() {
-					c.inflight.Wait()
-					c.client.Close()
-				}()
-			}
+		if fresh != nil {
+			fresh.closeWhenIdle()
 		}
 		t := time.NewTimer(pause)
 		select {
@@ -201,9 +211,11 @@ func (s *Store) recover() {
 
 var errProbeStuck = errors.New("esdb: probe got no answer")
 
-// probe reads the last event of $all through c, the one call on it while
-// the gate is shut, and releases c's count when done.
+// probe reads the last event of $all through c, its only caller. A node
+// that answers "not leader" is reachable: the client has moved to the
+// leader it named.
 func (s *Store) probe(c *conn) error {
+	c.inflight.Add(1)
 	done := make(chan error, 1)
 	go func() {
 		defer c.inflight.Done()
@@ -212,7 +224,7 @@ func (s *Store) probe(c *conn) error {
 		if err == nil {
 			_, err = rs.Recv()
 			rs.Close()
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) || code(err) == esdb.ErrorCodeNotLeader {
 				err = nil
 			}
 		}

@@ -383,3 +383,44 @@ func TestCallsGoToTheLeader(t *testing.T) {
 		t.Fatalf("subscription through the follower's address = %d events, %v; want the leader's log", len(evs), err)
 	}
 }
+
+// TestEverySubscriptionResumesAfterAnOutage: many subscriptions drop at
+// once when the node goes away for longer than the client's discovery
+// tries for; when it returns, every one of them resumes (none stays stuck
+// inside the client that gave up) and calls are served at once.
+func TestEverySubscriptionResumesAfterAnOutage(t *testing.T) {
+	srv := server(t)
+	ctx := context.Background()
+	s := open(t, srv.URL()+"&maxDiscoverAttempts=3&discoveryInterval=50")
+	const n = 16
+	subs := make([]eventstore.Subscription, n)
+	for i := range subs {
+		sub, err := s.SubscribeAll(ctx, eventstore.Start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		subs[i] = sub
+	}
+	srv.Stop()
+	// An outage longer than the client's discovery (3 tries, 50 ms
+	// apart): what is checked below does not depend on its length.
+	time.Sleep(1500 * time.Millisecond)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	ev := event("order.placed")
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := s.Append(actx, "order-"+uuid.NewString(), eventstore.NoStream, ev); err != nil {
+		t.Fatalf("append after the outage: %v", err)
+	}
+	for i, sub := range subs {
+		nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		evs, err := sub.Next(nctx)
+		cancel()
+		if err != nil || len(evs) != 1 || evs[0].ID != ev.ID {
+			t.Fatalf("subscription %d after the outage: %d events, %v; want the new event", i, len(evs), err)
+		}
+	}
+}

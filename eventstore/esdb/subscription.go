@@ -98,12 +98,13 @@ func (sub *subscription) run(ctx context.Context, pos eventstore.Position) {
 		if delivered > pos {
 			pos, pause = delivered, s.cfg.RetryMin
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.isClosed() {
 			return
 		}
 		if permanent(err) {
 			s.log.Error("EventStoreDB subscription ended", "after_position", pos, "err", err)
 			sub.err = err
+			sub.cancel()
 			return
 		}
 		s.log.Warn("EventStoreDB subscription dropped; resubscribing", "after_position", pos, "retry_in", pause, "err", err)
