@@ -75,7 +75,7 @@ type Follower interface {
 func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 	labels := prometheus.Labels{"consumer": name}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "billing_consumer_lag_events", Help: "Log positions between the head and what the consumer applied.", ConstLabels: labels,
+		Name: "billing_consumer_lag_events", Help: "Log positions between the head and what the consumer applied: events on the embedded store, bytes of log on EventStoreDB.", ConstLabels: labels,
 	}, func() float64 {
 		head, pos := headOf(store), f.Position()
 		if head <= pos {
