@@ -11,6 +11,8 @@ var (
 	ErrConflict = errors.New("eventstore: wrong expected revision")
 	// ErrStreamNotFound means the stream has no events.
 	ErrStreamNotFound = errors.New("eventstore: stream not found")
+	// ErrEventNotFound means no event is at the position asked for.
+	ErrEventNotFound = errors.New("eventstore: no event at this position")
 	// ErrInvalidAppend means the events themselves are unacceptable: no
 	// events, an empty type or stream, a nil or repeated ID, an append over
 	// the backend's size limit, or IDs the stream already holds that are not

@@ -71,7 +71,14 @@ type Store interface {
 
 	// ReadAll returns up to max events of the log after position from
 	// (exclusive), in log order. An empty result means from is the head.
+	// from is Start or a position the store gave: positions are ordered
+	// but not counters (EventStoreDB's are byte offsets in its log), so a
+	// computed one such as p-1 may name no event and be refused.
 	ReadAll(ctx context.Context, from Position, max int) ([]RecordedEvent, error)
+
+	// ReadEvent returns the event at position pos, or ErrEventNotFound
+	// when there is none.
+	ReadEvent(ctx context.Context, pos Position) (RecordedEvent, error)
 
 	// Head returns the position of the log's last event (Start when empty).
 	Head(ctx context.Context) (Position, error)

@@ -238,14 +238,13 @@ func (r *Reconciler) retryParked(ctx context.Context) error {
 }
 
 func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
-	recs, err := r.cfg.Log.Store.ReadAll(ctx, p.position-1, 1)
+	rec, err := r.cfg.Log.Store.ReadEvent(ctx, p.position)
+	if errors.Is(err, eventstore.ErrEventNotFound) {
+		return r.cp.unpark(ctx, p.position)
+	}
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 || recs[0].Position != p.position {
-		return r.cp.unpark(ctx, p.position)
-	}
-	rec := recs[0]
 	if !p.since.IsZero() && p.since.Unix() > 0 && time.Since(p.since) > maxUnknown {
 		r.cfg.Logger.Error("reconciler: outcome unknown for too long; an operator must check it at the provider "+
 			"(its idempotency keys expire after 24 h, so retrying could act twice)", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "since", p.since)

@@ -185,11 +185,11 @@ func (r *Relay) tail(ctx context.Context, stream jetstream.Stream) (uint64, even
 // at its position: a stream fed by another log (a misconfigured second
 // deployment) must not be interleaved with this one.
 func (r *Relay) sameLog(ctx context.Context, pos eventstore.Position, id string) error {
-	evs, err := r.cfg.Store.ReadAll(ctx, pos-1, 1)
-	if err != nil {
+	ev, err := r.cfg.Store.ReadEvent(ctx, pos)
+	if err != nil && !errors.Is(err, eventstore.ErrEventNotFound) {
 		return err
 	}
-	if len(evs) == 0 || evs[0].Position != pos || evs[0].ID.String() != id {
+	if err != nil || ev.ID.String() != id {
 		return fmt.Errorf("stream %s ends with event %s at position %d, which this event store does not hold there: "+
 			"the stream belongs to another log; refusing to publish into it", r.cfg.Stream, id, pos)
 	}

@@ -76,6 +76,27 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 	}
 }
 
+// ReadEvent implements eventstore.Store: a forward read of $all from an
+// event's position starts with that event. A system event is not the
+// ledger's, so none is found there.
+func (s *Store) ReadEvent(ctx context.Context, pos eventstore.Position) (eventstore.RecordedEvent, error) {
+	notFound := fmt.Errorf("read event at %d: %w", pos, eventstore.ErrEventNotFound)
+	if pos == eventstore.Start {
+		return eventstore.RecordedEvent{}, notFound
+	}
+	at := esdb.Position{Commit: uint64(pos), Prepare: uint64(pos)}
+	page, err := s.read(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+		return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: at}, 1)
+	})
+	if err != nil {
+		return eventstore.RecordedEvent{}, err
+	}
+	if len(page) == 0 || page[0].Position != pos || isSystem(page[0].Type) {
+		return eventstore.RecordedEvent{}, notFound
+	}
+	return page[0], nil
+}
+
 // Head implements eventstore.Store: the position of the last event that is
 // not a system event, found reading $all backwards.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {

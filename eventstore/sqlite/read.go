@@ -61,6 +61,21 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 	return evs, nil
 }
 
+// ReadEvent implements eventstore.Store.
+func (s *Store) ReadEvent(ctx context.Context, pos eventstore.Position) (eventstore.RecordedEvent, error) {
+	if pos == eventstore.Start || pos > 1<<63-1 {
+		return eventstore.RecordedEvent{}, fmt.Errorf("read event at %d: %w", pos, eventstore.ErrEventNotFound)
+	}
+	evs, err := query(ctx, s.readers, `SELECT `+eventColumns+` FROM events WHERE position = ?`, int64(pos))
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("read event at %d: %w", pos, err)
+	}
+	if len(evs) == 0 {
+		return eventstore.RecordedEvent{}, fmt.Errorf("read event at %d: %w", pos, eventstore.ErrEventNotFound)
+	}
+	return evs[0], nil
+}
+
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }

@@ -178,3 +178,25 @@ func testHead(t *testing.T, s eventstore.Store) {
 		t.Fatalf("ReadAll after Head returned %d events, %v; want none", len(evs), err)
 	}
 }
+
+// testReadEvent: every event is found at the position reads report for
+// it, and nothing at Start.
+func testReadEvent(t *testing.T, s eventstore.Store) {
+	ctx := ctxFor(t)
+	stream := newStream("at")
+	evs := events(3, "e")
+	mustAppend(t, s, stream, eventstore.NoStream, evs...)
+	for i, rec := range readStream(t, s, stream) {
+		got, err := s.ReadEvent(ctx, rec.Position)
+		if err != nil {
+			t.Fatalf("ReadEvent(%d): %v", rec.Position, err)
+		}
+		sameEvent(t, got, evs[i], stream, uint64(i))
+		if got.Position != rec.Position {
+			t.Fatalf("ReadEvent(%d) returned the event at %d", rec.Position, got.Position)
+		}
+	}
+	if _, err := s.ReadEvent(ctx, eventstore.Start); !errors.Is(err, eventstore.ErrEventNotFound) {
+		t.Fatalf("ReadEvent(Start): got %v, want ErrEventNotFound", err)
+	}
+}

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Open) {
 		{"RacingWritersOneWinnerPerRevision", testRacingWriters},
 		{"ReadAllInLogOrder", testReadAllOrder},
 		{"HeadIsTheLastPosition", testHead},
+		{"ReadEventAtItsPosition", testReadEvent},
 		{"SubscriptionSeamUnderConcurrentWrites", testSubscriptionSeam},
 		{"SubscriptionResumesFromPosition", testSubscriptionResume},
 		{"SubscriptionWaitsForNewEvents", testSubscriptionWaits},

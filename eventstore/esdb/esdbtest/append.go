@@ -167,7 +167,7 @@ func success(rev uint64, exists bool, pos *eventstore.Position) *streams.AppendR
 	}
 	if pos != nil {
 		ok.PositionOption = &streams.AppendResp_Success_Position{Position: &streams.AppendResp_Position{
-			CommitPosition: uint64(*pos), PreparePosition: uint64(*pos),
+			CommitPosition: wirePosition(*pos), PreparePosition: wirePosition(*pos),
 		}}
 	} else {
 		ok.PositionOption = &streams.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}}

@@ -44,12 +44,25 @@ func fromProtoUUID(u *shared.UUID) (uuid.UUID, error) {
 
 func streamName(id *shared.StreamIdentifier) string { return string(id.GetStreamName()) }
 
-// readEvent is rec as a Read response. Positions are the store's: commit
-// and prepare positions are equal, as for every event EventStoreDB writes
+// stride spaces the positions the server hands out, as EventStoreDB's are
+// byte offsets of records in its log: the store's position p is p×stride
+// on the wire, so a client that computes a position (p-1) names none.
+const stride = 128
+
+func wirePosition(p eventstore.Position) uint64 { return uint64(p) * stride }
+
+// storePosition is the store's position for a wire position, false when
+// no record could start there.
+func storePosition(w uint64) (eventstore.Position, bool) {
+	return eventstore.Position(w / stride), w%stride == 0
+}
+
+// readEvent is rec as a Read response. Commit and prepare positions are
+// equal, as for every event EventStoreDB writes
 // outside an explicit (TCP-only) transaction, and stream reads carry them
 // too, as EventStoreDB does since 22.6.
 func readEvent(rec eventstore.RecordedEvent, structured bool) *streams.ReadResp {
-	pos := uint64(rec.Position)
+	pos := wirePosition(rec.Position)
 	return &streams.ReadResp{Content: &streams.ReadResp_Event{Event: &streams.ReadResp_ReadEvent{
 		Event: &streams.ReadResp_ReadEvent_RecordedEvent{
 			Id:               protoUUID(rec.ID, structured),

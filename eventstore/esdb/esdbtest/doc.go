@@ -20,7 +20,9 @@
 //   - WrongExpectedVersion with the stream's current revision;
 //   - StreamNotFound for reads of a stream without events;
 //   - $all in commit order; forward $all reads include the event at the
-//     given position, subscriptions start after it;
+//     given position, subscriptions start after it; a position where no
+//     event starts is an invalid read (EventStoreDB's positions are byte
+//     offsets, so p-1 is inside the previous record);
 //   - system events: the log starts with a few $-typed events in $-named
 //     streams, as a fresh node's does, so filters are exercised;
 //   - every event carries the type, content-type and created metadata

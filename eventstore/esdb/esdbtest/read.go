@@ -97,7 +97,9 @@ func (s *streamsServer) readAll(ctx context.Context, opts *streams.ReadReq_Optio
 	var at eventstore.Position // forwards: read after it; backwards: before it
 	switch p := opts.GetAllOption().(type) {
 	case *streams.ReadReq_Options_AllOptions_Position:
-		at = eventstore.Position(p.Position.GetCommitPosition())
+		if at, err = s.checkPosition(ctx, p.Position.GetCommitPosition()); err != nil {
+			return err
+		}
 		if !backwards && at > 0 {
 			at--
 		}
@@ -138,6 +140,27 @@ func (s *streamsServer) readAll(ctx context.Context, opts *streams.ReadReq_Optio
 		at = evs[len(evs)-1].Position
 	}
 	return nil
+}
+
+// checkPosition refuses a $all position where no event starts, as
+// EventStoreDB does (an offset inside a record is an invalid read), and
+// returns the store's position for it.
+func (s *streamsServer) checkPosition(ctx context.Context, wire uint64) (eventstore.Position, error) {
+	pos, ok := storePosition(wire)
+	if !ok {
+		return 0, status.Errorf(codes.InvalidArgument, "invalid position %d: no event starts there", wire)
+	}
+	if pos == eventstore.Start {
+		return pos, nil
+	}
+	_, err := s.store.ReadEvent(ctx, pos)
+	if errors.Is(err, eventstore.ErrEventNotFound) {
+		return 0, status.Errorf(codes.InvalidArgument, "invalid position %d: no event starts there", wire)
+	}
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return pos, nil
 }
 
 // allBefore returns up to n events before position before, newest first.

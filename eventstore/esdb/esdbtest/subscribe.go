@@ -21,7 +21,9 @@ func (s *streamsServer) subscribeAll(opts *streams.ReadReq_Options_AllOptions, f
 	from := eventstore.Start
 	switch p := opts.GetAllOption().(type) {
 	case *streams.ReadReq_Options_AllOptions_Position:
-		from = eventstore.Position(p.Position.GetCommitPosition())
+		if from, err = s.checkPosition(ctx, p.Position.GetCommitPosition()); err != nil {
+			return err
+		}
 	case *streams.ReadReq_Options_AllOptions_End:
 		from = head
 	}
@@ -55,7 +57,7 @@ func (s *streamsServer) subscribeAll(opts *streams.ReadReq_Options_AllOptions, f
 			}
 			if read++; f.checkpointEvery > 0 && read%f.checkpointEvery == 0 {
 				if err := out.Send(&streams.ReadResp{Content: &streams.ReadResp_Checkpoint_{Checkpoint: &streams.ReadResp_Checkpoint{
-					CommitPosition: uint64(rec.Position), PreparePosition: uint64(rec.Position),
+					CommitPosition: wirePosition(rec.Position), PreparePosition: wirePosition(rec.Position),
 				}}}); err != nil {
 					return err
 				}
