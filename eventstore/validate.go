@@ -1,6 +1,8 @@
 package eventstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -29,4 +31,23 @@ func ValidateAppend(stream string, events []EventData) error {
 		seen[e.ID] = struct{}{}
 	}
 	return nil
+}
+
+// ErrForeignCheckpoint means a consumer's saved position names no event of
+// the log: the store was restored from an older backup, replaced, or the
+// checkpoint belongs to another log. Following from it would skip events
+// (or be refused), so the consumer must be rebuilt instead.
+var ErrForeignCheckpoint = errors.New("eventstore: checkpoint names no event of this log")
+
+// VerifyCheckpoint checks that pos, a consumer's saved position, is Start
+// or the position of an event of s, and returns ErrForeignCheckpoint if not.
+func VerifyCheckpoint(ctx context.Context, s Store, pos Position) error {
+	if pos == Start {
+		return nil
+	}
+	_, err := s.ReadEvent(ctx, pos)
+	if errors.Is(err, ErrEventNotFound) {
+		return fmt.Errorf("%w: position %d", ErrForeignCheckpoint, pos)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,10 +75,11 @@ type Follower interface {
 // event it has not applied was recorded (0 when caught up).
 func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 	labels := prometheus.Labels{"consumer": name}
+	h := &lastHead{store: store}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "billing_consumer_lag_events", Help: "Log positions between the head and what the consumer applied: events on the embedded store, bytes of log on EventStoreDB.", ConstLabels: labels,
 	}, func() float64 {
-		head, pos := headOf(store), f.Position()
+		head, pos := h.get(), f.Position()
 		if head <= pos {
 			return 0
 		}
@@ -87,7 +89,7 @@ func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 		Name: "billing_consumer_lag_seconds", Help: "Age of the oldest event the consumer has not applied.", ConstLabels: labels,
 	}, func() float64 {
 		pos := f.Position()
-		if headOf(store) <= pos {
+		if h.get() <= pos {
 			return 0
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -100,9 +102,24 @@ func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 	}))
 }
 
-func headOf(store eventstore.Store) eventstore.Position {
+// lastHead reads the store's head for a scrape and keeps the last one it
+// read: when the store does not answer (an outage is when lag matters),
+// the lag is measured against that, not against Start, which would read as
+// caught up.
+type lastHead struct {
+	store eventstore.Store
+	mu    sync.Mutex
+	head  eventstore.Position
+}
+
+func (h *lastHead) get() eventstore.Position {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	head, _ := store.Head(ctx)
-	return head
+	head, err := h.store.Head(ctx)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		h.head = head
+	}
+	return h.head
 }

@@ -56,6 +56,9 @@ func (p *Projector) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("projector: %w", err)
 	}
+	if err := eventstore.VerifyCheckpoint(ctx, p.store, from); err != nil {
+		return fmt.Errorf("projector: %w: rebuild the read models (billing projections rebuild)", err)
+	}
 	p.publish(from, time.Time{})
 	p.log.Info("projector started", "checkpoint", uint64(from))
 	sub, err := p.store.SubscribeAll(ctx, from)

@@ -130,3 +130,25 @@ func TestProjectorNeedsWritableReadModels(t *testing.T) {
 		t.Fatal("a projector ran on read models opened read-only")
 	}
 }
+
+// TestReadModelsOfAnotherLogAreRefused: read models whose checkpoint names
+// no event of the store (a store restored from an older backup, or
+// replaced) would silently skip events; the projector refuses to run and
+// says to rebuild them.
+func TestReadModelsOfAnotherLogAreRefused(t *testing.T) {
+	h := newHarness(t)
+	h.record(placed("user_1", "key-1", 4900, t0), placed("user_1", "key-2", 4900, t0))
+	h.halt()
+
+	other := newHarness(t) // another, empty log
+	other.halt()
+	rm, err := projections.Open(context.Background(), h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	err = projections.NewProjector(rm, other.store, nil).Run(context.Background())
+	if !errors.Is(err, eventstore.ErrForeignCheckpoint) || !strings.Contains(err.Error(), "projections rebuild") {
+		t.Fatalf("projector on another log: got %v, want ErrForeignCheckpoint naming the rebuild", err)
+	}
+}

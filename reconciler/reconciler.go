@@ -124,6 +124,9 @@ func (r *Reconciler) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reconciler: %w", err)
 	}
+	if err := eventstore.VerifyCheckpoint(ctx, r.cfg.Log.Store, from); err != nil {
+		return fmt.Errorf("reconciler: %w: delete reconciler.db to follow the log from its start (every reaction is idempotent)", err)
+	}
 	r.pos.Store(uint64(from))
 	sub, err := r.cfg.Log.Store.SubscribeAll(ctx, from)
 	if err != nil {

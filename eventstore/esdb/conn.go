@@ -145,9 +145,15 @@ func unreachable(err error) bool {
 }
 
 // retryable reports an error after which one more try, on the connection
-// the client or the gate provides next, may well succeed.
+// the client or the gate provides next, may well succeed: the node was
+// unreachable or not the leader, or it timed out a write (Aborted) that it
+// may or may not have committed.
 func retryable(err error) bool {
-	return unreachable(err) || code(err) == esdb.ErrorCodeNotLeader || errors.Is(err, errUnavailable)
+	switch code(err) {
+	case esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
+		return true
+	}
+	return unreachable(err) || errors.Is(err, errUnavailable)
 }
 
 // markDown shuts the gate after client c failed to reach the node, and

@@ -37,11 +37,14 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	return out, err
 }
 
+// minPage is the fewest events a read of $all asks for.
+const minPage = 256
+
 // ReadAll implements eventstore.Store. The client cannot filter $all reads
 // on the server, so system events are skipped here, reading on until max
 // ledger events or the end of the log.
-func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
-	if max <= 0 {
+func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
 		return nil, nil
 	}
 	var out []eventstore.RecordedEvent
@@ -51,8 +54,9 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 			opts.From = esdb.Position{Commit: uint64(from), Prepare: uint64(from)}
 		}
 		// A forward read of $all includes the event at its position, which
-		// the port excludes: ask for one more.
-		want := uint64(max-len(out)) + 1
+		// the port excludes: ask for one more. And never for few: a log
+		// can hold long runs of system events, each skipped here.
+		want := uint64(max(limit-len(out)+1, minPage))
 		page, err := s.read(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
 			return c.ReadAll(ctx, opts, want)
 		})
@@ -65,11 +69,11 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 				continue
 			}
 			last = rec.Position
-			if !isSystem(rec.Type) && len(out) < max {
+			if !isSystem(rec.Type) && len(out) < limit {
 				out = append(out, rec)
 			}
 		}
-		if len(out) == max || uint64(len(page)) < want {
+		if len(out) == limit || uint64(len(page)) < want {
 			return out, nil
 		}
 		from = last
@@ -88,6 +92,9 @@ func (s *Store) ReadEvent(ctx context.Context, pos eventstore.Position) (eventst
 	page, err := s.read(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
 		return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: at}, 1)
 	})
+	if invalidPosition(err) {
+		return eventstore.RecordedEvent{}, notFound
+	}
 	if err != nil {
 		return eventstore.RecordedEvent{}, err
 	}

@@ -185,6 +185,14 @@ func code(err error) esdb.ErrorCode {
 	return esdb.ErrorCodeUnknown
 }
 
+// invalidPosition reports a read refused because no event starts at its
+// position (a checkpoint of another log, or of a store restored from an
+// older backup): KurrentDB answers "Trying to read from an invalid
+// position", the stand-in InvalidArgument.
+func invalidPosition(err error) bool {
+	return err != nil && (invalidArgument(err) || strings.Contains(strings.ToLower(err.Error()), "invalid position"))
+}
+
 // invalidArgument reports a request the server refused as malformed, such
 // as an append over its maximum append size.
 func invalidArgument(err error) bool {

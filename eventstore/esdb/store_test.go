@@ -424,3 +424,33 @@ func TestEverySubscriptionResumesAfterAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestAPositionOfAnotherLog: a position where no event starts (a
+// checkpoint kept across a restored or replaced cluster) is no event for
+// ReadEvent, and ends a subscription with the error instead of retrying it
+// forever.
+func TestAPositionOfAnotherLog(t *testing.T) {
+	s := open(t, server(t).URL())
+	ctx := context.Background()
+	res, err := s.Append(ctx, "order-"+uuid.NewString(), eventstore.NoStream, event("order.placed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := res.Position + 1 // inside the event's record: no event starts there
+	if _, err := s.ReadEvent(ctx, elsewhere); !errors.Is(err, eventstore.ErrEventNotFound) {
+		t.Fatalf("ReadEvent at a position inside a record: got %v, want ErrEventNotFound", err)
+	}
+	if err := eventstore.VerifyCheckpoint(ctx, s, elsewhere); !errors.Is(err, eventstore.ErrForeignCheckpoint) {
+		t.Fatalf("VerifyCheckpoint: got %v, want ErrForeignCheckpoint", err)
+	}
+	sub, err := s.SubscribeAll(ctx, elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := sub.Next(nctx); err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("subscription from a position of another log: got %v, want the server's refusal", err)
+	}
+}

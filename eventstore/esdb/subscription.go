@@ -18,8 +18,8 @@ const batch = 512
 // subscribed: when the subscription drops (a restart, a leader change, a
 // network fault) it subscribes again after the last event it delivered,
 // pausing between attempts, so Next never sees the fault. An error that
-// retrying cannot fix (access denied, a server without positions) ends the
-// subscription, and Next returns it.
+// retrying cannot fix (access denied, a server without positions, a start
+// position of another log) ends the subscription, and Next returns it.
 func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position) (eventstore.Subscription, error) {
 	if s.isClosed() {
 		return nil, eventstore.ErrClosed
@@ -119,13 +119,14 @@ func (sub *subscription) run(ctx context.Context, pos eventstore.Position) {
 	}
 }
 
-// permanent reports an error that resubscribing cannot fix.
+// permanent reports an error that resubscribing cannot fix: no access, a
+// server without positions, or a start position where no event starts.
 func permanent(err error) bool {
 	switch code(err) {
 	case esdb.ErrorCodeAccessDenied, esdb.ErrorCodeUnauthenticated:
 		return true
 	}
-	return errors.Is(err, errNoPosition)
+	return errors.Is(err, errNoPosition) || invalidPosition(err)
 }
 
 // follow runs one subscription from pos until it drops, and returns the
