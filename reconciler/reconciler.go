@@ -141,14 +141,9 @@ func (r *Reconciler) follow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reconciler: %w", err)
 		}
-		var park []eventstore.Position
-		for _, rec := range batch {
-			if !r.handleQuickly(ctx, rec) {
-				if ctx.Err() != nil {
-					return nil
-				}
-				park = append(park, rec.Position)
-			}
+		park := r.handleBatch(ctx, batch)
+		if ctx.Err() != nil {
+			return nil // not all handled: the batch again after a restart
 		}
 		last := batch[len(batch)-1].Position
 		if err := r.cp.save(ctx, last, park, time.Now().Add(r.cfg.RetryMin)); err != nil {

@@ -456,3 +456,42 @@ func TestTheSweepSettlesWhatFellThrough(t *testing.T) {
 		t.Fatalf("%d charges, want 1", f.p.charges)
 	}
 }
+
+// meeting is a provider whose first charge waits until a second one is
+// under way: it settles only if charges are made side by side.
+type meeting struct {
+	*provider
+	arrived chan struct{} // holds the first caller's token
+	met     chan struct{} // closed when a second caller came
+	once    sync.Once
+}
+
+func (m *meeting) Charge(ctx context.Context, c payments.Charge) (payments.ChargeResult, error) {
+	select {
+	case m.arrived <- struct{}{}:
+		select {
+		case <-m.met:
+		case <-ctx.Done():
+			return payments.ChargeResult{}, ctx.Err()
+		}
+	default:
+		m.once.Do(func() { close(m.met) })
+	}
+	return m.provider.Charge(ctx, c)
+}
+
+// TestOrdersAreChargedSideBySide: plain orders of a batch are handled
+// concurrently (one lane per order), not one after another, and each is
+// still charged once.
+func TestOrdersAreChargedSideBySide(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 6, "plan_robot_hours_10")
+	m := &meeting{provider: f.p, arrived: make(chan struct{}, 1), met: make(chan struct{})}
+	f.runWith(t, "cp.db", m, orders)
+	if f.p.charges != 6 {
+		t.Fatalf("provider charged %d times for 6 orders", f.p.charges)
+	}
+	if n := f.count(t, domain.EventOrderPaid); n != 6 {
+		t.Fatalf("%d order.paid events for 6 orders", n)
+	}
+}
