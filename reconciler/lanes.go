@@ -59,11 +59,17 @@ func (r *Reconciler) handleSideBySide(ctx context.Context, evs []eventstore.Reco
 	sem := make(chan struct{}, lanes)
 	var wg sync.WaitGroup
 	for _, stream := range order {
+		if ctx.Err() != nil {
+			break // stopping: the batch is handled again after a restart
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(recs []eventstore.RecordedEvent) {
 			defer func() { <-sem; wg.Done() }()
 			for _, rec := range recs {
+				if ctx.Err() != nil {
+					return
+				}
 				if !r.handleQuickly(ctx, rec) {
 					parked(rec.Position)
 				}
@@ -73,9 +79,14 @@ func (r *Reconciler) handleSideBySide(ctx context.Context, evs []eventstore.Reco
 	wg.Wait()
 }
 
-// independent reports an event whose handling touches its own order only:
-// a plain order's placement (no subscription), a refund request, a
-// recorded refund; and events the reconciler ignores.
+// independent reports an event whose handling no other independent event's
+// handling can affect: a plain order's placement (no subscription), a
+// refund request, a recorded refund; and events the reconciler ignores.
+// They read and write their own order stream; the one write beyond it,
+// order.refunded of a subscription's first order asking to cancel the
+// subscription, touches a stream no independent handler reads. Keep it so:
+// a handler here that comes to read a subscription (or anything shared)
+// must move to the barriers.
 func independent(rec eventstore.RecordedEvent) bool {
 	switch rec.Type {
 	case domain.EventRefundRequested, domain.EventOrderRefunded:

@@ -186,7 +186,10 @@ func (r *Reconciler) handleQuickly(ctx context.Context, rec eventstore.RecordedE
 			r.dropped(rec, err)
 			return true
 		}
-		if try == quickTries || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return false // stopping, not parking: nothing is saved for this batch
+		}
+		if try == quickTries {
 			r.cfg.Logger.Warn("reconciler: outcome unknown, parked for retries", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "error", err)
 			r.cfg.Observe(rec.Type, "parked")
 			return false

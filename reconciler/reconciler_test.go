@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,13 +458,14 @@ func TestTheSweepSettlesWhatFellThrough(t *testing.T) {
 	}
 }
 
-// meeting is a provider whose first charge waits until a second one is
-// under way: it settles only if charges are made side by side.
+// meeting is a provider whose first charge waits, for a while, until a
+// second one is under way, and records whether one came.
 type meeting struct {
 	*provider
 	arrived chan struct{} // holds the first caller's token
 	met     chan struct{} // closed when a second caller came
 	once    sync.Once
+	joined  atomic.Bool // a second caller came while the first waited
 }
 
 func (m *meeting) Charge(ctx context.Context, c payments.Charge) (payments.ChargeResult, error) {
@@ -471,6 +473,8 @@ func (m *meeting) Charge(ctx context.Context, c payments.Charge) (payments.Charg
 	case m.arrived <- struct{}{}:
 		select {
 		case <-m.met:
+			m.joined.Store(true)
+		case <-time.After(5 * time.Second): // a hang bound: the check below fails
 		case <-ctx.Done():
 			return payments.ChargeResult{}, ctx.Err()
 		}
@@ -481,13 +485,16 @@ func (m *meeting) Charge(ctx context.Context, c payments.Charge) (payments.Charg
 }
 
 // TestOrdersAreChargedSideBySide: plain orders of a batch are handled
-// concurrently (one lane per order), not one after another, and each is
-// still charged once.
+// concurrently (one lane per order), not one after another: a second
+// charge starts while the first is under way. Each is still charged once.
 func TestOrdersAreChargedSideBySide(t *testing.T) {
 	f := setup(t)
 	orders := f.placeOrders(t, "alice", 6, "plan_robot_hours_10")
 	m := &meeting{provider: f.p, arrived: make(chan struct{}, 1), met: make(chan struct{})}
 	f.runWith(t, "cp.db", m, orders)
+	if !m.joined.Load() {
+		t.Fatal("no charge started while the first was under way: orders were handled one at a time")
+	}
 	if f.p.charges != 6 {
 		t.Fatalf("provider charged %d times for 6 orders", f.p.charges)
 	}
