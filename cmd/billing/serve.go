@@ -249,7 +249,10 @@ func (m *Main) ready(ctx context.Context) error {
 	// few seconds is not ready (EventStoreDB calls wait out a failover).
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if _, err := m.Store.ReadAll(sctx, eventstore.Start, 1); err != nil {
+	// One event of a stream serve itself wrote at start: a single small
+	// read on either backend, where a read of $all from its start may first
+	// pass EventStoreDB's own events.
+	if _, err := m.Store.ReadStream(sctx, domain.CatalogStream, eventstore.Backwards, eventstore.End, 1); err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 		return fmt.Errorf("event store: %w", err)
 	}
 	if pos := m.Projector.Position(); pos < m.startupHead {
