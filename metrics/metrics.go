@@ -20,6 +20,9 @@ type Metrics struct {
 	appends    *prometheus.CounterVec
 	appendTime prometheus.Histogram
 	outcomes   *prometheus.CounterVec
+
+	mu    sync.Mutex
+	heads map[eventstore.Store]*lastHead // one per store, shared by its consumers' gauges
 }
 
 // New registers the service's metrics and the Go runtime's.
@@ -75,7 +78,16 @@ type Follower interface {
 // event it has not applied was recorded (0 when caught up).
 func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 	labels := prometheus.Labels{"consumer": name}
-	h := &lastHead{store: store}
+	m.mu.Lock()
+	if m.heads == nil {
+		m.heads = map[eventstore.Store]*lastHead{}
+	}
+	h, ok := m.heads[store]
+	if !ok {
+		h = &lastHead{store: store}
+		m.heads[store] = h
+	}
+	m.mu.Unlock()
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "billing_consumer_lag_events", Help: "Log positions between the head and what the consumer applied: events on the embedded store, bytes of log on EventStoreDB.", ConstLabels: labels,
 	}, func() float64 {
@@ -105,21 +117,28 @@ func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 // lastHead reads the store's head for a scrape and keeps the last one it
 // read: when the store does not answer (an outage is when lag matters),
 // the lag is measured against that, not against Start, which would read as
-// caught up.
+// caught up. One read serves every gauge of a scrape (headFresh).
 type lastHead struct {
 	store eventstore.Store
 	mu    sync.Mutex
 	head  eventstore.Position
+	at    time.Time // when head was read
 }
 
+// headFresh is how long a head read serves the gauges asking for it.
+const headFresh = time.Second
+
 func (h *lastHead) get() eventstore.Position {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	head, err := h.store.Head(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err == nil {
+	if time.Since(h.at) < headFresh {
+		return h.head
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if head, err := h.store.Head(ctx); err == nil {
 		h.head = head
 	}
+	h.at = time.Now() // a failed read too: a scrape waits on it once, not per gauge
 	return h.head
 }
