@@ -159,19 +159,35 @@ func TestConcurrentSameKey(t *testing.T) {
 	s := startService(t, t.TempDir())
 	alice := s.user(t, "alice")
 	pm := alice.saveCard(visa)
-	const n = 50
+	ids, created := raceOneKey(t, []*client{alice}, pm, "race", 50)
+	if len(ids) != 1 || created > 1 {
+		t.Fatalf("%d distinct orders, %d answers not marked replayed; want one order, at most one first answer", len(ids), created)
+	}
+	if got := alice.orders("").Data; len(got) != 1 || got[0].Status != "paid" {
+		t.Fatalf("listed %+v, want one paid order", got)
+	}
+	if charges := s.sandboxCharges(t); charges != 1 {
+		t.Fatalf("the provider was charged %d times, want once", charges)
+	}
+}
+
+// raceOneKey sends n order requests with one idempotency key at once, the
+// i-th from callers[i%len(callers)], and checks that each answer is the
+// order or idempotency_key_in_use. It returns the order ids answered and
+// how many answers were not marked replayed.
+func raceOneKey(t *testing.T, callers []*client, pm, key string, n int) (ids map[string]bool, created int) {
+	t.Helper()
 	answers := make([]answer, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "race"))
+			answers[i] = callers[i%len(callers)].call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, key))
 		}()
 	}
 	wg.Wait()
-	ids := map[string]bool{}
-	created := 0
+	ids = map[string]bool{}
 	for _, a := range answers {
 		switch code, _ := a.errCode(); {
 		case a.status == http.StatusCreated:
@@ -186,15 +202,7 @@ func TestConcurrentSameKey(t *testing.T) {
 			t.Fatalf("racing request answered %d %s", a.status, a.body)
 		}
 	}
-	if len(ids) != 1 || created > 1 {
-		t.Fatalf("%d distinct orders, %d answers not marked replayed; want one order, at most one first answer", len(ids), created)
-	}
-	if got := alice.orders("").Data; len(got) != 1 || got[0].Status != "paid" {
-		t.Fatalf("listed %+v, want one paid order", got)
-	}
-	if charges := s.sandboxCharges(t); charges != 1 {
-		t.Fatalf("the provider was charged %d times, want once", charges)
-	}
+	return ids, created
 }
 
 func TestOrderListSortingAndPaging(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -84,30 +83,7 @@ func twoInstances(t *testing.T, storeURL func(shared string) string) {
 func sameKeyOnBoth(t *testing.T, a, b *service) {
 	t.Helper()
 	pm := a.user(t, "zed").saveCard(visa)
-	const n = 16
-	answers := make([]answer, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := []*service{a, b}[i%2]
-			answers[i] = s.user(t, "zed").call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "both"))
-		}()
-	}
-	wg.Wait()
-	ids := map[string]bool{}
-	for _, ans := range answers {
-		if code, _ := ans.errCode(); ans.status == http.StatusConflict && code == "idempotency_key_in_use" {
-			continue
-		}
-		if ans.status != http.StatusCreated {
-			t.Fatalf("racing request answered %d %s", ans.status, ans.body)
-		}
-		var o order
-		ans.decode(t, &o)
-		ids[o.ID] = true
-	}
+	ids, _ := raceOneKey(t, []*client{a.user(t, "zed"), b.user(t, "zed")}, pm, "both", 16)
 	if len(ids) != 1 {
 		t.Fatalf("one key across two instances gave %d orders", len(ids))
 	}
