@@ -26,6 +26,7 @@ type Config struct {
 	LogFormat       string // text or json
 	OutcomeWait     time.Duration
 	ShutdownTimeout time.Duration
+	PprofAddr       string // empty: no profiling endpoint; else a loopback host:port
 }
 
 // StripeConfig selects Stripe as the payment provider (docs/stripe.md).
@@ -64,6 +65,7 @@ func configFromEnv() Config {
 		LogFormat:       env("BILLING_LOG_FORMAT", "text"),
 		OutcomeWait:     envDuration("BILLING_OUTCOME_WAIT", 5*time.Second),
 		ShutdownTimeout: 10 * time.Second,
+		PprofAddr:       os.Getenv("BILLING_PPROF_ADDR"),
 	}
 }
 
@@ -136,6 +138,7 @@ func (c *Config) bindFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&c.NATS.URL, "nats-url", c.NATS.URL, "external NATS with JetStream (env BILLING_NATS_URL; default: run nats-server embedded)")
 		fs.StringVar(&c.NATS.Listen, "nats-listen", c.NATS.Listen, "where the embedded nats-server listens; port 0 picks one (env BILLING_NATS_LISTEN)")
 		fs.DurationVar(&c.OutcomeWait, "outcome-wait", c.OutcomeWait, "how long POSTs wait for a payment or refund outcome (env BILLING_OUTCOME_WAIT)")
+		fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this loopback address (env BILLING_PPROF_ADDR; default: off)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may drain on SIGTERM")
 	}
 }
@@ -159,6 +162,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: with BILLING_STRIPE_SECRET_KEY, BILLING_STRIPE_WEBHOOK_SECRET is required: cards are saved and outcomes confirmed through webhooks")
 	case c.Stripe.Timeout <= 0:
 		return errors.New("config: BILLING_STRIPE_TIMEOUT must be a positive duration such as 30s")
+	case c.PprofAddr != "" && !loopbackAddr(c.PprofAddr):
+		return errors.New("config: BILLING_PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060: profiles show the service's internals")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
 	}

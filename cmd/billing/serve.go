@@ -51,8 +51,9 @@ type Main struct {
 	natsServer *relay.Server // nil with an external NATS
 	nats       *nats.Conn
 
-	listener    net.Listener
-	startupHead eventstore.Position // the read models are ready once they reach it
+	listener      net.Listener
+	pprofListener net.Listener        // nil unless BILLING_PPROF_ADDR is set
+	startupHead   eventstore.Position // the read models are ready once they reach it
 }
 
 // NewMain returns a Main for cfg, not yet open.
@@ -64,7 +65,7 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // so that when it returns the service's address is known. After a failed
 // Open, Close releases what was opened.
 func (m *Main) Open(ctx context.Context) error {
-	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openNATS, m.openHTTP} {
+	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openNATS, m.openPprof, m.openHTTP} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -286,6 +287,7 @@ func (m *Main) Run(ctx context.Context) error {
 		workers.Go(func() error { return m.Sandbox.Run(workCtx) })
 	}
 	workers.Go(func() error { return m.Relay.Run(workCtx) })
+	workers.Go(func() error { return m.servePprof(workCtx) })
 
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
@@ -317,6 +319,9 @@ func (m *Main) Close() error {
 	}
 	if m.Sandbox != nil {
 		errs = append(errs, m.Sandbox.Close())
+	}
+	if m.pprofListener != nil {
+		m.pprofListener.Close() // closed already when it served
 	}
 	if m.listener != nil {
 		m.listener.Close() // already closed when HTTP ran; not after a failed Open
