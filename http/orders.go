@@ -104,7 +104,7 @@ func (s *Server) orderOutcome(c *gin.Context, id domain.OrderID, pos eventstore.
 	if err := s.caughtUp(ctx, pos); err != nil {
 		return projections.Order{}, err
 	}
-	return settle(ctx, s,
+	return settle(ctx, s, id.Stream(),
 		func() (projections.Order, error) { return s.cfg.Queries.Order(ctx, userOf(c), string(id)) },
 		func(o projections.Order) bool { return o.Status != waiting })
 }

@@ -10,7 +10,7 @@ import (
 // Progress tells how far the read models have folded the log.
 type Progress interface {
 	WaitFor(ctx context.Context, pos eventstore.Position) error
-	Changed() <-chan struct{}
+	StreamChanged(stream string) (<-chan struct{}, func())
 }
 
 // readYourWrites bounds how long an answer waits for the read models to
@@ -25,21 +25,24 @@ func (s *Server) caughtUp(ctx context.Context, pos eventstore.Position) error {
 	return s.cfg.Progress.WaitFor(ctx, pos)
 }
 
-// settle re-reads with get after every change of the read models until
-// done says the outcome is there or the bounded wait (Config.OutcomeWait)
-// is over, and returns the last read either way.
-func settle[T any](ctx context.Context, s *Server, get func() (T, error), done func(T) bool) (T, error) {
+// settle re-reads with get each time the read models apply an event of
+// stream, until done says the outcome is there or the bounded wait
+// (Config.OutcomeWait) is over, and returns the last read either way.
+func settle[T any](ctx context.Context, s *Server, stream string, get func() (T, error), done func(T) bool) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.OutcomeWait)
 	defer cancel()
 	for {
-		changed := s.cfg.Progress.Changed()
+		changed, release := s.cfg.Progress.StreamChanged(stream)
 		v, err := get()
 		if err != nil || done(v) {
+			release()
 			return v, err
 		}
 		select {
 		case <-changed:
+			release()
 		case <-ctx.Done():
+			release()
 			return get()
 		}
 	}

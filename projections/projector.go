@@ -24,7 +24,14 @@ type Projector struct {
 	lastEvent atomic.Int64  // RecordedAt of the last applied event, unix nanos; 0 before any
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after every applied batch
+	changed chan struct{}            // closed and replaced after every applied batch
+	streams map[string]*streamWaiter // streams someone waits on (StreamChanged)
+}
+
+// streamWaiter is the wake-up of everyone waiting on one stream.
+type streamWaiter struct {
+	ch chan struct{} // closed when an event of the stream is applied
+	n  int           // waiters holding ch
 }
 
 // NewProjector returns a projector that folds store's log into rm, which
@@ -33,7 +40,7 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{rm: rm, store: store, log: log, changed: make(chan struct{})}
+	return &Projector{rm: rm, store: store, log: log, changed: make(chan struct{}), streams: make(map[string]*streamWaiter)}
 }
 
 // Run folds the log into the read models from their checkpoint, batch by
@@ -71,11 +78,55 @@ func (p *Projector) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("projector: read after %d: %w", p.Position(), err)
 		}
-		if err := applyBatch(ctx, p.rm.writer, events); err != nil {
+		if err := applyBatch(ctx, p.rm.folds, events); err != nil {
 			return fmt.Errorf("projector: %w", err)
 		}
 		last := events[len(events)-1]
+		p.wakeStreams(events)
 		p.publish(last.Position, last.RecordedAt)
+	}
+}
+
+// wakeStreams wakes the waiters of the streams events touched. Waiters are
+// woken before Position moves on, so one woken here that also waits for a
+// position waits on until publish: both orders of wake-ups are safe.
+func (p *Projector) wakeStreams(events []eventstore.RecordedEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.streams) == 0 {
+		return
+	}
+	for _, e := range events {
+		if w, ok := p.streams[e.Stream]; ok {
+			close(w.ch)
+			delete(p.streams, e.Stream)
+		}
+	}
+}
+
+// StreamChanged returns a channel closed once the read models have applied
+// an event of stream after this call, and a release to call when done
+// waiting. Take it, read the state, then wait on it: an event applied in
+// between closes it, so none is slept through. Unlike Changed, a waiter
+// wakes only for its own stream, so many waiters cost nothing per batch.
+func (p *Projector) StreamChanged(stream string) (<-chan struct{}, func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, ok := p.streams[stream]
+	if !ok {
+		w = &streamWaiter{ch: make(chan struct{})}
+		p.streams[stream] = w
+	}
+	w.n++
+	var once sync.Once
+	return w.ch, func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if w.n--; w.n == 0 && p.streams[stream] == w {
+				delete(p.streams, stream)
+			}
+		})
 	}
 }
 

@@ -48,6 +48,41 @@ func TestProjectorMakesAppendsReadable(t *testing.T) {
 	}
 }
 
+// TestStreamChangedWakesOnlyThatStreamsWaiters: a handler waiting for its
+// order's outcome wakes once an event of that order is applied, and not for
+// other orders' batches; a release before the event leaves nothing behind.
+func TestStreamChangedWakesOnlyThatStreamsWaiters(t *testing.T) {
+	h := newHarness(t)
+	mine, other := placed("user_1", "key-1", 4900, t0), placed("user_2", "key-2", 4900, t0)
+	h.record(mine)
+
+	changed, release := h.p.StreamChanged(mine.OrderID.Stream())
+	defer release()
+	again, releaseAgain := h.p.StreamChanged(mine.OrderID.Stream())
+	releaseAgain() // a waiter that gave up
+	h.record(other)
+	select {
+	case <-changed:
+		t.Fatal("woken by another order's batch")
+	default:
+	}
+	h.record(paid(mine, t0))
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not woken after the order's own event was applied")
+	}
+	select {
+	case <-again:
+	default:
+		t.Fatal("a released waiter's channel shares the stream's wake-up; it must close too")
+	}
+	order, err := h.rm.Order(context.Background(), "user_1", string(mine.OrderID))
+	if err != nil || order.Status != "paid" {
+		t.Fatalf("after the wake-up the order reads %+v, %v; want it paid", order, err)
+	}
+}
+
 // TestProjectorResumesFromItsCheckpoint: stopped, it misses nothing the log
 // records meanwhile and applies nothing twice: after the restart it is at
 // the head and equal to read models folded afresh.
