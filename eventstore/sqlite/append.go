@@ -25,7 +25,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	}{
 		{&st.head, `SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`},
 		{&st.byID, `SELECT id, revision FROM events WHERE stream = ? AND revision > ? ORDER BY revision`},
-		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`},
+		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`},
 		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
@@ -200,14 +200,14 @@ func originalStart(expected eventstore.ExpectedRevision) (uint64, bool) {
 // matchAt reports whether the request's events are already stored, in order,
 // from revision start of its stream, and if so the result of that append.
 func (tx *batchTx) matchAt(req *appendReq, start uint64) (eventstore.AppendResult, bool, error) {
-	rows, err := tx.fromRevision.QueryContext(tx.ctx, req.stream, int64(start), len(req.events))
+	rows, err := tx.fromRevision.QueryContext(tx.ctx, req.stream, int64(start))
 	if err != nil {
 		return eventstore.AppendResult{}, false, err
 	}
 	defer rows.Close()
 	n := 0
 	var pos int64
-	for rows.Next() {
+	for n < len(req.events) && rows.Next() {
 		var id []byte
 		if err := rows.Scan(&id, &pos); err != nil {
 			return eventstore.AppendResult{}, false, err

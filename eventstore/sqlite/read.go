@@ -12,41 +12,74 @@ import (
 
 const eventColumns = `position, stream, revision, id, type, data, metadata, recorded_at`
 
-// ReadStream implements eventstore.Store.
+// The queries of the read side, prepared once (Store.stmts). They have
+// no LIMIT: each follows an index in its order, so SQLite produces rows
+// only as they are read, and reading stops at the caller's maximum. A
+// bound LIMIT would cost more: SQLite compiles its value into the program
+// and compiles the statement again whenever the value changes.
+const (
+	qForwards  = `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`
+	qBackwards = `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC`
+	qExists    = `SELECT 1 FROM events WHERE stream = ? LIMIT 1`
+	qAll       = `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position`
+	qAt        = `SELECT ` + eventColumns + ` FROM events WHERE position = ?`
+	qHead      = `SELECT max(position) FROM events`
+)
+
+// ReadStream implements eventstore.Store. Revisions are contiguous from 0,
+// which tells "no events" from "no stream" in the same query in the
+// common cases: a stream with any event has one at revision 0 (forwards
+// from 0, or any backwards read); reading forwards from a later revision
+// also reads the one before it, whose presence proves the stream exists
+// (an aggregate catching up from its last revision is this case).
 func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	q := `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`
-	if dir == eventstore.Backwards {
-		q = `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`
-	}
 	// SQLite integers are signed: clamp so End reads from the last event.
-	if from > 1<<63-1 {
-		from = 1<<63 - 1
+	from = min(from, 1<<63-1)
+	var (
+		evs []eventstore.RecordedEvent
+		err error
+	)
+	switch {
+	case dir == eventstore.Backwards:
+		evs, err = s.query(ctx, max, qBackwards, stream, int64(from))
+	case from == 0:
+		evs, err = s.query(ctx, max, qForwards, stream, 0)
+	default:
+		evs, err = s.query(ctx, max+1, qForwards, stream, int64(from-1))
+		if err == nil && len(evs) > 0 {
+			return evs[1:], nil // evs[0] is at from-1: the stream exists
+		}
+		if err == nil {
+			return s.readPastEnd(ctx, stream)
+		}
 	}
-	// One read transaction, so that "no events" and "no stream" are told
-	// apart on the same snapshot as the read.
-	tx, err := s.readers.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", stream, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	evs, err := query(ctx, tx, q, stream, int64(from), max)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
 	if len(evs) == 0 {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events WHERE stream = ? LIMIT 1`, stream).Scan(&one)
-		if err == sql.ErrNoRows {
-			return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read stream %s: %w", stream, err)
-		}
+		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
 	return evs, nil
+}
+
+// readPastEnd answers a forwards read that found not even the event
+// before its start: no events when the stream exists, else
+// ErrStreamNotFound.
+func (s *Store) readPastEnd(ctx context.Context, stream string) ([]eventstore.RecordedEvent, error) {
+	var one int
+	err := s.stmts.QueryRow(ctx, qExists, stream).Scan(&one)
+	if err == sql.ErrNoRows {
+		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	// It exists now, so it had fewer events than asked for when the read
+	// ran, or gained them since: an empty answer is true of that moment.
+	return nil, nil
 }
 
 // ReadAll implements eventstore.Store.
@@ -54,7 +87,7 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, max int) 
 	if max <= 0 {
 		return nil, nil
 	}
-	evs, err := query(ctx, s.readers, `SELECT `+eventColumns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(from), max)
+	evs, err := s.query(ctx, max, qAll, int64(from))
 	if err != nil {
 		return nil, fmt.Errorf("read all from %d: %w", from, err)
 	}
@@ -66,7 +99,7 @@ func (s *Store) ReadEvent(ctx context.Context, pos eventstore.Position) (eventst
 	if pos == eventstore.Start || pos > 1<<63-1 {
 		return eventstore.RecordedEvent{}, fmt.Errorf("read event at %d: %w", pos, eventstore.ErrEventNotFound)
 	}
-	evs, err := query(ctx, s.readers, `SELECT `+eventColumns+` FROM events WHERE position = ?`, int64(pos))
+	evs, err := s.query(ctx, 1, qAt, int64(pos))
 	if err != nil {
 		return eventstore.RecordedEvent{}, fmt.Errorf("read event at %d: %w", pos, err)
 	}
@@ -76,18 +109,20 @@ func (s *Store) ReadEvent(ctx context.Context, pos eventstore.Position) (eventst
 	return evs[0], nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func query(ctx context.Context, db querier, q string, args ...any) ([]eventstore.RecordedEvent, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
+// query runs the prepared query q and returns up to max of its events.
+func (s *Store) query(ctx context.Context, max int, q string, args ...any) ([]eventstore.RecordedEvent, error) {
+	rows, err := s.stmts.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanEvents(rows, max)
+}
+
+// scanEvents reads up to max events of rows and closes it.
+func scanEvents(rows *sql.Rows, max int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
 	var evs []eventstore.RecordedEvent
-	for rows.Next() {
+	for len(evs) < max && rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, err
@@ -119,7 +154,7 @@ func scanEvent(rows *sql.Rows) (eventstore.RecordedEvent, error) {
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var pos sql.NullInt64
-	if err := s.readers.QueryRowContext(ctx, `SELECT max(position) FROM events`).Scan(&pos); err != nil {
+	if err := s.stmts.QueryRow(ctx, qHead).Scan(&pos); err != nil {
 		return 0, fmt.Errorf("read head: %w", err)
 	}
 	return eventstore.Position(pos.Int64), nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
 )
 
@@ -52,7 +53,8 @@ func (c *Config) setDefaults() error {
 type Store struct {
 	cfg     Config
 	readers *sql.DB
-	writer  *writer // nil when read-only
+	stmts   *sqlitex.Stmts // the readers' prepared queries
+	writer  *writer        // nil when read-only
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -88,7 +90,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	readers.SetMaxOpenConns(8)
 	readers.SetMaxIdleConns(8)
 	readers.SetConnMaxIdleTime(0)
-	s.readers = readers
+	s.readers, s.stmts = readers, sqlitex.NewStmts(readers)
 	if err := readers.PingContext(ctx); err != nil {
 		s.Close() //nolint:errcheck // reporting the ping's error
 		return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
@@ -144,7 +146,7 @@ func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.closed)
-		err = errors.Join(s.readers.Close(), s.closeWriter())
+		err = errors.Join(s.stmts.Close(), s.readers.Close(), s.closeWriter())
 	})
 	return err
 }

@@ -47,9 +47,15 @@ func testReadStream(t *testing.T, s eventstore.Store) {
 	if err != nil || len(mid) != 1 || mid[0].ID != evs[3].ID {
 		t.Fatalf("forwards from 3, 1: got %v %v", revisions(mid), err)
 	}
-	past, err := s.ReadStream(ctx, stream, eventstore.Forwards, 5, 10)
-	if err != nil || len(past) != 0 {
-		t.Fatalf("forwards past the end: got %v %v, want no events and no error", revisions(past), err)
+	for _, from := range []uint64{5, 6, 100} {
+		past, err := s.ReadStream(ctx, stream, eventstore.Forwards, from, 10)
+		if err != nil || len(past) != 0 {
+			t.Fatalf("forwards from %d, past the end: got %v %v, want no events and no error", from, revisions(past), err)
+		}
+	}
+	last, err := s.ReadStream(ctx, stream, eventstore.Forwards, 4, 10)
+	if err != nil || len(last) != 1 || last[0].ID != evs[4].ID {
+		t.Fatalf("forwards from the last revision: got %v %v, want revision 4", revisions(last), err)
 	}
 }
 
@@ -63,9 +69,11 @@ func revisions(evs []eventstore.RecordedEvent) []uint64 {
 
 func testReadMissingStream(t *testing.T, s eventstore.Store) {
 	for _, dir := range []eventstore.Direction{eventstore.Forwards, eventstore.Backwards} {
-		_, err := s.ReadStream(ctxFor(t), newStream("missing"), dir, 0, 10)
-		if !errors.Is(err, eventstore.ErrStreamNotFound) {
-			t.Fatalf("reading a missing stream (dir %d): got %v, want ErrStreamNotFound", dir, err)
+		for _, from := range []uint64{0, 1, 7, eventstore.End} {
+			_, err := s.ReadStream(ctxFor(t), newStream("missing"), dir, from, 10)
+			if !errors.Is(err, eventstore.ErrStreamNotFound) {
+				t.Fatalf("reading a missing stream (dir %d, from %d): got %v, want ErrStreamNotFound", dir, from, err)
+			}
 		}
 	}
 }
