@@ -7,24 +7,25 @@ import (
 
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
-// applyBatch folds events, in log order, into the read models at db and
+// applyBatch folds events, in log order, into the read models of st and
 // moves the checkpoint to the last of them, in one transaction: either the
 // whole batch and its checkpoint are committed, or nothing is. Events at or
 // below the stored checkpoint are skipped, so a batch delivered twice is
 // applied once. The projector, Rebuild and Verify all fold through here.
-func applyBatch(ctx context.Context, db *sql.DB, events []eventstore.RecordedEvent) error {
+func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []eventstore.RecordedEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	w := &writeTx{ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt)}
-	done, err := readCheckpoint(ctx, tx)
+	w := &writeTx{ctx: ctx, tx: st.Wrap(tx)}
+	done, err := readCheckpoint(ctx, w.tx)
 	if err != nil {
 		return err
 	}
@@ -46,6 +47,7 @@ func applyBatch(ctx context.Context, db *sql.DB, events []eventstore.RecordedEve
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("apply batch up to position %d: %w", last, err)
 	}
+	w.tx.Done(ctx)
 	return nil
 }
 
@@ -101,22 +103,13 @@ func fold[E domain.Event](rec eventstore.RecordedEvent, apply func(E) error) err
 	return apply(typed)
 }
 
-// writeTx is one batch's transaction. It prepares each statement once per
-// batch rather than once per event.
+// writeTx is one batch's transaction, with its statements prepared once
+// for the database (see sqlitex.Tx).
 type writeTx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	ctx context.Context
+	tx  *sqlitex.Tx
 }
 
 func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {
-	st, ok := w.stmts[query]
-	if !ok {
-		var err error
-		if st, err = w.tx.PrepareContext(w.ctx, query); err != nil {
-			return nil, err
-		}
-		w.stmts[query] = st
-	}
-	return st.ExecContext(w.ctx, args...)
+	return w.tx.ExecContext(w.ctx, query, args...)
 }

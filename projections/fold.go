@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // foldBatch is how many events Rebuild and Verify read and commit at once:
@@ -21,6 +22,8 @@ const toHead = eventstore.Position(math.MaxUint64)
 // progress, if not nil, after every batch with the position reached and
 // total (raised to it when the log outgrew total).
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
+	st := sqlitex.NewStmts(db)
+	defer st.Close()
 	for from := eventstore.Start; from < limit; {
 		events, err := store.ReadAll(ctx, from, foldBatch)
 		if err != nil {
@@ -30,7 +33,7 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 		if len(events) == 0 {
 			return nil
 		}
-		if err := applyBatch(ctx, db, events); err != nil {
+		if err := applyBatch(ctx, st, events); err != nil {
 			return err
 		}
 		from = events[len(events)-1].Position

@@ -48,7 +48,7 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	if err != nil {
 		return nil, false, err
 	}
-	return listPage(ctx, rm.readers, listQuery{
+	return listPage(ctx, rm.queries, listQuery{
 		table: "orders", columns: orderColumns, sortBy: sortBy, desc: q.Desc,
 		userID: userID, afterID: q.AfterID, limit: q.Limit,
 	}, scanOrder)
@@ -67,7 +67,7 @@ func orderSortColumn(field string) (string, error) {
 
 // Order returns userID's order orderID, or ErrNotFound.
 func (rm *ReadModels) Order(ctx context.Context, userID, orderID string) (Order, error) {
-	return getRow(ctx, rm.readers, "orders", orderColumns, userID, orderID, scanOrder)
+	return getRow(ctx, rm.queries, "orders", orderColumns, userID, orderID, scanOrder)
 }
 
 func scanOrder(s scanner) (Order, error) {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // Page asks for one page of a cursor-paged list: at most Limit rows (1..100)
@@ -40,7 +42,7 @@ type listQuery struct {
 // page, and rows inserted meanwhile can neither shift nor repeat it. It
 // fetches one row more than the limit to tell whether more follow. An
 // afterID that is not one of the user's rows is ErrInvalidCursor.
-func listPage[T any](ctx context.Context, db *sql.DB, q listQuery, scan func(scanner) (T, error)) ([]T, bool, error) {
+func listPage[T any](ctx context.Context, db *sqlitex.Stmts, q listQuery, scan func(scanner) (T, error)) ([]T, bool, error) {
 	limit := clampLimit(q.limit)
 	args := []any{q.userID}
 	if q.afterID != "" {
@@ -50,13 +52,13 @@ func listPage[T any](ctx context.Context, db *sql.DB, q listQuery, scan func(sca
 		}
 		args = append(args, key, q.afterID)
 	}
-	rows, err := db.QueryContext(ctx, q.sql(), append(args, limit+1)...)
+	rows, err := db.Query(ctx, q.sql(), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list %s: %w", q.table, err)
 	}
 	defer rows.Close()
 	items := make([]T, 0, limit+1)
-	for rows.Next() {
+	for len(items) <= limit && rows.Next() {
 		item, err := scan(rows)
 		if err != nil {
 			return nil, false, fmt.Errorf("list %s: %w", q.table, err)
@@ -73,7 +75,10 @@ func listPage[T any](ctx context.Context, db *sql.DB, q listQuery, scan func(sca
 }
 
 // sql is q's query; its arguments are the user id, then (when paging
-// after a row) that row's sort key and id, then the number of rows.
+// after a row) that row's sort key and id. It has no LIMIT: the index
+// gives its order, so SQLite produces rows only as they are read, and one
+// prepared statement serves every page size (a bound LIMIT would be
+// compiled into the statement, and compiled again for every other size).
 func (q listQuery) sql() string {
 	cmp, dir := ">", "ASC"
 	if q.desc {
@@ -84,13 +89,13 @@ func (q listQuery) sql() string {
 		where += " AND (" + q.sortBy + ", id) " + cmp + " (?, ?)"
 	}
 	return "SELECT " + q.columns + " FROM " + q.table + " WHERE " + where +
-		" ORDER BY " + q.sortBy + " " + dir + ", id " + dir + " LIMIT ?"
+		" ORDER BY " + q.sortBy + " " + dir + ", id " + dir
 }
 
 // sortKey is the sort column's value of the row q pages after.
-func sortKey(ctx context.Context, db *sql.DB, q listQuery) (int64, error) {
+func sortKey(ctx context.Context, db *sqlitex.Stmts, q listQuery) (int64, error) {
 	var key int64
-	err := db.QueryRowContext(ctx, "SELECT "+q.sortBy+" FROM "+q.table+" WHERE id = ? AND user_id = ?", q.afterID, q.userID).Scan(&key)
+	err := db.QueryRow(ctx, "SELECT "+q.sortBy+" FROM "+q.table+" WHERE id = ? AND user_id = ?", q.afterID, q.userID).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: not one of the user's %s", ErrInvalidCursor, q.table)
 	}
@@ -102,8 +107,8 @@ func sortKey(ctx context.Context, db *sql.DB, q listQuery) (int64, error) {
 
 // getRow reads the user's row id of table; ErrNotFound when the user has
 // none (another user's row included).
-func getRow[T any](ctx context.Context, db *sql.DB, table, columns, userID, id string, scan func(scanner) (T, error)) (T, error) {
-	row := db.QueryRowContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE id = ? AND user_id = ?", id, userID)
+func getRow[T any](ctx context.Context, db *sqlitex.Stmts, table, columns, userID, id string, scan func(scanner) (T, error)) (T, error) {
+	row := db.QueryRow(ctx, "SELECT "+columns+" FROM "+table+" WHERE id = ? AND user_id = ?", id, userID)
 	item, err := scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return item, fmt.Errorf("%s %s: %w", table, id, ErrNotFound)

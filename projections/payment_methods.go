@@ -30,7 +30,7 @@ func (rm *ReadModels) PaymentMethods(ctx context.Context, userID string, p Page)
 			return nil, "", err
 		}
 	}
-	items, hasMore, err := listPage(ctx, rm.readers, q, scanPaymentMethod)
+	items, hasMore, err := listPage(ctx, rm.queries, q, scanPaymentMethod)
 	if err != nil {
 		return nil, "", err
 	}
@@ -40,7 +40,7 @@ func (rm *ReadModels) PaymentMethods(ctx context.Context, userID string, p Page)
 // PaymentMethod returns userID's attached card id, or ErrNotFound (also
 // once it is detached).
 func (rm *ReadModels) PaymentMethod(ctx context.Context, userID, id string) (PaymentMethod, error) {
-	return getRow(ctx, rm.readers, "payment_methods", paymentMethodColumns, userID, id, scanPaymentMethod)
+	return getRow(ctx, rm.queries, "payment_methods", paymentMethodColumns, userID, id, scanPaymentMethod)
 }
 
 func scanPaymentMethod(s scanner) (PaymentMethod, error) {

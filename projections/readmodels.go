@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // ReadModels is the read models' database: queries for the HTTP handlers
@@ -17,8 +18,10 @@ import (
 type ReadModels struct {
 	path    string
 	readers *sql.DB
-	writer  *sql.DB   // nil when read-only
-	lock    *fileLock // nil when read-only
+	queries *sqlitex.Stmts // the readers' prepared statements
+	writer  *sql.DB        // nil when read-only
+	folds   *sqlitex.Stmts // the writer's prepared statements; nil when read-only
+	lock    *fileLock      // nil when read-only
 }
 
 // Open opens the read models at path for reading and folding, creating and
@@ -44,7 +47,8 @@ func Open(ctx context.Context, path string) (*ReadModels, error) {
 		lock.release()
 		return nil, err
 	}
-	return &ReadModels{path: path, readers: readers, writer: writer, lock: lock}, nil
+	return &ReadModels{path: path, readers: readers, queries: sqlitex.NewStmts(readers),
+		writer: writer, folds: sqlitex.NewStmts(writer), lock: lock}, nil
 }
 
 // OpenReadOnly opens existing read models for queries only, without the
@@ -58,15 +62,15 @@ func OpenReadOnly(ctx context.Context, path string) (*ReadModels, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ReadModels{path: path, readers: readers}, nil
+	return &ReadModels{path: path, readers: readers, queries: sqlitex.NewStmts(readers)}, nil
 }
 
 // Close closes the database, then releases the lock, so that no rebuild can
 // replace the file while this process still has it open.
 func (rm *ReadModels) Close() error {
-	err := rm.readers.Close()
+	err := errors.Join(rm.queries.Close(), rm.readers.Close())
 	if rm.writer != nil {
-		err = errors.Join(err, rm.writer.Close())
+		err = errors.Join(err, rm.folds.Close(), rm.writer.Close())
 	}
 	return errors.Join(err, rm.lock.release())
 }

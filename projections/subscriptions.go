@@ -34,7 +34,7 @@ func (rm *ReadModels) Subscriptions(ctx context.Context, userID string, p Page) 
 			return nil, "", err
 		}
 	}
-	items, hasMore, err := listPage(ctx, rm.readers, q, scanSubscription)
+	items, hasMore, err := listPage(ctx, rm.queries, q, scanSubscription)
 	if err != nil {
 		return nil, "", err
 	}
@@ -43,7 +43,7 @@ func (rm *ReadModels) Subscriptions(ctx context.Context, userID string, p Page) 
 
 // Subscription returns userID's subscription id, or ErrNotFound.
 func (rm *ReadModels) Subscription(ctx context.Context, userID, id string) (Subscription, error) {
-	return getRow(ctx, rm.readers, "subscriptions", subscriptionColumns, userID, id, scanSubscription)
+	return getRow(ctx, rm.queries, "subscriptions", subscriptionColumns, userID, id, scanSubscription)
 }
 
 func scanSubscription(s scanner) (Subscription, error) {
