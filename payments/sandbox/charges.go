@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/robotlabor/billing/internal/sqlitex"
 	"github.com/robotlabor/billing/payments"
 )
 
@@ -68,7 +69,7 @@ func (s *Sandbox) Charge(ctx context.Context, c payments.Charge) (payments.Charg
 		return payments.ChargeResult{}, fmt.Errorf("sandbox charge order %s: %w", c.OrderID, err)
 	}
 	hash := requestHash(opCharge, p.customerID, p.paymentMethodID, itoa(p.amount), p.currency, p.orderID)
-	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(tx *sql.Tx) (chargeRecord, error) {
+	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (chargeRecord, error) {
 		return s.charge(ctx, tx, p)
 	})
 	if err != nil {
@@ -99,7 +100,7 @@ func (p chargeParams) validate() error {
 }
 
 // charge decides a charge by its card and records it (within tx).
-func (s *Sandbox) charge(ctx context.Context, tx *sql.Tx, p chargeParams) (chargeRecord, error) {
+func (s *Sandbox) charge(ctx context.Context, tx *sqlitex.Tx, p chargeParams) (chargeRecord, error) {
 	var declineCode string
 	var expMonth, expYear int
 	err := tx.QueryRowContext(ctx, `SELECT decline_code, exp_month, exp_year FROM payment_methods WHERE id = ? AND customer_id = ?`,
@@ -148,7 +149,7 @@ func (s *Sandbox) Refund(ctx context.Context, r payments.Refund) (payments.Refun
 		return payments.RefundResult{}, fmt.Errorf("sandbox refund order %s: ProviderPaymentID is required and Amount must not be negative: %w", r.OrderID, ErrInvalidRequest)
 	}
 	hash := requestHash(opRefund, r.ProviderPaymentID, itoa(r.Amount), currency, r.OrderID)
-	rec, err := idempotent(ctx, s, r.IdempotencyKey, hash, func(tx *sql.Tx) (refundRecord, error) {
+	rec, err := idempotent(ctx, s, r.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (refundRecord, error) {
 		return s.refund(ctx, tx, r.ProviderPaymentID, r.Amount, currency, r.OrderID)
 	})
 	if err != nil {
@@ -157,7 +158,7 @@ func (s *Sandbox) Refund(ctx context.Context, r payments.Refund) (payments.Refun
 	return payments.RefundResult{Status: payments.Status(rec.Status), ProviderRefundID: rec.RefundID, FailureCode: rec.FailureCode}, nil
 }
 
-func (s *Sandbox) refund(ctx context.Context, tx *sql.Tx, chargeID string, amount int64, currency, orderID string) (refundRecord, error) {
+func (s *Sandbox) refund(ctx context.Context, tx *sqlitex.Tx, chargeID string, amount int64, currency, orderID string) (refundRecord, error) {
 	var charged int64
 	var chargedCurrency, status string
 	var refunded bool

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/robotlabor/billing/internal/sqlitex"
 	"github.com/robotlabor/billing/payments"
 )
 
@@ -22,7 +23,7 @@ func (s *Sandbox) CreateCustomer(ctx context.Context, c payments.CreateCustomer)
 		return "", fmt.Errorf("sandbox create customer: UserID is required: %w", ErrInvalidRequest)
 	}
 	hash := requestHash(opCreateCustomer, c.UserID)
-	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(tx *sql.Tx) (customerRecord, error) {
+	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (customerRecord, error) {
 		id := newID("cus_sbx_")
 		_, err := tx.ExecContext(ctx, `INSERT INTO customers (id, user_id, created_at) VALUES (?, ?, ?)`,
 			id, c.UserID, unixNano(s.now()))
@@ -50,7 +51,7 @@ func (s *Sandbox) CreateSetupSession(ctx context.Context, c payments.CreateSetup
 		return payments.SetupSession{}, fmt.Errorf("sandbox create setup session %s: %w", c.SessionID, err)
 	}
 	hash := requestHash(opCreateSetupSession, c.CustomerID, c.UserID, c.SessionID, c.ReturnURL)
-	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(tx *sql.Tx) (sessionRecord, error) {
+	rec, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (sessionRecord, error) {
 		var userID string
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM customers WHERE id = ?`, c.CustomerID).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {

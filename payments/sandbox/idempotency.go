@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // Operation names are part of every stored request hash: never change them.
@@ -40,12 +42,14 @@ func requestHash(op string, params ...string) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// idempotent runs do in one transaction and stores its result under key,
+// idempotent runs do in a transaction and stores its result under key,
 // unless key already holds a result: then that result is returned and do
 // does not run. A result is JSON of a record type with explicit tags, so the
 // stored form never follows renamed Go fields. An error from do is not
-// remembered (like Stripe's validation errors): a retry runs again.
-func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do func(tx *sql.Tx) (T, error)) (T, error) {
+// remembered (like Stripe's validation errors): a retry runs again. Calls
+// share transactions (group commit, see sqlitex.Batch): the result is
+// returned once it is durable.
+func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do func(ctx context.Context, tx *sqlitex.Tx) (T, error)) (T, error) {
 	var zero T
 	if key == "" {
 		return zero, fmt.Errorf("idempotency key is required: %w", ErrInvalidRequest)
@@ -53,41 +57,34 @@ func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do fun
 	if len(key) > maxKeyLen {
 		return zero, fmt.Errorf("idempotency key longer than %d characters: %w", maxKeyLen, ErrInvalidRequest)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return zero, err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-
-	var storedHash, stored string
-	err = tx.QueryRowContext(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE key = ?`, key).Scan(&storedHash, &stored)
-	switch {
-	case err == nil:
-		if storedHash != hash {
-			return zero, fmt.Errorf("idempotency key %q: %w", key, ErrIdempotencyKeyReused)
+	var got T
+	err := s.writes.Do(ctx, func(ctx context.Context, tx *sqlitex.Tx) error {
+		var storedHash, stored string
+		err := tx.QueryRowContext(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE key = ?`, key).Scan(&storedHash, &stored)
+		switch {
+		case err == nil:
+			if storedHash != hash {
+				return fmt.Errorf("idempotency key %q: %w", key, ErrIdempotencyKeyReused)
+			}
+			if err := json.Unmarshal([]byte(stored), &got); err != nil {
+				return fmt.Errorf("stored result of idempotency key %q: %w", key, err)
+			}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
 		}
-		var got T
-		if err := json.Unmarshal([]byte(stored), &got); err != nil {
-			return zero, fmt.Errorf("stored result of idempotency key %q: %w", key, err)
+		if got, err = do(ctx, tx); err != nil {
+			return err
 		}
-		return got, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return zero, err
-	}
-
-	got, err := do(tx)
+		b, err := json.Marshal(got)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)`,
+			key, hash, string(b), unixNano(s.now()))
+		return err
+	})
 	if err != nil {
-		return zero, err
-	}
-	b, err := json.Marshal(got)
-	if err != nil {
-		return zero, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)`,
-		key, hash, string(b), unixNano(s.now())); err != nil {
-		return zero, err
-	}
-	if err := tx.Commit(); err != nil {
 		return zero, err
 	}
 	return got, nil

@@ -96,9 +96,10 @@ func (c *Config) Validate() error {
 
 // Sandbox is the embedded payment provider. It is safe for concurrent use.
 type Sandbox struct {
-	cfg  Config
-	db   *sql.DB
-	page *template.Template
+	cfg    Config
+	db     *sql.DB
+	writes *sqlitex.Batch // the provider calls' writes, group-committed
+	page   *template.Template
 
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // outbox event id → closed when its delivery attempt ends
@@ -118,9 +119,10 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox %s: %w", cfg.Path, err)
 	}
-	// One connection serializes every transaction of this process: the
-	// sandbox's load is a person typing a card, and check-then-write
-	// (idempotency keys, session completion) stays simple and correct.
+	// One connection serializes every transaction of this process, so
+	// check-then-write (idempotency keys, session completion) stays simple
+	// and correct; the provider calls share transactions (group commit),
+	// since every order is one.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	if err := sqlitex.Migrate(ctx, db, "sandbox", migrations); err != nil {
@@ -135,13 +137,17 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return &Sandbox{
 		cfg:      cfg,
 		db:       db,
+		writes:   sqlitex.NewBatch(db, 256),
 		page:     page,
 		inflight: make(map[string]chan struct{}),
 	}, nil
 }
 
 // Close closes the database. Stop Run and the HTTP server first.
-func (s *Sandbox) Close() error { return s.db.Close() }
+func (s *Sandbox) Close() error {
+	s.writes.Close()
+	return s.db.Close()
+}
 
 // Name is the provider's name in configuration and logs.
 func (s *Sandbox) Name() string { return "sandbox" }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robotlabor/billing/internal/sqlitex"
 	"github.com/robotlabor/billing/payments"
 )
 
@@ -41,7 +42,7 @@ func (s *Sandbox) StartSubscription(ctx context.Context, st payments.StartSubscr
 	}
 	hash := requestHash(opStartSubscription, p.customerID, p.paymentMethodID, st.PlanID, st.PriceRef,
 		itoa(p.amount), p.currency, st.Interval, itoa(int64(st.IntervalCount)), st.SubscriptionID, p.orderID)
-	rec, err := idempotent(ctx, s, st.IdempotencyKey, hash, func(tx *sql.Tx) (subscriptionRecord, error) {
+	rec, err := idempotent(ctx, s, st.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (subscriptionRecord, error) {
 		payment, err := s.charge(ctx, tx, p)
 		if err != nil {
 			return subscriptionRecord{}, err
@@ -97,7 +98,7 @@ func (s *Sandbox) CancelSubscription(ctx context.Context, c payments.CancelSubsc
 		return fmt.Errorf("sandbox cancel subscription: ProviderSubscriptionID is required: %w", ErrInvalidRequest)
 	}
 	hash := requestHash(opCancelSubscription, c.ProviderSubscriptionID)
-	_, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(tx *sql.Tx) (struct{}, error) {
+	_, err := idempotent(ctx, s, c.IdempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (struct{}, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET status = ?, canceled_at = ? WHERE id = ? AND status IN (?, ?)`,
 			subCanceled, unixNano(s.now()), c.ProviderSubscriptionID, subActive, subPastDue)
 		if err != nil {
@@ -132,7 +133,7 @@ func (s *Sandbox) RenewSubscription(ctx context.Context, providerSubscriptionID,
 		return result, periodStart, periodEnd, fmt.Errorf("sandbox renew subscription: ProviderSubscriptionID is required: %w", ErrInvalidRequest)
 	}
 	hash := requestHash(opRenewSubscription, providerSubscriptionID)
-	rec, err := idempotent(ctx, s, idempotencyKey, hash, func(tx *sql.Tx) (subscriptionRecord, error) {
+	rec, err := idempotent(ctx, s, idempotencyKey, hash, func(ctx context.Context, tx *sqlitex.Tx) (subscriptionRecord, error) {
 		return s.renew(ctx, tx, providerSubscriptionID)
 	})
 	if err != nil {
@@ -141,7 +142,7 @@ func (s *Sandbox) RenewSubscription(ctx context.Context, providerSubscriptionID,
 	return rec.Payment.result(), rec.PeriodStart, rec.PeriodEnd, nil
 }
 
-func (s *Sandbox) renew(ctx context.Context, tx *sql.Tx, id string) (subscriptionRecord, error) {
+func (s *Sandbox) renew(ctx context.Context, tx *sqlitex.Tx, id string) (subscriptionRecord, error) {
 	var p chargeParams
 	var interval, status string
 	var count, paid int
