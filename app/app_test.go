@@ -187,3 +187,68 @@ func TestACardSavedInTimeIsAttachedWhenTheNewsIsLate(t *testing.T) {
 		t.Fatalf("an unknown session: %v", err)
 	}
 }
+
+// TestCachedAggregatesFollowOtherInstances: the catalog and wallets are
+// kept folded between commands, but a change another instance appended to
+// the shared store is seen by the next load, as without the cache.
+func TestCachedAggregatesFollowOtherInstances(t *testing.T) {
+	a := newLog(t)
+	b := app.NewLog(a.Store, a.Now) // a second instance on the same store
+	ctx := context.Background()
+	plans := domain.DefaultPlans()
+	if _, err := app.SyncCatalog(ctx, a, plans, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := app.LoadCatalog(ctx, b)
+	if err != nil || len(before.Plans()) != len(plans) {
+		t.Fatalf("instance b's catalog: %v, %v", before, err)
+	}
+	if _, err := app.SyncCatalog(ctx, a, plans[1:], app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := app.LoadCatalog(ctx, b)
+	if err != nil || len(after.Plans()) != len(plans)-1 {
+		t.Fatalf("instance b's catalog after a retirement on a: %d plans, %v; want %d", len(after.Plans()), err, len(plans)-1)
+	}
+	if _, ok := after.Plan(plans[0].ID); ok {
+		t.Fatalf("plan %s retired on instance a is still on sale on b", plans[0].ID)
+	}
+
+	const user = "user_1"
+	if w, err := b.Wallet(ctx, user); err != nil || len(w.Cards()) != 0 {
+		t.Fatalf("a new user's wallet: %v, %v", w, err)
+	}
+	attachCard(t, a, user)
+	w, err := b.Wallet(ctx, user)
+	if err != nil || len(w.Cards()) != 1 {
+		t.Fatalf("instance b's wallet after a card attached on a: %d cards, %v; want 1", len(w.Cards()), err)
+	}
+	attachCard(t, a, user)
+	if w, err := b.Wallet(ctx, user); err != nil || len(w.Cards()) != 2 {
+		t.Fatalf("instance b's cached wallet after a second card on a: %d cards, %v; want 2", len(w.Cards()), err)
+	}
+}
+
+// attachCard records a card setup and its completion in user's wallet.
+func attachCard(t *testing.T, l *app.Log, user string) {
+	t.Helper()
+	ctx := context.Background()
+	session := domain.NewSetupSessionID(uuid.New())
+	stream := domain.WalletStream(user)
+	newWallet := func() *domain.Wallet { return domain.NewWallet(user) }
+	steps := []func(w *domain.Wallet) ([]domain.Event, error){
+		func(w *domain.Wallet) ([]domain.Event, error) {
+			return w.StartCardSetup(domain.StartCardSetup{SessionID: session, ProviderSessionID: "cs_" + string(session),
+				URL: "http://127.0.0.1/setup", ExpiresAt: now.Add(time.Hour)}, now)
+		},
+		func(w *domain.Wallet) ([]domain.Event, error) {
+			return w.AttachCard(domain.AttachCard{SessionID: session, PaymentMethodID: domain.PaymentMethodIDFor(session),
+				ProviderPaymentMethodID: "pm_sbx", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2030}, now)
+		},
+	}
+	for _, step := range steps {
+		if _, _, err := app.Update(ctx, l, stream, newWallet, step, app.Metadata{UserID: user}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -20,13 +20,10 @@ func SyncCatalog(ctx context.Context, l *Log, plans []domain.Plan, meta Metadata
 	return len(events), nil
 }
 
-// LoadCatalog returns the catalog as the log has it now.
+// LoadCatalog returns the catalog as the log has it now; it is shared:
+// read it, never change it.
 func LoadCatalog(ctx context.Context, l *Log) (*domain.Catalog, error) {
-	c := domain.NewCatalog()
-	if _, err := l.Load(ctx, domain.CatalogStream, c); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return l.Catalog(ctx)
 }
 
 // Plans serves the catalog's active plans from the log.

@@ -45,14 +45,37 @@ func (v Version) Expected() eventstore.ExpectedRevision {
 type Log struct {
 	Store eventstore.Store
 	Now   func() time.Time
+
+	catalog *snapshots[*domain.Catalog]
+	wallets *snapshots[*domain.Wallet]
 }
+
+// cachedWallets bounds how many users' wallets stay folded in memory.
+const cachedWallets = 16384
 
 // NewLog returns a Log on store with the given clock (time.Now if nil).
 func NewLog(store eventstore.Store, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{Store: store, Now: now}
+	l := &Log{Store: store, Now: now}
+	l.catalog = newSnapshots[*domain.Catalog](l, 1)
+	l.wallets = newSnapshots[*domain.Wallet](l, cachedWallets)
+	return l
+}
+
+// Catalog returns the plan catalog as the log has it now. It is shared:
+// read it, never change it.
+func (l *Log) Catalog(ctx context.Context) (*domain.Catalog, error) {
+	c, _, err := l.catalog.load(ctx, domain.CatalogStream, domain.NewCatalog)
+	return c, err
+}
+
+// Wallet returns userID's wallet as the log has it now (empty when the
+// user has none yet). It is shared: read it, never change it.
+func (l *Log) Wallet(ctx context.Context, userID string) (*domain.Wallet, error) {
+	w, _, err := l.wallets.load(ctx, domain.WalletStream(userID), func() *domain.Wallet { return domain.NewWallet(userID) })
+	return w, err
 }
 
 const loadPage = 1024

@@ -40,8 +40,8 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Me
 	if err != nil {
 		return Placed{}, err
 	}
-	wallet := domain.NewWallet(cmd.UserID)
-	if _, err := s.Log.Load(ctx, domain.WalletStream(cmd.UserID), wallet); err != nil {
+	wallet, err := s.Log.Wallet(ctx, cmd.UserID)
+	if err != nil {
 		return Placed{}, err
 	}
 	events, err := cmd.Decide(catalog, wallet, s.Log.Now())

@@ -52,8 +52,8 @@ func (s *Service) StartCardSetup(ctx context.Context, userID, returnURL string, 
 // user's, so racing first requests get one customer.
 func (s *Service) customer(ctx context.Context, userID string, meta Metadata) (string, error) {
 	provider := s.Provider.Name()
-	w := domain.NewWallet(userID)
-	if _, err := s.Log.Load(ctx, domain.WalletStream(userID), w); err != nil {
+	w, err := s.Log.Wallet(ctx, userID)
+	if err != nil {
 		return "", err
 	}
 	if id, ok := w.CustomerID(provider); ok {

@@ -108,8 +108,8 @@ func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.Rec
 // event: a plain charge, or for a subscription's first order (sub not nil)
 // the subscription's start with its first period.
 func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, sub *domain.Subscription) (charge, error) {
-	wallet := domain.NewWallet(placed.UserID)
-	if _, err := r.cfg.Log.Load(ctx, domain.WalletStream(placed.UserID), wallet); err != nil {
+	wallet, err := r.cfg.Log.Wallet(ctx, placed.UserID)
+	if err != nil {
 		return charge{}, err
 	}
 	// A card detached since is still asked about: the charge may have gone
