@@ -23,7 +23,11 @@ func openCheckpoints(ctx context.Context, path string) (*checkpoints, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	// NORMAL: a power loss may take the last checkpoints, always with the
+	// parked events of the same transactions; the reconciler then handles
+	// those events again, which every reaction allows (idempotent provider
+	// calls, outcome events with derived ids). No fsync per batch.
+	q.Add("_pragma", "synchronous(NORMAL)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
