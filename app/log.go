@@ -160,6 +160,34 @@ func idsFor(events []domain.Event, meta Metadata) []uuid.UUID {
 // maxAttempts bounds how often Update decides again after losing a race.
 const maxAttempts = 10
 
+// Loaded is an aggregate as loaded from its stream: what a process that
+// loads the state, acts on it elsewhere (a provider call) and then records
+// the outcome passes to UpdateLoaded, so the outcome's decision need not
+// load the stream again.
+type Loaded[A Aggregate] struct {
+	Agg     A
+	Version Version
+	ids     map[uuid.UUID]bool // of the loaded events
+}
+
+// LoadAggregate folds stream into a new aggregate from newAgg.
+func LoadAggregate[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A) (Loaded[A], error) {
+	loaded := Loaded[A]{Agg: newAgg(), ids: map[uuid.UUID]bool{}}
+	var err error
+	loaded.Version, err = l.load(ctx, stream, loaded.Agg, func(id uuid.UUID) { loaded.ids[id] = true })
+	return loaded, err
+}
+
+// UpdateLoaded is Update whose first decision is made on loaded, the
+// stream's state when it was loaded before. Should the stream have moved
+// on since, the append is refused and the decision made again on a fresh
+// load, as in Update; but a first decision of no events stands, so use it
+// where what the loaded state settles stays settled (an order no longer
+// pending never is again). The first decision must not change loaded.Agg.
+func UpdateLoaded[A Aggregate](ctx context.Context, l *Log, stream string, loaded Loaded[A], newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
+	return update(ctx, l, stream, &loaded, newAgg, decide, meta)
+}
+
 // Update is a command's whole life: load the aggregate from stream, decide
 // with its current state, append the decision under the loaded revision.
 // When another writer appended first it reloads and decides again, so the
@@ -169,13 +197,21 @@ const maxAttempts = 10
 // where the append landed or, when nothing was appended, where the stream
 // stood: read models that reached it show the state the decision saw.
 func Update[A Aggregate](ctx context.Context, l *Log, stream string, newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
+	return update(ctx, l, stream, nil, newAgg, decide, meta)
+}
+
+func update[A Aggregate](ctx context.Context, l *Log, stream string, first *Loaded[A], newAgg func() A, decide func(A) ([]domain.Event, error), meta Metadata) ([]domain.Event, eventstore.AppendResult, error) {
 	for attempt := 1; ; attempt++ {
-		agg := newAgg()
-		ids := map[uuid.UUID]bool{}
-		v, err := l.load(ctx, stream, agg, func(id uuid.UUID) { ids[id] = true })
-		if err != nil {
-			return nil, eventstore.AppendResult{}, err
+		var loaded Loaded[A]
+		if attempt == 1 && first != nil {
+			loaded = *first
+		} else {
+			var err error
+			if loaded, err = LoadAggregate(ctx, l, stream, newAgg); err != nil {
+				return nil, eventstore.AppendResult{}, err
+			}
 		}
+		agg, v, ids := loaded.Agg, loaded.Version, loaded.ids
 		events, err := decide(agg)
 		if err != nil {
 			return nil, eventstore.AppendResult{}, err

@@ -33,9 +33,6 @@ type Placed struct {
 // ErrIdempotencyKeyReused.
 func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Metadata) (Placed, error) {
 	id := cmd.OrderID()
-	if placed, found, err := s.placedBefore(ctx, cmd, ""); err != nil || found {
-		return placed, err
-	}
 	catalog, err := LoadCatalog(ctx, s.Log)
 	if err != nil {
 		return Placed{}, err
@@ -46,6 +43,12 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Me
 	}
 	events, err := cmd.Decide(catalog, wallet, s.Log.Now())
 	if err != nil {
+		// A replay is answered with the order it placed even when the
+		// same request would be refused now (its card removed since, its
+		// plan retired), and a key reused with another body is told so.
+		if placed, found, lookupErr := s.placedBefore(ctx, cmd, ""); lookupErr != nil || found {
+			return placed, lookupErr
+		}
 		return Placed{}, err
 	}
 	if meta.CorrelationID == "" {
@@ -58,8 +61,9 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Me
 		return Placed{}, fmt.Errorf("place order %s: %w", id, err)
 	}
 	// The append succeeds for whichever request wrote the first event and
-	// for its idempotent repeats alike: the first event's correlation id
-	// tells which one this request is.
+	// for its idempotent repeats alike (a replay, or a key reused with
+	// another body: the same ids): the first event's correlation id tells
+	// which one this request is, its fingerprint which of the other two.
 	if placed, found, err := s.placedBefore(ctx, cmd, meta.CorrelationID); err != nil || found {
 		return placed, err
 	}

@@ -34,12 +34,14 @@ func (s *Server) placeOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	watch := s.cfg.Progress.Watch(cmd.OrderID().Stream())
+	defer watch.Release()
 	placed, err := s.cfg.Commands.PlaceOrder(c.Request.Context(), cmd, metadata(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	order, err := s.orderOutcome(c, placed.OrderID, placed.Position, "pending")
+	order, err := s.orderOutcome(c, watch, placed.OrderID, placed.Position, !placed.Replayed, "pending")
 	if err != nil {
 		fail(c, err)
 		return
@@ -97,14 +99,15 @@ func idempotencyKey(c *gin.Context, body *string) (string, error) {
 }
 
 // orderOutcome answers with the order as the read models show it once they
-// include the request's write, waiting (bounded) while it is still in
-// status `waiting`.
-func (s *Server) orderOutcome(c *gin.Context, id domain.OrderID, pos eventstore.Position, waiting string) (projections.Order, error) {
+// include the request's write at pos, waiting (bounded) while it is still
+// in status `waiting`; wrote says the request's write put it there. The
+// watch on the order's stream was taken before the write.
+func (s *Server) orderOutcome(c *gin.Context, watch *projections.Watch, id domain.OrderID, pos eventstore.Position, wrote bool, waiting string) (projections.Order, error) {
 	ctx := c.Request.Context()
 	if err := s.caughtUp(ctx, pos); err != nil {
 		return projections.Order{}, err
 	}
-	return settle(ctx, s, id.Stream(),
+	return settle(ctx, s, watch, pos, wrote,
 		func() (projections.Order, error) { return s.cfg.Queries.Order(ctx, userOf(c), string(id)) },
 		func(o projections.Order) bool { return o.Status != waiting })
 }
@@ -171,12 +174,14 @@ func (s *Server) refundOrder(c *gin.Context) {
 		fail(c, notFound("no such order"))
 		return
 	}
+	watch := s.cfg.Progress.Watch(id.Stream())
+	defer watch.Release()
 	pos, err := s.cfg.Commands.RequestRefund(c.Request.Context(), userOf(c), id, metadata(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	order, err := s.orderOutcome(c, id, pos, "refund_pending")
+	order, err := s.orderOutcome(c, watch, id, pos, true, "refund_pending")
 	if err != nil {
 		fail(c, err)
 		return

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/projections"
 )
 
 // Progress tells how far the read models have folded the log.
 type Progress interface {
 	WaitFor(ctx context.Context, pos eventstore.Position) error
-	StreamChanged(stream string) (<-chan struct{}, func())
+	Watch(stream string) *projections.Watch
 }
 
 // readYourWrites bounds how long an answer waits for the read models to
@@ -25,24 +26,26 @@ func (s *Server) caughtUp(ctx context.Context, pos eventstore.Position) error {
 	return s.cfg.Progress.WaitFor(ctx, pos)
 }
 
-// settle re-reads with get each time the read models apply an event of
-// stream, until done says the outcome is there or the bounded wait
-// (Config.OutcomeWait) is over, and returns the last read either way.
-func settle[T any](ctx context.Context, s *Server, stream string, get func() (T, error), done func(T) bool) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.OutcomeWait)
+// settle reads with get until done says the outcome is there or the
+// bounded wait (Config.OutcomeWait) is over, and returns the last read
+// either way. It reads again only after the read models applied another
+// event of the watched stream. When pending is true, the request's own
+// write at pos left the state pending, so nothing is read before an event
+// after pos is applied: an order just placed costs one read.
+func settle[T any](ctx context.Context, s *Server, watch *projections.Watch, pos eventstore.Position, pending bool,
+	get func() (T, error), done func(T) bool) (T, error) {
+	wait, cancel := context.WithTimeout(ctx, s.cfg.OutcomeWait)
 	defer cancel()
+	if pending && watch.Wait(wait, pos) != nil {
+		return get()
+	}
 	for {
-		changed, release := s.cfg.Progress.StreamChanged(stream)
+		seen := watch.Last()
 		v, err := get()
 		if err != nil || done(v) {
-			release()
 			return v, err
 		}
-		select {
-		case <-changed:
-			release()
-		case <-ctx.Done():
-			release()
+		if watch.Wait(wait, seen) != nil {
 			return get()
 		}
 	}

@@ -24,14 +24,8 @@ type Projector struct {
 	lastEvent atomic.Int64  // RecordedAt of the last applied event, unix nanos; 0 before any
 
 	mu      sync.Mutex
-	changed chan struct{}            // closed and replaced after every applied batch
-	streams map[string]*streamWaiter // streams someone waits on (StreamChanged)
-}
-
-// streamWaiter is the wake-up of everyone waiting on one stream.
-type streamWaiter struct {
-	ch chan struct{} // closed when an event of the stream is applied
-	n  int           // waiters holding ch
+	changed chan struct{}       // closed and replaced after every applied batch
+	watches map[string][]*Watch // by stream
 }
 
 // NewProjector returns a projector that folds store's log into rm, which
@@ -40,7 +34,7 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{rm: rm, store: store, log: log, changed: make(chan struct{}), streams: make(map[string]*streamWaiter)}
+	return &Projector{rm: rm, store: store, log: log, changed: make(chan struct{}), watches: make(map[string][]*Watch)}
 }
 
 // Run folds the log into the read models from their checkpoint, batch by
@@ -87,46 +81,95 @@ func (p *Projector) run(ctx context.Context) error {
 	}
 }
 
-// wakeStreams wakes the waiters of the streams events touched. Waiters are
-// woken before Position moves on, so one woken here that also waits for a
-// position waits on until publish: both orders of wake-ups are safe.
+// wakeStreams tells the watches of the streams events touched. It runs
+// after the batch committed and before Position moves past it.
 func (p *Projector) wakeStreams(events []eventstore.RecordedEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.streams) == 0 {
+	if len(p.watches) == 0 {
 		return
 	}
 	for _, e := range events {
-		if w, ok := p.streams[e.Stream]; ok {
-			close(w.ch)
-			delete(p.streams, e.Stream)
+		for _, w := range p.watches[e.Stream] {
+			w.applied(e.Position)
 		}
 	}
 }
 
-// StreamChanged returns a channel closed once the read models have applied
-// an event of stream after this call, and a release to call when done
-// waiting. Take it, read the state, then wait on it: an event applied in
-// between closes it, so none is slept through. Unlike Changed, a waiter
-// wakes only for its own stream, so many waiters cost nothing per batch.
-func (p *Projector) StreamChanged(stream string) (<-chan struct{}, func()) {
+// Watch follows the events the read models apply to one stream, from the
+// moment it is taken until Release. A handler takes it before its command
+// appends, so no event of the stream applied after that can escape it;
+// waiting on it wakes for that stream alone, so many waiting handlers cost
+// nothing per batch.
+type Watch struct {
+	p      *Projector
+	stream string
+
+	mu      sync.Mutex
+	last    eventstore.Position // of the stream's last event applied since Watch; Start before any
+	changed chan struct{}       // closed and replaced when last moves
+}
+
+// Watch starts watching stream; Release the watch when done.
+func (p *Projector) Watch(stream string) *Watch {
+	w := &Watch{p: p, stream: stream, changed: make(chan struct{})}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	w, ok := p.streams[stream]
-	if !ok {
-		w = &streamWaiter{ch: make(chan struct{})}
-		p.streams[stream] = w
+	p.watches[stream] = append(p.watches[stream], w)
+	p.mu.Unlock()
+	return w
+}
+
+func (w *Watch) applied(pos eventstore.Position) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pos > w.last {
+		w.last = pos
+		close(w.changed)
+		w.changed = make(chan struct{})
 	}
-	w.n++
-	var once sync.Once
-	return w.ch, func() {
-		once.Do(func() {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if w.n--; w.n == 0 && p.streams[stream] == w {
-				delete(p.streams, stream)
-			}
-		})
+}
+
+// Last is the position of the stream's last event the read models applied
+// since the watch began, or eventstore.Start if none.
+func (w *Watch) Last() eventstore.Position {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+// Wait blocks until the read models have applied an event of the stream at
+// a position after after (Last() > after), or ctx ends (ctx.Err()).
+func (w *Watch) Wait(ctx context.Context, after eventstore.Position) error {
+	for {
+		w.mu.Lock()
+		last, changed := w.last, w.changed
+		w.mu.Unlock()
+		if last > after {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Release ends the watch. It is safe to call more than once.
+func (w *Watch) Release() {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	ws := w.p.watches[w.stream]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(w.p.watches, w.stream)
+	} else {
+		w.p.watches[w.stream] = ws
 	}
 }
 

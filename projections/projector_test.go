@@ -48,38 +48,52 @@ func TestProjectorMakesAppendsReadable(t *testing.T) {
 	}
 }
 
-// TestStreamChangedWakesOnlyThatStreamsWaiters: a handler waiting for its
-// order's outcome wakes once an event of that order is applied, and not for
-// other orders' batches; a release before the event leaves nothing behind.
-func TestStreamChangedWakesOnlyThatStreamsWaiters(t *testing.T) {
+// TestWatchFollowsOneStream: a handler watching its order from before its
+// write sees every event of that order applied after, and none of other
+// orders; it waits until an event after its own write is applied.
+func TestWatchFollowsOneStream(t *testing.T) {
 	h := newHarness(t)
+	ctx := context.Background()
 	mine, other := placed("user_1", "key-1", 4900, t0), placed("user_2", "key-2", 4900, t0)
-	h.record(mine)
+	watch := h.p.Watch(mine.OrderID.Stream())
+	defer watch.Release()
+	gone := h.p.Watch(mine.OrderID.Stream())
+	gone.Release()
+	gone.Release() // twice is harmless
 
-	changed, release := h.p.StreamChanged(mine.OrderID.Stream())
-	defer release()
-	again, releaseAgain := h.p.StreamChanged(mine.OrderID.Stream())
-	releaseAgain() // a waiter that gave up
+	at := h.record(mine)
+	if got := watch.Last(); got != at {
+		t.Fatalf("Last after the order was placed at %d: %d", at, got)
+	}
 	h.record(other)
-	select {
-	case <-changed:
-		t.Fatal("woken by another order's batch")
-	default:
+	if got := watch.Last(); got != at {
+		t.Fatalf("Last moved to %d with another order's event", got)
 	}
-	h.record(paid(mine, t0))
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := watch.Wait(short, at); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait after the last event: %v, want the deadline", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- watch.Wait(ctx, at) }()
+	paidAt := h.append(paid(mine, t0))
 	select {
-	case <-changed:
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("not woken after the order's own event was applied")
+		t.Fatal("Wait did not return after the order's next event was applied")
 	}
-	select {
-	case <-again:
-	default:
-		t.Fatal("a released waiter's channel shares the stream's wake-up; it must close too")
+	if got := watch.Last(); got != paidAt {
+		t.Fatalf("Last = %d, want the payment's position %d", got, paidAt)
 	}
-	order, err := h.rm.Order(context.Background(), "user_1", string(mine.OrderID))
+	order, err := h.rm.Order(ctx, "user_1", string(mine.OrderID))
 	if err != nil || order.Status != "paid" {
-		t.Fatalf("after the wake-up the order reads %+v, %v; want it paid", order, err)
+		t.Fatalf("once Wait returned the order reads %+v, %v; want it paid", order, err)
+	}
+	if got := gone.Last(); got != eventstore.Start {
+		t.Fatalf("a released watch moved to %d", got)
 	}
 }
 

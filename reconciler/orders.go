@@ -30,10 +30,11 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	var order domain.Order
-	if _, err := r.cfg.Log.Load(ctx, placed.OrderID.Stream(), &order); err != nil {
+	loaded, err := app.LoadAggregate(ctx, r.cfg.Log, placed.OrderID.Stream(), newOrder)
+	if err != nil {
 		return err
 	}
+	order := loaded.Agg
 	var sub *domain.Subscription
 	if first {
 		sub = &domain.Subscription{}
@@ -62,7 +63,7 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	if err := r.recordPayment(ctx, placed, c, meta); err != nil {
+	if err := r.recordPayment(ctx, placed, loaded, c, meta); err != nil {
 		return err
 	}
 	if sub != nil {
@@ -144,9 +145,11 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	return charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, err
 }
 
-func (r *Reconciler) recordPayment(ctx context.Context, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
+// recordPayment records the charge's outcome on the order, deciding first
+// on the order as loaded before the charge (it reads it once per order).
+func (r *Reconciler) recordPayment(ctx context.Context, placed domain.OrderPlaced, loaded app.Loaded[*domain.Order], c charge, meta app.Metadata) error {
 	now := r.now()
-	_, _, err := app.Update(ctx, r.cfg.Log, placed.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
+	_, _, err := app.UpdateLoaded(ctx, r.cfg.Log, placed.OrderID.Stream(), loaded, newOrder,
 		func(o *domain.Order) ([]domain.Event, error) {
 			if c.result.Status == payments.Succeeded {
 				return o.Pay(c.result.ProviderPaymentID, now)
@@ -218,6 +221,8 @@ func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventsto
 	}
 	return err
 }
+
+func newOrder() *domain.Order { return &domain.Order{} }
 
 // refundRequested refunds the order at the provider and records the outcome.
 func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.RecordedEvent, e domain.RefundRequested, meta app.Metadata) error {
