@@ -20,10 +20,10 @@ func SyncCatalog(ctx context.Context, l *Log, plans []domain.Plan, meta Metadata
 	return len(events), nil
 }
 
-// LoadCatalog returns the catalog as the log has it now; it is shared:
-// read it, never change it.
+// LoadCatalog returns the catalog as the log has it at most a second ago
+// (Log.Catalog); it is shared: read it, never change it.
 func LoadCatalog(ctx context.Context, l *Log) (*domain.Catalog, error) {
-	return l.Catalog(ctx)
+	return l.Catalog(ctx, nil)
 }
 
 // Plans serves the catalog's active plans from the log.

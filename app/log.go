@@ -64,18 +64,20 @@ func NewLog(store eventstore.Store, now func() time.Time) *Log {
 	return l
 }
 
-// Catalog returns the plan catalog as the log has it now. It is shared:
+// Catalog returns the plan catalog as the log had it at most a second ago
+// and, when has is not nil, as the log has it now unless that state
+// satisfies has (a plan looked up is there): see snapshots. It is shared:
 // read it, never change it.
-func (l *Log) Catalog(ctx context.Context) (*domain.Catalog, error) {
-	c, _, err := l.catalog.load(ctx, domain.CatalogStream, domain.NewCatalog)
-	return c, err
+func (l *Log) Catalog(ctx context.Context, has func(*domain.Catalog) bool) (*domain.Catalog, error) {
+	return l.catalog.load(ctx, domain.CatalogStream, domain.NewCatalog, has)
 }
 
-// Wallet returns userID's wallet as the log has it now (empty when the
-// user has none yet). It is shared: read it, never change it.
-func (l *Log) Wallet(ctx context.Context, userID string) (*domain.Wallet, error) {
-	w, _, err := l.wallets.load(ctx, domain.WalletStream(userID), func() *domain.Wallet { return domain.NewWallet(userID) })
-	return w, err
+// Wallet returns userID's wallet (empty when the user has none yet) as the
+// log had it at most a second ago and, when has is not nil, as the log has
+// it now unless that state satisfies has (a card looked up is there): see
+// snapshots. It is shared: read it, never change it.
+func (l *Log) Wallet(ctx context.Context, userID string, has func(*domain.Wallet) bool) (*domain.Wallet, error) {
+	return l.wallets.load(ctx, domain.WalletStream(userID), func() *domain.Wallet { return domain.NewWallet(userID) }, has)
 }
 
 const loadPage = 1024

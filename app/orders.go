@@ -33,11 +33,18 @@ type Placed struct {
 // ErrIdempotencyKeyReused.
 func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Metadata) (Placed, error) {
 	id := cmd.OrderID()
-	catalog, err := LoadCatalog(ctx, s.Log)
+	// A plan or card not found in the cached states is looked up in the
+	// log before the order is refused.
+	catalog, err := s.Log.Catalog(ctx, func(c *domain.Catalog) bool {
+		_, ok := c.Plan(domain.PlanID(cmd.PlanID))
+		return ok
+	})
 	if err != nil {
 		return Placed{}, err
 	}
-	wallet, err := s.Log.Wallet(ctx, cmd.UserID)
+	wallet, err := s.Log.Wallet(ctx, cmd.UserID, func(w *domain.Wallet) bool {
+		return w.HasCard(domain.PaymentMethodID(cmd.PaymentMethodID))
+	})
 	if err != nil {
 		return Placed{}, err
 	}

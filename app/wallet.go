@@ -52,7 +52,10 @@ func (s *Service) StartCardSetup(ctx context.Context, userID, returnURL string, 
 // user's, so racing first requests get one customer.
 func (s *Service) customer(ctx context.Context, userID string, meta Metadata) (string, error) {
 	provider := s.Provider.Name()
-	w, err := s.Log.Wallet(ctx, userID)
+	w, err := s.Log.Wallet(ctx, userID, func(w *domain.Wallet) bool {
+		_, ok := w.CustomerID(provider)
+		return ok
+	})
 	if err != nil {
 		return "", err
 	}

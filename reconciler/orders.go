@@ -109,7 +109,12 @@ func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.Rec
 // event: a plain charge, or for a subscription's first order (sub not nil)
 // the subscription's start with its first period.
 func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, sub *domain.Subscription) (charge, error) {
-	wallet, err := r.cfg.Log.Wallet(ctx, placed.UserID)
+	provider := r.cfg.Provider.Name()
+	wallet, err := r.cfg.Log.Wallet(ctx, placed.UserID, func(w *domain.Wallet) bool {
+		_, card := w.EverAttached(placed.PaymentMethodID)
+		_, customer := w.CustomerID(provider)
+		return card && customer
+	})
 	if err != nil {
 		return charge{}, err
 	}
@@ -120,7 +125,7 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
 			FailureMessage: "the order names a card this wallet never had"}}, nil
 	}
-	customer, _ := wallet.CustomerID(r.cfg.Provider.Name())
+	customer, _ := wallet.CustomerID(provider)
 	key := "order_" + rec.ID.String()
 	if sub == nil {
 		res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
