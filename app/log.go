@@ -180,6 +180,18 @@ func LoadAggregate[A Aggregate](ctx context.Context, l *Log, stream string, newA
 	return loaded, err
 }
 
+// Assume is the state of a stream believed to end at last, whose events
+// the caller folded into agg: what a process that was handed the event
+// passes to UpdateLoaded instead of reading the stream. Should the stream
+// hold more, the append under it is refused and UpdateLoaded reloads.
+func Assume[A Aggregate](agg A, last eventstore.RecordedEvent) Loaded[A] {
+	return Loaded[A]{
+		Agg:     agg,
+		Version: Version{Revision: last.Revision, Position: last.Position, Exists: true},
+		ids:     map[uuid.UUID]bool{last.ID: true},
+	}
+}
+
 // UpdateLoaded is Update whose first decision is made on loaded, the
 // stream's state when it was loaded before. Should the stream have moved
 // on since, the append is refused and the decision made again on a fresh

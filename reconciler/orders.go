@@ -30,7 +30,7 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 			return err
 		}
 	}
-	loaded, err := app.LoadAggregate(ctx, r.cfg.Log, placed.OrderID.Stream(), newOrder)
+	loaded, err := r.loadOrder(ctx, rec, placed)
 	if err != nil {
 		return err
 	}
@@ -70,6 +70,31 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 		return r.settleCanceledStart(ctx, rec, placed, c, meta)
 	}
 	return nil
+}
+
+// justPlaced is how recent an order.placed must be for the reconciler to
+// charge its order without reading the order first.
+const justPlaced = time.Minute
+
+// loadOrder returns the order of placed as the ledger has it, for deciding
+// whether to charge it. An order without a subscription placed less than
+// justPlaced ago is taken to be as placed, without reading its stream: the
+// only events its stream can have gained since are the outcome of this
+// very charge, recorded by this reconciler before a crash or by another
+// instance's, and a charge asked again with the same idempotency key
+// within the provider's 24 hours returns that first outcome without
+// moving money; its record is then refused by the stream's revision and
+// decided again on the order read afresh. An older order.placed (a
+// reconciler catching up, a parked event, the sweep) is always checked
+// against the ledger first, so no charge is ever asked again once the
+// provider may have forgotten its key.
+func (r *Reconciler) loadOrder(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced) (app.Loaded[*domain.Order], error) {
+	if placed.SubscriptionID == "" && rec.Revision == 0 && time.Since(rec.RecordedAt) < justPlaced {
+		order := newOrder()
+		order.Apply(placed)
+		return app.Assume(order, rec), nil
+	}
+	return app.LoadAggregate(ctx, r.cfg.Log, placed.OrderID.Stream(), newOrder)
 }
 
 // settleCanceledStart: the user canceled the subscription while its first

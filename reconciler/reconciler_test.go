@@ -186,10 +186,22 @@ func (f *fixture) run(t *testing.T, checkpoint string, orders []domain.OrderID) 
 
 func (f *fixture) runWith(t *testing.T, checkpoint string, p reconciler.Provider, orders []domain.OrderID) {
 	t.Helper()
-	r, err := reconciler.New(context.Background(), reconciler.Config{
-		Log: f.log, Provider: p, CheckpointPath: filepath.Join(f.dir, checkpoint),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-	})
+	f.runConfig(t, reconciler.Config{Provider: p, CheckpointPath: checkpoint}, orders)
+}
+
+// runObserved is run, telling observe each reaction's kind and outcome.
+func (f *fixture) runObserved(t *testing.T, checkpoint string, orders []domain.OrderID, observe func(kind, outcome string)) {
+	t.Helper()
+	f.runConfig(t, reconciler.Config{Provider: f.p, CheckpointPath: checkpoint, Observe: observe}, orders)
+}
+
+// runConfig runs a reconciler of cfg (with the fixture's log, a checkpoint
+// file in its dir, and short retries) until every order is settled.
+func (f *fixture) runConfig(t *testing.T, cfg reconciler.Config, orders []domain.OrderID) {
+	t.Helper()
+	cfg.Log, cfg.CheckpointPath = f.log, filepath.Join(f.dir, cfg.CheckpointPath)
+	cfg.Logger, cfg.RetryMin, cfg.RetryMax = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond, 5*time.Millisecond
+	r, err := reconciler.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +272,61 @@ func TestReplayingTheLogChargesNothingTwice(t *testing.T) {
 	}
 	if n := f.count(t, domain.EventOrderPaid); n != 5 {
 		t.Fatalf("%d order.paid events for 5 orders", n)
+	}
+}
+
+// TestReplayOfAJustPlacedOrderMovesNoMoney: an order placed a moment ago
+// is charged without reading it first; replayed after it was paid and
+// refunded, the charge asked again returns the first one (same key), and
+// nothing is recorded, refunded or reported twice.
+func TestReplayOfAJustPlacedOrderMovesNoMoney(t *testing.T) {
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
+	f.run(t, "first.db", orders)
+	svc := &app.Service{Log: f.log}
+	if _, err := svc.RequestRefund(context.Background(), "alice", orders[0], app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, "first.db", orders)
+	var contradictions atomic.Int32
+	f.runObserved(t, "second.db", orders, func(_, outcome string) {
+		if outcome == "contradiction" {
+			contradictions.Add(1)
+		}
+	})
+	if f.p.charges != 1 || f.p.refunds != 1 {
+		t.Fatalf("provider charged %d and refunded %d times, want once each", f.p.charges, f.p.refunds)
+	}
+	for _, typ := range []string{domain.EventOrderPaid, domain.EventOrderRefunded} {
+		if n := f.count(t, typ); n != 1 {
+			t.Fatalf("%d %s events, want 1", n, typ)
+		}
+	}
+	if n := contradictions.Load(); n != 0 {
+		t.Fatalf("the replay reported %d contradictions, want none", n)
+	}
+}
+
+// TestAnOlderOrderIsReadBeforeItIsCharged: an order.placed recorded more
+// than a minute ago (a reconciler catching up) is checked against the
+// ledger first: a settled order is not asked about again, so nothing is
+// sent under a key the provider may have forgotten.
+func TestAnOlderOrderIsReadBeforeItIsCharged(t *testing.T) {
+	f := setup(t)
+	f.store.Close()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
+		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f.store, f.log = store, app.NewLog(store, f.log.Now)
+	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
+	f.run(t, "first.db", orders)
+	_, before := f.p.distinctKeys()
+	f.run(t, "second.db", orders)
+	if _, after := f.p.distinctKeys(); after != before {
+		t.Fatalf("a replay of settled orders placed 2 hours ago made %d provider calls, want none", after-before)
 	}
 }
 
