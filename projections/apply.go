@@ -15,7 +15,7 @@ import (
 // whole batch and its checkpoint are committed, or nothing is. Events at or
 // below the stored checkpoint are skipped, so a batch delivered twice is
 // applied once. The projector, Rebuild and Verify all fold through here.
-func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []eventstore.RecordedEvent) error {
+func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -29,15 +29,15 @@ func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []eventstore.Reco
 	if err != nil {
 		return err
 	}
-	for _, rec := range events {
-		if rec.Position <= done {
+	for _, ev := range events {
+		if ev.rec.Position <= done {
 			continue
 		}
-		if err := applyEvent(w, rec); err != nil {
-			return fmt.Errorf("apply %s event %s at position %d: %w", rec.Type, rec.ID, rec.Position, err)
+		if err := applyEvent(w, ev); err != nil {
+			return fmt.Errorf("apply %s event %s at position %d: %w", ev.rec.Type, ev.rec.ID, ev.rec.Position, err)
 		}
 	}
-	last := events[len(events)-1].Position
+	last := events[len(events)-1].rec.Position
 	if last <= done {
 		return nil
 	}
@@ -51,56 +51,72 @@ func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []eventstore.Reco
 	return nil
 }
 
-// applyEvent folds one event. Types no read model shows (the catalog, the
-// wallet's customers and setup sessions, types newer than this binary) are
-// skipped: the checkpoint still moves past them. An event of a folded type
-// that does not decode is an error, never skipped: a silently missing
-// payment would be a wrong ledger view.
-func applyEvent(w *writeTx, rec eventstore.RecordedEvent) error {
-	switch rec.Type {
-	case domain.EventCardAttached:
-		return fold(rec, w.attachCard)
-	case domain.EventCardDetached:
-		return fold(rec, w.detachCard)
-	case domain.EventOrderPlaced:
-		return fold(rec, w.placeOrder)
-	case domain.EventOrderPaid:
-		return fold(rec, w.payOrder)
-	case domain.EventOrderPaymentFailed:
-		return fold(rec, w.failOrder)
-	case domain.EventRefundRequested:
-		return fold(rec, w.requestRefund)
-	case domain.EventOrderRefunded:
-		return fold(rec, w.refundOrder)
-	case domain.EventRefundFailed:
-		return fold(rec, w.failRefund)
-	case domain.EventSubscriptionCreated:
-		return fold(rec, w.createSubscription)
-	case domain.EventSubscriptionStarted:
-		return fold(rec, w.startSubscription)
-	case domain.EventSubscriptionRenewed:
-		return fold(rec, w.renewSubscription)
-	case domain.EventSubscriptionPastDue:
-		return fold(rec, w.markPastDue)
-	case domain.EventSubscriptionCancelRequested:
-		return fold(rec, w.requestCancel)
-	case domain.EventSubscriptionCanceled:
-		return fold(rec, w.cancelSubscription)
-	}
-	return nil
+// event is an event of the log with its body decoded, when its type is
+// one the read models fold.
+type event struct {
+	rec eventstore.RecordedEvent
+	e   domain.Event // nil for a type no read model shows
+	err error        // why the body does not decode
 }
 
-// fold decodes rec as an E and applies it.
-func fold[E domain.Event](rec eventstore.RecordedEvent, apply func(E) error) error {
-	e, err := domain.Decode(rec.Type, rec.Data)
-	if err != nil {
-		return err
+// folders are the read models' folds, by event type: the only list of the
+// types they show. Types not here (the catalog, the wallet's customers and
+// setup sessions, types newer than this binary) are skipped: the
+// checkpoint still moves past them.
+var folders = map[string]func(*writeTx, domain.Event) error{
+	domain.EventCardAttached:                as((*writeTx).attachCard),
+	domain.EventCardDetached:                as((*writeTx).detachCard),
+	domain.EventOrderPlaced:                 as((*writeTx).placeOrder),
+	domain.EventOrderPaid:                   as((*writeTx).payOrder),
+	domain.EventOrderPaymentFailed:          as((*writeTx).failOrder),
+	domain.EventRefundRequested:             as((*writeTx).requestRefund),
+	domain.EventOrderRefunded:               as((*writeTx).refundOrder),
+	domain.EventRefundFailed:                as((*writeTx).failRefund),
+	domain.EventSubscriptionCreated:         as((*writeTx).createSubscription),
+	domain.EventSubscriptionStarted:         as((*writeTx).startSubscription),
+	domain.EventSubscriptionRenewed:         as((*writeTx).renewSubscription),
+	domain.EventSubscriptionPastDue:         as((*writeTx).markPastDue),
+	domain.EventSubscriptionCancelRequested: as((*writeTx).requestCancel),
+	domain.EventSubscriptionCanceled:        as((*writeTx).cancelSubscription),
+}
+
+// as adapts a fold of one event type to folders' signature.
+func as[E domain.Event](fold func(*writeTx, E) error) func(*writeTx, domain.Event) error {
+	return func(w *writeTx, e domain.Event) error {
+		typed, ok := e.(E)
+		if !ok {
+			return fmt.Errorf("decoded as %T", e)
+		}
+		return fold(w, typed)
 	}
-	typed, ok := e.(E)
+}
+
+// decode decodes the bodies of the events the read models fold. It is the
+// part of folding that needs no database, so a long fold runs it ahead, on
+// another core, while the previous batch is written.
+func decode(recs []eventstore.RecordedEvent) []event {
+	evs := make([]event, len(recs))
+	for i, rec := range recs {
+		evs[i].rec = rec
+		if _, ok := folders[rec.Type]; ok {
+			evs[i].e, evs[i].err = domain.Decode(rec.Type, rec.Data)
+		}
+	}
+	return evs
+}
+
+// applyEvent folds one event. An event of a folded type that does not
+// decode is an error, never skipped: a silently missing payment would be a
+// wrong ledger view.
+func applyEvent(w *writeTx, ev event) error {
+	fold, ok := folders[ev.rec.Type]
 	if !ok {
-		return fmt.Errorf("decoded as %T", e)
+		return nil
 	}
-	return apply(typed)
+	if ev.err != nil {
+		return ev.err
+	}
+	return fold(w, ev.e)
 }
 
 // writeTx is one batch's transaction, with its statements prepared once

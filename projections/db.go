@@ -23,8 +23,12 @@ const (
 	// serve is not ready until it has. Read models are derived; an fsync
 	// per batch would buy nothing the log does not already guarantee.
 	durable mode = iota
-	// scratch writes: a throwaway database (Verify's rebuild aside) that
-	// nobody reads after a crash, so commits skip the fsync.
+	// scratch writes: a database thrown away whole should anything fail
+	// (Verify's fold aside; Rebuild's new file, until it is complete and
+	// synced and renamed into place): no fsync and no journal, so each
+	// page is written once. Without a journal a failed transaction cannot
+	// be rolled back, which is why a scratch database is never kept after
+	// an error.
 	scratch
 	// readOnly: queries only.
 	readOnly
@@ -36,15 +40,18 @@ const (
 func dsn(path string, m mode) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
 	switch m {
 	case durable:
+		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
 	case scratch:
+		q.Add("_pragma", "journal_mode(OFF)")
 		q.Add("_pragma", "synchronous(OFF)")
+		q.Add("_pragma", "cache_size(-262144)")
 		q.Set("_txlock", "immediate")
 	case readOnly:
+		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + q.Encode()

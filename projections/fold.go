@@ -3,8 +3,10 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/internal/sqlitex"
@@ -12,7 +14,7 @@ import (
 
 // foldBatch is how many events Rebuild and Verify read and commit at once:
 // memory stays constant whatever the log's length.
-const foldBatch = 1024
+const foldBatch = 4096
 
 // toHead, as foldLog's limit, folds until the log has no more events.
 const toHead = eventstore.Position(math.MaxUint64)
@@ -20,10 +22,36 @@ const toHead = eventstore.Position(math.MaxUint64)
 // foldLog folds the log from the start into the (fresh) read models at db,
 // up to and including position limit, one transaction per batch. It calls
 // progress, if not nil, after every batch with the position reached and
-// total (raised to it when the log outgrew total).
+// total (raised to it when the log outgrew total). Reading and decoding
+// the next batch runs beside writing this one: two batches in memory.
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
 	st := sqlitex.NewStmts(db)
 	defer st.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []event, 1)
+	read := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		read <- readLog(ctx, store, limit, batches)
+	}()
+	for batch := range batches {
+		if err := applyBatch(ctx, st, batch); err != nil {
+			cancel()
+			for range batches { // let the reader stop
+			}
+			return err
+		}
+		from := batch[len(batch)-1].rec.Position
+		if progress != nil {
+			progress(uint64(from), uint64(max(total, from)))
+		}
+	}
+	return <-read
+}
+
+// readLog sends the log's events up to limit, decoded, in batches.
+func readLog(ctx context.Context, store eventstore.Store, limit eventstore.Position, batches chan<- []event) error {
 	for from := eventstore.Start; from < limit; {
 		events, err := store.ReadAll(ctx, from, foldBatch)
 		if err != nil {
@@ -33,12 +61,51 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 		if len(events) == 0 {
 			return nil
 		}
-		if err := applyBatch(ctx, st, events); err != nil {
-			return err
+		select {
+		case batches <- decode(events):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		from = events[len(events)-1].Position
-		if progress != nil {
-			progress(uint64(from), uint64(max(total, from)))
+	}
+	return nil
+}
+
+// dropIndexes drops the secondary indexes of a fresh database and returns
+// their definitions. Folding from the start only ever looks a row up by its
+// primary key; an index built once the rows are in costs one sorted pass,
+// where kept up row by row it costs a random B-tree insert per row and
+// index, most of a long fold's time.
+func dropIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := db.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
+	return defs, nil
+}
+
+// createIndexes creates the indexes dropIndexes dropped.
+func createIndexes(ctx context.Context, db *sql.DB, defs []string) error {
+	for _, def := range defs {
+		if _, err := db.ExecContext(ctx, def); err != nil {
+			return fmt.Errorf("create index: %w", err)
 		}
 	}
 	return nil

@@ -48,17 +48,41 @@ func Rebuild(ctx context.Context, store eventstore.Store, path string, progress 
 }
 
 // build folds the whole log into a new database at path and leaves it
-// closed, in one self-contained file.
+// closed, in one self-contained file, durable and in WAL mode. It folds
+// without fsyncs or a WAL (scratch): until the file is complete and synced,
+// nothing uses it, and an interrupted build is removed by the next.
 func build(ctx context.Context, store eventstore.Store, path string, total eventstore.Position, progress func(done, total uint64)) error {
-	db, err := openWriter(ctx, path, durable)
+	db, err := openWriter(ctx, path, scratch)
 	if err != nil {
 		return err
 	}
-	if err := foldLog(ctx, db, store, toHead, total, progress); err != nil {
+	indexes, err := dropIndexes(ctx, db)
+	if err == nil {
+		err = foldLog(ctx, db, store, toHead, total, progress)
+	}
+	if err == nil {
+		err = createIndexes(ctx, db, indexes)
+	}
+	if err == nil {
+		_, err = db.ExecContext(ctx, `PRAGMA journal_mode = WAL`)
+	}
+	if err != nil {
 		db.Close()
 		return err
 	}
-	return closeSettled(ctx, db, path)
+	if err := closeSettled(ctx, db, path); err != nil {
+		return err
+	}
+	return syncFile(path)
+}
+
+// syncFile makes the file at path durable.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 // closeSettled copies the WAL into the database file, closes it and removes

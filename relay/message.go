@@ -1,8 +1,10 @@
 package relay
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
@@ -25,24 +27,75 @@ type Message struct {
 // Subject is the NATS subject of an event type: billing.order.paid.
 func Subject(eventType string) string { return "billing." + eventType }
 
-// Encode returns the message body of an event.
+// Encode returns the message body of an event: Message's JSON, with the
+// event's data and metadata as stored (JSON the service wrote compactly),
+// not escaped for HTML. It is built by appending, not by reflection, since
+// every event of the log passes here on its way to NATS and to exports;
+// a body or metadata that is not JSON is an error.
 func Encode(e eventstore.RecordedEvent) ([]byte, error) {
-	meta := json.RawMessage(e.Metadata)
-	if len(meta) == 0 {
-		meta = json.RawMessage(`{}`)
-	}
-	data := json.RawMessage(e.Data)
+	data, meta := e.Data, e.Metadata
 	if len(data) == 0 {
-		data = json.RawMessage(`{}`)
+		data = emptyObject
 	}
-	b, err := json.Marshal(Message{
-		ID: e.ID.String(), Type: e.Type, Stream: e.Stream, Revision: e.Revision,
-		Position: uint64(e.Position), RecordedAt: e.RecordedAt.UTC(), Data: data, Metadata: meta,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
+	if len(meta) == 0 {
+		meta = emptyObject
 	}
-	return b, nil
+	var err error
+	if data, err = oneLine(data); err != nil {
+		return nil, fmt.Errorf("encode event %s: data: %w", e.ID, err)
+	}
+	if meta, err = oneLine(meta); err != nil {
+		return nil, fmt.Errorf("encode event %s: metadata: %w", e.ID, err)
+	}
+	b := make([]byte, 0, 160+len(e.Stream)+len(e.Type)+len(data)+len(meta))
+	b = append(b, `{"id":"`...)
+	b = append(b, e.ID.String()...)
+	b = append(b, `","type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"stream":`...)
+	b = appendString(b, e.Stream)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendUint(b, e.Revision, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendUint(b, uint64(e.Position), 10)
+	b = append(b, `,"recorded_at":"`...)
+	b = e.RecordedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	b = append(b, `,"metadata":`...)
+	b = append(b, meta...)
+	return append(b, '}'), nil
+}
+
+// oneLine checks that raw is JSON and returns it fit for one NDJSON line:
+// as it is when it has no line breaks (the service writes compact JSON),
+// else compacted.
+func oneLine(raw []byte) ([]byte, error) {
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("not JSON")
+	}
+	if bytes.IndexAny(raw, "\r\n") < 0 {
+		return bytes.TrimSpace(raw), nil
+	}
+	var b bytes.Buffer
+	err := json.Compact(&b, raw)
+	return b.Bytes(), err
+}
+
+var emptyObject = []byte(`{}`)
+
+// appendString appends s as a JSON string. Names of streams and types are
+// plain ASCII in practice; anything else goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // positionOf reads the log position out of a message body.

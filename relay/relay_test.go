@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -260,4 +262,40 @@ func TestRefusesAStreamOfAnotherLog(t *testing.T) {
 		t.Fatalf("a relay of another log reached the stream (healthy %v, position %d)", intruder.Healthy(), intruder.Position())
 	}
 	e.streamMatchesLog(t)
+}
+
+// TestEncodeIsOneLineOfTheStoredJSON: a message is one NDJSON line that
+// decodes to the event's fields, its data and metadata as stored, whatever
+// characters they hold; stored bytes that are not JSON are refused.
+func TestEncodeIsOneLineOfTheStoredJSON(t *testing.T) {
+	e := eventstore.RecordedEvent{
+		ID: uuid.New(), Type: "order.placed", Stream: "order-x\"y", Revision: 3, Position: 42,
+		RecordedAt: time.Date(2026, 12, 4, 10, 0, 0, 123456789, time.UTC),
+		Data:       []byte("{\n  \"return_url\": \"https://a.example/?x=1&y=<2>\",\n  \"name\": \"Zoë \\u2028\"\n}"),
+		Metadata:   []byte(`{"user_id":"u<1>"}`),
+	}
+	body, err := relay.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.ContainsAny(body, "\r\n") {
+		t.Fatalf("body spans lines: %s", body)
+	}
+	var got relay.Message
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, body)
+	}
+	if got.ID != e.ID.String() || got.Type != e.Type || got.Stream != e.Stream || got.Revision != 3 || got.Position != 42 || !got.RecordedAt.Equal(e.RecordedAt) {
+		t.Fatalf("decoded %+v from %s", got, body)
+	}
+	var wantData, gotData any
+	json.Unmarshal(e.Data, &wantData)
+	json.Unmarshal(got.Data, &gotData)
+	if !reflect.DeepEqual(wantData, gotData) || string(got.Metadata) != string(e.Metadata) {
+		t.Fatalf("data %s, metadata %s; want the stored ones", got.Data, got.Metadata)
+	}
+	e.Data = []byte(`{"amount": 1`)
+	if _, err := relay.Encode(e); err == nil {
+		t.Fatal("data that is not JSON was encoded")
+	}
 }

@@ -81,15 +81,10 @@ func export(ctx context.Context, store eventstore.Store, f exportFilter, stdout,
 		return err
 	}
 	bar := progress(stderr, "exporting events")
-	next := pager(store, f.stream)
-	for {
-		page, err := next(ctx)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return out.Flush()
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages, read := readAhead(ctx, pager(store, f.stream))
+	for page := range pages {
 		for _, e := range page {
 			if !f.keep(e) {
 				continue
@@ -105,6 +100,34 @@ func export(ctx context.Context, store eventstore.Store, f exportFilter, stdout,
 		}
 		bar(uint64(page[len(page)-1].Position), uint64(max(head, page[len(page)-1].Position)))
 	}
+	if err := <-read; err != nil {
+		return err
+	}
+	return out.Flush()
+}
+
+// readAhead reads the pages of next on another goroutine, one page ahead
+// of the caller, until next returns none or fails; then it closes pages
+// and sends next's error (nil at the end) on the second channel.
+func readAhead(ctx context.Context, next func(context.Context) ([]eventstore.RecordedEvent, error)) (<-chan []eventstore.RecordedEvent, <-chan error) {
+	pages, done := make(chan []eventstore.RecordedEvent, 1), make(chan error, 1)
+	go func() {
+		defer close(pages)
+		for {
+			page, err := next(ctx)
+			if err != nil || len(page) == 0 {
+				done <- err
+				return
+			}
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				done <- ctx.Err()
+				return
+			}
+		}
+	}()
+	return pages, done
 }
 
 const exportPage = 1000

@@ -39,7 +39,7 @@ type appendReply struct {
 }
 
 func openWriter(ctx context.Context, cfg Config, onCommit func()) (*writer, error) {
-	db, err := sql.Open("sqlite", dsn(cfg.Path, false))
+	db, err := sql.Open("sqlite", dsn(cfg.Path, false, false))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/internal/seed"
+	"github.com/robotlabor/billing/projections"
+)
+
+// replayOrders is the size of the log BenchmarkReplay folds: a million
+// events is -replay.orders 500000 (each order is placed and paid).
+var replayOrders = flag.Int("replay.orders", 50000, "orders in the log BenchmarkReplay replays (2 events each)")
+
+// BenchmarkReplay measures what auditors run on a whole log: rebuilding
+// the read models, verifying them, and exporting the log, in events per
+// second. The log is seeded once (internal/seed); each sub-benchmark's
+// iteration replays all of it.
+//
+//	go test -run '^$' -bench Replay -benchtime 1x -replay.orders 500000 ./cmd/billing/
+func BenchmarkReplay(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	start := time.Now()
+	err = seed.History(ctx, store, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := eventCount(b, store)
+	b.Logf("seeded %d events in %v", events, time.Since(start).Round(time.Millisecond))
+	store.Close()
+	// As the auditors' commands open it (openLogReadOnly).
+	store, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db"), ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "readmodels.db")
+	perSecond := func(b *testing.B) {
+		b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	}
+	b.Run("rebuild", func(b *testing.B) {
+		for b.Loop() {
+			if err := projections.Rebuild(ctx, store, path, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perSecond(b)
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			diffs, err := projections.Verify(ctx, store, path, nil)
+			if err != nil || len(diffs) > 0 {
+				b.Fatalf("verify: %v %v", err, diffs)
+			}
+		}
+		perSecond(b)
+	})
+	b.Run("export", func(b *testing.B) {
+		for b.Loop() {
+			if err := export(ctx, store, exportFilter{}, io.Discard, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perSecond(b)
+	})
+}
+
+func eventCount(b *testing.B, store eventstore.Store) int {
+	b.Helper()
+	n := 0
+	for pos := eventstore.Start; ; {
+		evs, err := store.ReadAll(context.Background(), pos, 4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return n
+		}
+		n += len(evs)
+		pos = evs[len(evs)-1].Position
+	}
+}
+
+// sizes parses a comma-separated list of counts ("1000,1000000").
+func sizes(b *testing.B, list string) []int {
+	b.Helper()
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			b.Fatalf("bad size %q in %q", s, list)
+		}
+		out = append(out, n)
+	}
+	return out
+}
