@@ -14,12 +14,12 @@ import (
 
 // client is one user of the API over real HTTP.
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	s     *service
 	token string
 }
 
-func (s *service) user(t *testing.T, id string) *client {
+func (s *service) user(t testing.TB, id string) *client {
 	t.Helper()
 	tok, err := s.Keys.Issue(id, time.Hour)
 	if err != nil {
@@ -35,7 +35,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) decode(t *testing.T, into any) {
+func (a answer) decode(t testing.TB, into any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, into); err != nil {
 		t.Fatalf("answer %d is not the JSON expected: %v\n%s", a.status, err, a.body)
@@ -123,7 +123,7 @@ func (c *client) startSetup() setupAnswer {
 }
 
 // submitCard posts the sandbox page's form as a browser would.
-func submitCard(t *testing.T, pageURL, number string) *http.Response {
+func submitCard(t testing.TB, pageURL, number string) *http.Response {
 	t.Helper()
 	form := url.Values{"card_number": {number}, "exp_month": {"12"}, "exp_year": {"2034"}, "cvc": {"123"}}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -20,7 +20,7 @@ type service struct {
 	stop func() error
 }
 
-func startService(t *testing.T, dataDir string) *service {
+func startService(t testing.TB, dataDir string) *service {
 	t.Helper()
 	cfg := configFromEnv()
 	cfg.DataDir, cfg.HTTPAddr, cfg.NATS.Listen = dataDir, "127.0.0.1:0", "127.0.0.1:0"

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/eventstore/sqlite"
+	"github.com/robotlabor/billing/internal/seed"
+)
+
+var scaleHistory = flag.String("scale.history", "1000",
+	"orders already in the log for BenchmarkAtScale, a comma-separated list such as 1000,1000000")
+
+// BenchmarkAtScale measures the service over HTTP with a history already
+// in its log: POST orders with 64 clients (orders/s), and the heavy user's
+// first page and a page deep in their history (p50). A tenth of the
+// history is that one user's orders. The claim it checks: the cost of a
+// request grows with its work, not with the history.
+//
+//	go test ./cmd/billing/ -run '^$' -bench AtScale -benchtime 5000x -scale.history 1000,1000000
+//
+// A history of a million orders takes minutes to seed and for the service
+// to catch up with (every part follows the whole log once).
+func BenchmarkAtScale(b *testing.B) {
+	for _, n := range sizes(b, *scaleHistory) {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) { benchAtScale(b, n) })
+	}
+}
+
+func benchAtScale(b *testing.B, orders int) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	heavy := orders / 10
+	start := time.Now()
+	// Recorded two hours ago, as history is: the reconciler reads such
+	// orders before acting, and finds them settled.
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db"),
+		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = seed.History(ctx, store, seed.Config{Orders: orders, HeavyUser: "heavy", HeavyOrders: heavy, Users: max(1, (orders-heavy)/100)})
+	if err = errorsJoin(err, store.Close()); err != nil {
+		b.Fatal(err)
+	}
+	seeded := time.Since(start)
+	s := startService(b, dir)
+	waitCaughtUp(b, s)
+	b.Logf("history of %d orders: seeded in %v, followed by every part in %v", orders, seeded.Round(time.Second),
+		(time.Since(start) - seeded).Round(time.Second))
+
+	buyer := s.user(b, "bench-buyer")
+	pm := buyer.saveCard("4242424242424242")
+	var key atomic.Int64
+	b.Run("orders", func(b *testing.B) {
+		b.SetParallelism(32) // 64 clients on 2 cores
+		lat := latencies{}
+		b.RunParallel(func(pb *testing.PB) {
+			var mine []time.Duration
+			for pb.Next() {
+				t0 := time.Now()
+				a := buyer.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, "plan_robot_hours_10", fmt.Sprint("k", key.Add(1))))
+				mine = append(mine, time.Since(t0))
+				if a.status != http.StatusCreated {
+					b.Errorf("POST order: %d %s", a.status, a.body)
+				}
+			}
+			lat.add(mine)
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+		b.ReportMetric(lat.p(50), "p50-ms")
+		b.ReportMetric(lat.p(99), "p99-ms")
+	})
+	reader := s.user(b, "heavy")
+	first := reader.orders("?limit=20")
+	if len(first.Data) != 20 {
+		b.Fatalf("the heavy user's first page has %d orders", len(first.Data))
+	}
+	cursor := first.Data[19].ID
+	for range heavy / 2 / 100 { // halfway into the history
+		page := reader.orders("?limit=100&after_public_id=" + cursor)
+		if len(page.Data) == 0 {
+			break
+		}
+		cursor = page.Data[len(page.Data)-1].ID
+	}
+	for _, page := range []struct{ name, query string }{
+		{"first-page", "?limit=20"},
+		{"deep-page", "?limit=20&after_public_id=" + cursor},
+	} {
+		b.Run(page.name, func(b *testing.B) {
+			lat := latencies{}
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					t0 := time.Now()
+					a := reader.call(http.MethodGet, "/v1/me/wallet/orders"+page.query, nil)
+					mine = append(mine, time.Since(t0))
+					if a.status != http.StatusOK {
+						b.Errorf("GET page: %d %s", a.status, a.body)
+					}
+				}
+				lat.add(mine)
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+			b.ReportMetric(lat.p(50), "p50-ms")
+		})
+	}
+}
+
+// waitCaughtUp waits until the projector, the reconciler and the relay
+// have followed the whole log.
+func waitCaughtUp(b *testing.B, s *service) {
+	b.Helper()
+	for deadline := time.Now().Add(30 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		head, err := s.Store.Head(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Projector.Position() >= head && s.Reconciler.Position() >= head && s.Relay.Position() >= head {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("not caught up after 30 minutes: head %d, projector %d, reconciler %d, relay %d",
+				head, s.Projector.Position(), s.Reconciler.Position(), s.Relay.Position())
+		}
+	}
+}
+
+// latencies gathers the goroutines' request latencies.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d...)
+	l.mu.Unlock()
+}
+
+// p is the q-th percentile in milliseconds.
+func (l *latencies) p(q int) float64 {
+	if len(l.all) == 0 {
+		return 0
+	}
+	slices.Sort(l.all)
+	return float64(l.all[(len(l.all)-1)*q/100]) / float64(time.Millisecond)
+}
