@@ -94,7 +94,7 @@ func scanOrder(s scanner) (Order, error) {
 func (w *writeTx) placeOrder(e domain.OrderPlaced) error {
 	_, err := w.exec(`INSERT INTO orders (id, user_id, plan_id, status, currency, amount, is_refundable,
 		created_at, payment_method_id, subscription_id) VALUES (?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
+		ON CONFLICT DO NOTHING`,
 		e.OrderID, e.UserID, e.PlanID, e.Currency, e.Amount, nanos(e.PlacedAt), e.PaymentMethodID, nullString(string(e.SubscriptionID)))
 	return err
 }

@@ -30,8 +30,11 @@ func TestListsWalkTheirIndex(t *testing.T) {
 		if q.afterID != "" {
 			args = append(args, 0, q.afterID)
 		}
-		plan := explain(t, rm, q.sql(), append(args, 11)...)
+		plan := explain(t, rm, q.sql(), args...)
 		index := fmt.Sprintf("INDEX %s_by_user_%s", q.table, strings.TrimSuffix(q.sortBy, "_at"))
+		if q.table == "orders" && q.sortBy == "created_at" {
+			index = "orders USING PRIMARY KEY" // the table is in that order
+		}
 		if !strings.Contains(plan, index) || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("%s\nplan: %s\nwant a walk of %s without sorting", q.sql(), plan, index)
 		}

@@ -60,6 +60,35 @@ CREATE INDEX subscriptions_by_user_created ON subscriptions (user_id, created_at
 `,
 	// The reconciler's sweep looks for orders still in between (few).
 	2: `CREATE INDEX orders_unsettled ON orders (created_at) WHERE status IN ('pending', 'refund_pending');`,
+	// Orders are stored in the order of a user's default page: a page is
+	// one range of the table, whatever the history's size, instead of an
+	// index range and a lookup of every row in a table that grows with
+	// every user's orders (a page took twice as long with a million orders
+	// as with a thousand). The read models are folded again from the log.
+	3: `
+DROP TABLE orders;
+CREATE TABLE orders (
+	id                TEXT    NOT NULL,
+	user_id           TEXT    NOT NULL,
+	plan_id           TEXT    NOT NULL,
+	status            TEXT    NOT NULL,
+	currency          TEXT    NOT NULL,
+	amount            INTEGER NOT NULL,
+	is_refundable     INTEGER NOT NULL,
+	created_at        INTEGER NOT NULL,
+	payment_method_id TEXT    NOT NULL,
+	subscription_id   TEXT,
+	failure_code      TEXT,
+	refunded_at       INTEGER,
+	PRIMARY KEY (user_id, created_at, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX orders_by_id ON orders (id);
+CREATE INDEX orders_by_user_amount ON orders (user_id, amount, id);
+CREATE INDEX orders_unsettled ON orders (created_at) WHERE status IN ('pending', 'refund_pending');
+DELETE FROM payment_methods;
+DELETE FROM subscriptions;
+DELETE FROM checkpoint;
+`,
 }
 
 // checkSchema refuses, without changing anything, read models that this

@@ -149,9 +149,17 @@ func (r *Relay) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    r.cfg.Replicas,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  duplicateWindow,
 	})
 }
+
+// duplicateWindow is how long JetStream remembers a message id to drop a
+// second message with it. Exactly once does not rest on it (every publish
+// expects the stream's last sequence), and JetStream keeps every id of the
+// window in memory: the default 2 minutes held 2 million ids (330 MB of
+// heap, 15% of the CPU in garbage collection) after the relay caught up
+// with a log of a million orders.
+const duplicateWindow = 10 * time.Second
 
 // tail returns the stream's last sequence and the log position of the
 // event it holds (Start for an empty stream).

@@ -17,6 +17,7 @@ type client struct {
 	t     testing.TB
 	s     *service
 	token string
+	http  *http.Client // nil: apiClient, which checks every exchange against the OpenAPI document
 }
 
 func (s *service) user(t testing.TB, id string) *client {
@@ -82,7 +83,11 @@ func (c *client) call(method, path string, body any, header ...string) answer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := apiClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = apiClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
