@@ -74,7 +74,7 @@ func oneLine(raw []byte) ([]byte, error) {
 	if !json.Valid(raw) {
 		return nil, fmt.Errorf("not JSON")
 	}
-	if bytes.IndexAny(raw, "\r\n") < 0 {
+	if !bytes.ContainsAny(raw, "\r\n") {
 		return bytes.TrimSpace(raw), nil
 	}
 	var b bytes.Buffer
