@@ -66,21 +66,9 @@ func benchAtScale(b *testing.B, orders int) {
 	var key atomic.Int64
 	b.Run("orders", func(b *testing.B) {
 		b.SetParallelism(32) // 64 clients on 2 cores
-		lat := latencies{}
-		b.RunParallel(func(pb *testing.PB) {
-			var mine []time.Duration
-			for pb.Next() {
-				t0 := time.Now()
-				a := buyer.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, "plan_robot_hours_10", fmt.Sprint("k", key.Add(1))))
-				mine = append(mine, time.Since(t0))
-				if a.status != http.StatusCreated {
-					b.Errorf("POST order: %d %s", a.status, a.body)
-				}
-			}
-			lat.add(mine)
+		lat := timed(b, "orders/s", http.StatusCreated, func() answer {
+			return buyer.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, "plan_robot_hours_10", fmt.Sprint("k", key.Add(1))))
 		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-		b.ReportMetric(lat.p(50), "p50-ms")
 		b.ReportMetric(lat.p(99), "p99-ms")
 	})
 	reader := s.user(b, "heavy")
@@ -102,21 +90,9 @@ func benchAtScale(b *testing.B, orders int) {
 		{"deep-page", "?limit=20&after_public_id=" + cursor},
 	} {
 		b.Run(page.name, func(b *testing.B) {
-			lat := latencies{}
-			b.RunParallel(func(pb *testing.PB) {
-				var mine []time.Duration
-				for pb.Next() {
-					t0 := time.Now()
-					a := reader.call(http.MethodGet, "/v1/me/wallet/orders"+page.query, nil)
-					mine = append(mine, time.Since(t0))
-					if a.status != http.StatusOK {
-						b.Errorf("GET page: %d %s", a.status, a.body)
-					}
-				}
-				lat.add(mine)
+			timed(b, "pages/s", http.StatusOK, func() answer {
+				return reader.call(http.MethodGet, "/v1/me/wallet/orders"+page.query, nil)
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
-			b.ReportMetric(lat.p(50), "p50-ms")
 		})
 	}
 }
@@ -138,6 +114,27 @@ func waitCaughtUp(b *testing.B, s *service) {
 				head, s.Projector.Position(), s.Reconciler.Position(), s.Relay.Position())
 		}
 	}
+}
+
+// timed runs request b.N times from RunParallel's goroutines, checks each
+// answer's status, and reports the rate (named unit) and the p50.
+func timed(b *testing.B, unit string, status int, request func() answer) *latencies {
+	lat := &latencies{}
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			t0 := time.Now()
+			a := request()
+			mine = append(mine, time.Since(t0))
+			if a.status != status {
+				b.Errorf("got %d, want %d: %s", a.status, status, a.body)
+			}
+		}
+		lat.add(mine)
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	b.ReportMetric(lat.p(50), "p50-ms")
+	return lat
 }
 
 // latencies gathers the goroutines' request latencies.
