@@ -249,3 +249,24 @@ func attachCard(t *testing.T, l *app.Log, user string) domain.PaymentMethodID {
 	}
 	return domain.PaymentMethodIDFor(session)
 }
+
+// TestOwnWritesAreSeenAtOnce: a card this instance removed is no longer in
+// the wallet its next command reads, though the cached wallet is younger
+// than the second another instance's change may take.
+func TestOwnWritesAreSeenAtOnce(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	const user = "user_1"
+	pm := attachCard(t, l, user)
+	if w, err := l.Wallet(ctx, user, nil); err != nil || !w.HasCard(pm) {
+		t.Fatalf("the card just saved is not in the wallet: %v", err)
+	}
+	_, _, err := app.Update(ctx, l, domain.WalletStream(user), func() *domain.Wallet { return domain.NewWallet(user) },
+		func(w *domain.Wallet) ([]domain.Event, error) { return w.DetachCard(pm, now) }, app.Metadata{UserID: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := l.Wallet(ctx, user, nil); err != nil || w.HasCard(pm) {
+		t.Fatalf("the card this instance removed is still in its wallet: %v", err)
+	}
+}

@@ -143,7 +143,12 @@ func (l *Log) Append(ctx context.Context, stream string, expected eventstore.Exp
 		}
 		data[i] = eventstore.EventData{ID: ids[i], Type: typ, Data: body, Metadata: metaJSON}
 	}
-	return l.Store.Append(ctx, stream, expected, data...)
+	res, err := l.Store.Append(ctx, stream, expected, data...)
+	// A cached catalog or wallet must not hide this instance's own write,
+	// also when the append's outcome is unknown.
+	l.catalog.forget(stream)
+	l.wallets.forget(stream)
+	return res, err
 }
 
 func idsFor(events []domain.Event, meta Metadata) []uuid.UUID {

@@ -15,12 +15,14 @@ import (
 // both, twice. A state younger than maxAge that has what the caller looks
 // for (a plan, a card) is used as it is; otherwise the store is asked for
 // the events after the cached revision, and the whole stream is folded
-// afresh when there are any. So a change appended by this or another
-// instance is seen within maxAge, and at once by a caller that does not
-// find what it looks for: a card saved a moment ago is never refused. The
-// orders decided on a state at most maxAge old are those that could have
-// raced with the change anyway (a card removed, a plan retired as the
-// order came in), which no reading order could tell apart.
+// afresh when there are any. A change appended by this instance drops the
+// cached state at once (Log.Append); one appended by another instance is
+// seen within maxAge, and at once by a caller that does not find what it
+// looks for: a card saved a moment ago is never refused. An order decided
+// on a state at most maxAge old is one that raced with another instance's
+// change (a card removed, a plan's price changed or the plan retired as
+// the order came in), which no order of reads could tell from a change
+// made a moment later.
 //
 // The aggregates handed out are shared and must not be changed: decisions
 // read them and return events, and only a fresh fold calls Apply.
@@ -48,6 +50,10 @@ func newSnapshots[A Aggregate](l *Log, size int) *snapshots[A] {
 	}
 	return &snapshots[A]{log: l, cache: cache, maxAge: snapshotMaxAge, now: time.Now}
 }
+
+// forget drops the cached state of stream, if any: this instance appended
+// to it, and its next load must see what it wrote.
+func (s *snapshots[A]) forget(stream string) { s.cache.Remove(stream) }
 
 // load returns the aggregate of stream; newAgg makes the empty aggregate a
 // fold starts from. has tells whether a state is enough for the caller

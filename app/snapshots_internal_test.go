@@ -11,8 +11,8 @@ import (
 )
 
 // TestSnapshotsAskTheStoreOnceTheyAreOld: a cached state serves callers
-// without a read until it is maxAge old; then the next load sees what was
-// appended meanwhile.
+// without a read until it is maxAge old; then the next load sees what
+// another instance appended meanwhile.
 func TestSnapshotsAskTheStoreOnceTheyAreOld(t *testing.T) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "events.db")})
@@ -38,7 +38,8 @@ func TestSnapshotsAskTheStoreOnceTheyAreOld(t *testing.T) {
 	if n := load(); n != 1 {
 		t.Fatalf("%d plans, want 1", n)
 	}
-	if _, err := SyncCatalog(ctx, l, plans[:2], Metadata{}); err != nil {
+	other := NewLog(store, nil) // another instance on the same store
+	if _, err := SyncCatalog(ctx, other, plans[:2], Metadata{}); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(snapshotMaxAge / 2)

@@ -76,6 +76,10 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 // charge its order without reading the order first.
 const justPlaced = time.Minute
 
+// clockSkew is how far ahead of the reconciler's clock another machine's
+// may stamp an event and still count as just placed.
+const clockSkew = time.Second
+
 // loadOrder returns the order of placed as the ledger has it, for deciding
 // whether to charge it. An order without a subscription placed less than
 // justPlaced ago is taken to be as placed, without reading its stream: the
@@ -87,14 +91,37 @@ const justPlaced = time.Minute
 // decided again on the order read afresh. An older order.placed (a
 // reconciler catching up, a parked event, the sweep) is always checked
 // against the ledger first, so no charge is ever asked again once the
-// provider may have forgotten its key.
+// provider may have forgotten its key. Both the time the log recorded the
+// event and the time the order was placed must be recent: a log copied
+// into another store (a migration) records old orders anew, and an event
+// stamped far in the future by a wrong clock is not recent either.
 func (r *Reconciler) loadOrder(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced) (app.Loaded[*domain.Order], error) {
-	if placed.SubscriptionID == "" && rec.Revision == 0 && time.Since(rec.RecordedAt) < justPlaced {
+	if placed.SubscriptionID == "" && rec.Revision == 0 && recent(rec.RecordedAt) && recent(placed.PlacedAt) {
 		order := newOrder()
 		order.Apply(placed)
 		return app.Assume(order, rec), nil
 	}
 	return app.LoadAggregate(ctx, r.cfg.Log, placed.OrderID.Stream(), newOrder)
+}
+
+// recent reports a time less than justPlaced ago, and not ahead of the
+// clock by more than clockSkew.
+func recent(t time.Time) bool {
+	age := time.Since(t)
+	return age > -clockSkew && age < justPlaced
+}
+
+// knownPlan returns the plan id as last defined, retired or not (what an
+// order placed on it was sold under), looked up in the log when this
+// instance's cached catalog does not have it yet (another instance may
+// have just published it).
+func (r *Reconciler) knownPlan(ctx context.Context, id domain.PlanID) (domain.Plan, bool, error) {
+	catalog, err := r.cfg.Log.Catalog(ctx, func(c *domain.Catalog) bool { _, ok := c.Known(id); return ok })
+	if err != nil {
+		return domain.Plan{}, false, err
+	}
+	plan, ok := catalog.Known(id)
+	return plan, ok, nil
 }
 
 // settleCanceledStart: the user canceled the subscription while its first
@@ -160,11 +187,10 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 		r.cfg.Observe("charge", string(res.Status))
 		return charge{result: res}, err
 	}
-	catalog, err := app.LoadCatalog(ctx, r.cfg.Log)
+	plan, _, err := r.knownPlan(ctx, placed.PlanID)
 	if err != nil {
 		return charge{}, err
 	}
-	plan, _ := catalog.Known(placed.PlanID)
 	res, err := r.cfg.Provider.StartSubscription(ctx, payments.StartSubscription{
 		CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID, PlanID: string(placed.PlanID), PriceRef: plan.ProviderPrice,
 		Amount: placed.Amount, Currency: string(placed.Currency),
@@ -228,11 +254,10 @@ func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventsto
 	if !errors.Is(err, eventstore.ErrStreamNotFound) {
 		return err
 	}
-	catalog, err := app.LoadCatalog(ctx, r.cfg.Log)
+	plan, ok, err := r.knownPlan(ctx, placed.PlanID) // retired since: the order was placed on it
 	if err != nil {
 		return err
 	}
-	plan, ok := catalog.Known(placed.PlanID) // retired since: the order was placed on it
 	if !ok {
 		return fmt.Errorf("%w: plan %s of order %s is gone", domain.ErrInvalidTransition, placed.PlanID, placed.OrderID)
 	}

@@ -281,6 +281,7 @@ func TestReplayingTheLogChargesNothingTwice(t *testing.T) {
 // nothing is recorded, refunded or reported twice.
 func TestReplayOfAJustPlacedOrderMovesNoMoney(t *testing.T) {
 	f := setup(t)
+	f.log = app.NewLog(f.store, time.Now) // placed now: charged without a read
 	orders := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
 	f.run(t, "first.db", orders)
 	svc := &app.Service{Log: f.log}
@@ -567,5 +568,139 @@ func TestOrdersAreChargedSideBySide(t *testing.T) {
 	}
 	if n := f.count(t, domain.EventOrderPaid); n != 6 {
 		t.Fatalf("%d order.paid events for 6 orders", n)
+	}
+}
+
+// TestAnOrderStampedInTheFutureIsReadBeforeItIsCharged: an order.placed
+// recorded by a clock far ahead of the reconciler's (a writer's clock
+// wrong, an EventStoreDB node's) is not "just placed": a reconciler
+// following the log again (a new instance, reconciler.db lost) reads it
+// first and charges nothing, although the provider forgot its keys.
+func TestAnOrderStampedInTheFutureIsReadBeforeItIsCharged(t *testing.T) {
+	f := setup(t)
+	f.store.Close()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
+		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f.store, f.log = store, app.NewLog(store, f.log.Now)
+	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
+	f.run(t, "first.db", orders)
+	if f.p.charges != 3 {
+		t.Fatalf("setup: %d charges", f.p.charges)
+	}
+	// The provider forgets its keys (Stripe after 24 h), then a reconciler
+	// follows the log from its start (fresh checkpoint file).
+	f.p.mu.Lock()
+	f.p.results = map[string]any{}
+	f.p.mu.Unlock()
+	f.run(t, "second.db", orders)
+	if f.p.charges != 3 {
+		t.Fatalf("settled orders were charged again: %d charges for 3 orders", f.p.charges)
+	}
+}
+
+// recordingProvider records the PriceRef of every StartSubscription.
+type recordingProvider struct {
+	*provider
+	mu   sync.Mutex
+	refs []string
+}
+
+func (p *recordingProvider) StartSubscription(ctx context.Context, s payments.StartSubscription) (payments.SubscriptionResult, error) {
+	p.mu.Lock()
+	p.refs = append(p.refs, s.PriceRef)
+	p.mu.Unlock()
+	return p.provider.StartSubscription(ctx, s)
+}
+
+// TestAPlanJustPublishedElsewhereIsFound: a subscription ordered on
+// instance A on a plan A has just published is started by instance B's
+// reconciler, whose cached catalog does not have the plan yet, with the
+// plan as published (its provider price), not an empty one.
+func TestAPlanJustPublishedElsewhereIsFound(t *testing.T) {
+	f := setup(t) // default plans, no provider price
+	ctx := context.Background()
+	b := app.NewLog(f.store, f.log.Now) // instance B
+	if _, err := app.LoadCatalog(ctx, b); err != nil { // B has the catalog cached
+		t.Fatal(err)
+	}
+	plans := domain.DefaultPlans()
+	for _, pl := range domain.DefaultPlans() {
+		if pl.ID == "plan_fleet_monthly" {
+			pl.ID, pl.ProviderPrice = "plan_fleet_v2", "price_fleet_v2"
+			plans = append(plans, pl)
+		}
+	}
+	if _, err := app.SyncCatalog(ctx, f.log, plans, app.Metadata{}); err != nil { // A publishes
+		t.Fatal(err)
+	}
+	orders := f.placeOrders(t, "alice", 1, "plan_fleet_v2") // on A
+	p := &recordingProvider{provider: f.p}
+	f.log = b // B's reconciler
+	f.runConfig(t, reconciler.Config{Provider: p, CheckpointPath: "b.db"}, orders)
+	for _, ref := range p.refs {
+		if ref != "price_fleet_v2" {
+			t.Fatalf("subscription started with price ref %q, want price_fleet_v2 (the plan as published)", ref)
+		}
+	}
+}
+
+// TestAMigratedLogChargesNothingAgain: moving the log into another store
+// (operations.md: replay the export into KurrentDB) records every event
+// anew, and each instance then follows the log from its start. Orders
+// settled two days before, whose keys the provider forgot, are read before
+// anything is charged, though the log recorded them a moment ago.
+func TestAMigratedLogChargesNothingAgain(t *testing.T) {
+	f := setup(t)
+	f.store.Close()
+	old, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
+		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	f.store, f.log = old, app.NewLog(old, f.log.Now)
+	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
+	f.run(t, "first.db", orders)
+	f.p.mu.Lock()
+	f.p.results = map[string]any{} // two days later the provider forgot the keys
+	f.p.mu.Unlock()
+	f.run(t, "control.db", orders) // the same log, followed again: read first, nothing charged
+	if f.p.charges != 3 {
+		t.Fatalf("control: %d charges", f.p.charges)
+	}
+	// The migration: every event appended again, same ids, same order.
+	ctx := context.Background()
+	migrated, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { migrated.Close() })
+	for from := eventstore.Start; ; {
+		recs, err := old.ReadAll(ctx, from, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			exp := eventstore.NoStream
+			if r.Revision > 0 {
+				exp = eventstore.Exact(r.Revision - 1)
+			}
+			if _, err := migrated.Append(ctx, r.Stream, exp, eventstore.EventData{ID: r.ID, Type: r.Type, Data: r.Data, Metadata: r.Metadata}); err != nil {
+				t.Fatal(err)
+			}
+			from = r.Position
+		}
+	}
+	f.store, f.log = migrated, app.NewLog(migrated, f.log.Now)
+	f.run(t, "after-migration.db", orders)
+	if f.p.charges != 3 {
+		t.Fatalf("after the migration, %d charges for 3 orders settled two days ago", f.p.charges)
 	}
 }
