@@ -623,7 +623,7 @@ func (p *recordingProvider) StartSubscription(ctx context.Context, s payments.St
 func TestAPlanJustPublishedElsewhereIsFound(t *testing.T) {
 	f := setup(t) // default plans, no provider price
 	ctx := context.Background()
-	b := app.NewLog(f.store, f.log.Now) // instance B
+	b := app.NewLog(f.store, f.log.Now)                // instance B
 	if _, err := app.LoadCatalog(ctx, b); err != nil { // B has the catalog cached
 		t.Fatal(err)
 	}
