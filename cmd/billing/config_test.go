@@ -30,3 +30,29 @@ func TestEventStoreURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofListensOnLoopbackOnly: profiles show the service's internals, so
+// BILLING_PPROF_ADDR names a loopback address or serve refuses to start.
+func TestPprofListensOnLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"":               true, // off
+		"127.0.0.1:6060": true,
+		"[::1]:6060":     true,
+		"localhost:0":    true,
+		"0.0.0.0:6060":   false,
+		"[::]:6060":      false,
+		"10.0.0.5:6060":  false,
+		":6060":          false,
+		"127.0.0.1":      false,
+	} {
+		cfg := configFromEnv()
+		cfg.PprofAddr = addr
+		err := cfg.Validate()
+		if (err == nil) != want {
+			t.Errorf("BILLING_PPROF_ADDR=%q: Validate() = %v, want accepted %v", addr, err, want)
+		}
+		if err != nil && !strings.Contains(err.Error(), "BILLING_PPROF_ADDR") {
+			t.Errorf("BILLING_PPROF_ADDR=%q: error %q does not name the variable", addr, err)
+		}
+	}
+}

@@ -224,3 +224,19 @@ func TestMetricsAreExported(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofIsServedWhenAsked: with BILLING_PPROF_ADDR, serve answers
+// net/http/pprof there, beside the API.
+func TestPprofIsServedWhenAsked(t *testing.T) {
+	t.Setenv("BILLING_PPROF_ADDR", "127.0.0.1:0")
+	s := startService(t, t.TempDir())
+	resp, err := http.Get("http://" + s.pprofListener.Addr().String() + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("pprof answered %d: %.200s", resp.StatusCode, body)
+	}
+}
