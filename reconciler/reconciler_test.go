@@ -177,6 +177,22 @@ func (f *fixture) placeOrders(t *testing.T, user string, n int, plan string) []d
 	return ids
 }
 
+// recordAt reopens the fixture's store with a clock off by offset, so the
+// events appended from now on are recorded that far from the real time, and
+// returns it.
+func (f *fixture) recordAt(t *testing.T, offset time.Duration) *sqlite.Store {
+	t.Helper()
+	f.store.Close()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
+		Now: func() time.Time { return time.Now().Add(offset) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f.store, f.log = store, app.NewLog(store, f.log.Now)
+	return store
+}
+
 // run runs a reconciler with the given checkpoint file until every order is
 // settled, then stops it.
 func (f *fixture) run(t *testing.T, checkpoint string, orders []domain.OrderID) {
@@ -314,14 +330,7 @@ func TestReplayOfAJustPlacedOrderMovesNoMoney(t *testing.T) {
 // sent under a key the provider may have forgotten.
 func TestAnOlderOrderIsReadBeforeItIsCharged(t *testing.T) {
 	f := setup(t)
-	f.store.Close()
-	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
-		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	f.store, f.log = store, app.NewLog(store, f.log.Now)
+	f.recordAt(t, -2*time.Hour)
 	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
 	f.run(t, "first.db", orders)
 	_, before := f.p.distinctKeys()
@@ -578,14 +587,7 @@ func TestOrdersAreChargedSideBySide(t *testing.T) {
 // first and charges nothing, although the provider forgot its keys.
 func TestAnOrderStampedInTheFutureIsReadBeforeItIsCharged(t *testing.T) {
 	f := setup(t)
-	f.store.Close()
-	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
-		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	f.store, f.log = store, app.NewLog(store, f.log.Now)
+	f.recordAt(t, 48*time.Hour)
 	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
 	f.run(t, "first.db", orders)
 	if f.p.charges != 3 {
@@ -655,14 +657,7 @@ func TestAPlanJustPublishedElsewhereIsFound(t *testing.T) {
 // anything is charged, though the log recorded them a moment ago.
 func TestAMigratedLogChargesNothingAgain(t *testing.T) {
 	f := setup(t)
-	f.store.Close()
-	old, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(f.dir, "events.db"),
-		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { old.Close() })
-	f.store, f.log = old, app.NewLog(old, f.log.Now)
+	old := f.recordAt(t, -48*time.Hour)
 	orders := f.placeOrders(t, "alice", 3, "plan_robot_hours_10")
 	f.run(t, "first.db", orders)
 	f.p.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +31,6 @@ type Config struct {
 	Start time.Time
 	// Appenders is how many appends run at once. Default 64.
 	Appenders int
-	// Progress, when set, is told how many orders are written so far.
-	Progress func(done int)
 }
 
 func (c *Config) defaults() error {
@@ -79,7 +76,6 @@ func History(ctx context.Context, store eventstore.Store, cfg Config) error {
 	jobs := make(chan job, cfg.Appenders)
 	var (
 		wg       sync.WaitGroup
-		done     atomic.Int64
 		firstErr error
 		errOnce  sync.Once
 	)
@@ -94,9 +90,6 @@ func History(ctx context.Context, store eventstore.Store, cfg Config) error {
 				if err := order(ctx, l, cfg, plan, j.user, j.n); err != nil {
 					fail(err)
 					return
-				}
-				if n := done.Add(1); cfg.Progress != nil && n%10000 == 0 {
-					cfg.Progress(int(n))
 				}
 			}
 		}()
