@@ -15,6 +15,9 @@ type OrderRef struct {
 // StreamID is the order's stream.
 func (r OrderRef) StreamID() string { return r.OrderID.Stream() }
 
+// Ref is the order an event is about: every order event has it.
+func (r OrderRef) Ref() OrderRef { return r }
+
 // OrderPlaced: an order was accepted and awaits its payment. It is the first
 // event of the order's stream; IdempotencyKey and Fingerprint identify the
 // request that placed it.

@@ -1,8 +1,47 @@
 package http
 
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/robotlabor/billing/internal/jsonx"
+)
+
 // list is the envelope of every list answer.
 type list[T any] struct {
 	Data       []T    `json:"data"`
 	HasMore    bool   `json:"has_more"`
 	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// rawList answers list's JSON for items that are JSON already (as the
+// read models store them), by appending: a page of orders is copied, not
+// encoded.
+func rawList(c *gin.Context, items []json.RawMessage, hasMore bool, next string) {
+	n := 64 + len(next)
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"data":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"has_more":`...)
+	if hasMore {
+		b = append(b, "true"...)
+	} else {
+		b = append(b, "false"...)
+	}
+	if next != "" {
+		b = append(b, `,"next_cursor":`...)
+		b = jsonx.AppendString(b, next)
+	}
+	b = append(b, '}')
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"unicode/utf8"
@@ -127,11 +128,15 @@ func (s *Server) listOrders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := list[projections.Order]{Data: nonNil(items), HasMore: hasMore}
-	if hasMore {
-		out.NextCursor = items[len(items)-1].ID
+	bodies := make([]json.RawMessage, len(items))
+	for i, o := range items {
+		bodies[i] = o.JSON
 	}
-	c.JSON(http.StatusOK, out)
+	var next string
+	if hasMore {
+		next = items[len(items)-1].ID
+	}
+	rawList(c, bodies, hasMore, next)
 }
 
 func orderQuery(c *gin.Context) (projections.OrderQuery, error) {

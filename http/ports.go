@@ -20,7 +20,7 @@ type Commands interface {
 // Queries is the read side the list endpoints serve (package projections).
 type Queries interface {
 	PaymentMethods(ctx context.Context, userID string, p projections.Page) ([]projections.PaymentMethod, string, error)
-	Orders(ctx context.Context, userID string, q projections.OrderQuery) ([]projections.Order, bool, error)
+	Orders(ctx context.Context, userID string, q projections.OrderQuery) ([]projections.RawOrder, bool, error)
 	Order(ctx context.Context, userID, orderID string) (projections.Order, error)
 	Subscriptions(ctx context.Context, userID string, p projections.Page) ([]projections.Subscription, string, error)
 	Subscription(ctx context.Context, userID, id string) (projections.Subscription, error)

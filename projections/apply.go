@@ -5,26 +5,51 @@ import (
 	"database/sql"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
-// applyBatch folds events, in log order, into the read models of st and
-// moves the checkpoint to the last of them, in one transaction: either the
-// whole batch and its checkpoint are committed, or nothing is. Events at or
-// below the stored checkpoint are skipped, so a batch delivered twice is
-// applied once. The projector, Rebuild and Verify all fold through here.
-func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []event) error {
+// folder folds batches of events into one read models' database: the
+// projector's, or a rebuild's. It keeps the statements prepared and the
+// orders it wrote last in memory, so that an order's next event (paid,
+// refunded) folds without reading its row back.
+type folder struct {
+	st     *sqlitex.Stmts
+	recent *lru.Cache[string, Order] // rows as committed, by id
+}
+
+// recentOrders bounds folder.recent: the orders in flight under load, a
+// few MB.
+const recentOrders = 16384
+
+func newFolder(db *sql.DB) *folder {
+	recent, err := lru.New[string, Order](recentOrders)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &folder{st: sqlitex.NewStmts(db), recent: recent}
+}
+
+func (f *folder) Close() error { return f.st.Close() }
+
+// applyBatch folds events, in log order, into the read models and moves
+// the checkpoint to the last of them, in one transaction: either the whole
+// batch and its checkpoint are committed, or nothing is. Events at or below
+// the stored checkpoint are skipped, so a batch delivered twice is applied
+// once. The projector, Rebuild and Verify all fold through here.
+func (f *folder) applyBatch(ctx context.Context, events []event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := st.DB().BeginTx(ctx, nil)
+	tx, err := f.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	w := &writeTx{ctx: ctx, tx: st.Wrap(tx)}
+	w := &writeTx{ctx: ctx, tx: f.st.Wrap(tx), f: f}
 	done, err := readCheckpoint(ctx, w.tx)
 	if err != nil {
 		return err
@@ -41,6 +66,9 @@ func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []event) error {
 	if last <= done {
 		return nil
 	}
+	if err := w.flushOrders(); err != nil {
+		return err
+	}
 	if err := writeCheckpoint(w, last); err != nil {
 		return err
 	}
@@ -48,6 +76,7 @@ func applyBatch(ctx context.Context, st *sqlitex.Stmts, events []event) error {
 		return fmt.Errorf("apply batch up to position %d: %w", last, err)
 	}
 	w.tx.Done(ctx)
+	w.committed()
 	return nil
 }
 
@@ -66,12 +95,12 @@ type event struct {
 var folders = map[string]func(*writeTx, domain.Event) error{
 	domain.EventCardAttached:                as((*writeTx).attachCard),
 	domain.EventCardDetached:                as((*writeTx).detachCard),
-	domain.EventOrderPlaced:                 as((*writeTx).placeOrder),
-	domain.EventOrderPaid:                   as((*writeTx).payOrder),
-	domain.EventOrderPaymentFailed:          as((*writeTx).failOrder),
-	domain.EventRefundRequested:             as((*writeTx).requestRefund),
-	domain.EventOrderRefunded:               as((*writeTx).refundOrder),
-	domain.EventRefundFailed:                as((*writeTx).failRefund),
+	domain.EventOrderPlaced:                 (*writeTx).foldOrder,
+	domain.EventOrderPaid:                   (*writeTx).foldOrder,
+	domain.EventOrderPaymentFailed:          (*writeTx).foldOrder,
+	domain.EventRefundRequested:             (*writeTx).foldOrder,
+	domain.EventOrderRefunded:               (*writeTx).foldOrder,
+	domain.EventRefundFailed:                (*writeTx).foldOrder,
 	domain.EventSubscriptionCreated:         as((*writeTx).createSubscription),
 	domain.EventSubscriptionStarted:         as((*writeTx).startSubscription),
 	domain.EventSubscriptionRenewed:         as((*writeTx).renewSubscription),
@@ -124,6 +153,10 @@ func applyEvent(w *writeTx, ev event) error {
 type writeTx struct {
 	ctx context.Context
 	tx  *sqlitex.Tx
+	f   *folder
+
+	orders  map[string]*orderChange // the orders the batch folded, by id
+	touched []string                // their ids, in the order first folded
 }
 
 func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/robotlabor/billing/eventstore"
-	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // foldBatch is how many events Rebuild and Verify read and commit at once:
@@ -25,8 +24,8 @@ const toHead = eventstore.Position(math.MaxUint64)
 // total (raised to it when the log outgrew total). Reading and decoding
 // the next batch runs beside writing this one: two batches in memory.
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
-	st := sqlitex.NewStmts(db)
-	defer st.Close()
+	f := newFolder(db)
+	defer f.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []event, 1)
@@ -36,7 +35,7 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 		read <- readLog(ctx, store, limit, batches)
 	}()
 	for batch := range batches {
-		if err := applyBatch(ctx, st, batch); err != nil {
+		if err := f.applyBatch(ctx, batch); err != nil {
 			cancel()
 			for range batches { // let the reader stop
 			}

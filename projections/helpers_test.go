@@ -216,7 +216,7 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func orderID(o projections.Order) string { return o.ID }
+func orderID(o projections.RawOrder) string { return o.ID }
 
 func wantErr(t *testing.T, err, want error, what string) {
 	t.Helper()

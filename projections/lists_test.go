@@ -133,7 +133,8 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	theirCard := attached("user_2", 1, t0)
 	h.record(theirs, created(theirs))
 	h.record(theirCard)
-	h.record(placed("user_1", "key-1", 500, t0))
+	mine := placed("user_1", "key-1", 500, t0)
+	h.record(mine)
 
 	_, err := h.rm.Order(ctx, "user_1", string(theirs.OrderID))
 	wantErr(t, err, projections.ErrNotFound, "another user's order")
@@ -145,7 +146,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	wantErr(t, err, projections.ErrNotFound, "another user's card")
 
 	orders, _, err := h.rm.Orders(ctx, "user_1", projections.OrderQuery{Limit: 100})
-	if err != nil || len(orders) != 1 || orders[0].UserID != "user_1" {
+	if err != nil || len(orders) != 1 || orders[0].ID != string(mine.OrderID) {
 		t.Fatalf("user_1's orders: %+v, %v; want only their one", orders, err)
 	}
 	if subs, _, err := h.rm.Subscriptions(ctx, "user_1", projections.Page{Limit: 100}); err != nil || len(subs) != 0 {

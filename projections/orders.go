@@ -3,10 +3,14 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/internal/jsonx"
 )
 
 // Order is an order as GET /v1/me/wallet/orders shows it.
@@ -37,21 +41,32 @@ type OrderQuery struct {
 	Desc    bool
 }
 
-const orderColumns = `id, user_id, plan_id, status, currency, amount, is_refundable, created_at,
-	payment_method_id, subscription_id, failure_code, refunded_at`
+// orderListColumns are what a page of orders reads.
+const orderListColumns = "id, body"
+
+// RawOrder is an order as a page shows it: its id and its JSON, as stored
+// (Order.MarshalJSON's bytes).
+type RawOrder struct {
+	ID   string
+	JSON json.RawMessage
+}
 
 // Orders returns a page of userID's orders and whether more follow. An
 // AfterID that is not one of the user's orders is ErrInvalidCursor; an
-// unknown SortBy is an error.
-func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (items []Order, hasMore bool, err error) {
+// unknown SortBy is an error. The orders come as the read model stores
+// them, rendered: a page costs a range of the table and no encoding.
+func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (items []RawOrder, hasMore bool, err error) {
 	sortBy, err := orderSortColumn(q.SortBy)
 	if err != nil {
 		return nil, false, err
 	}
 	return listPage(ctx, rm.queries, listQuery{
-		table: "orders", columns: orderColumns, sortBy: sortBy, desc: q.Desc,
+		table: "orders", columns: orderListColumns, sortBy: sortBy, desc: q.Desc,
 		userID: userID, afterID: q.AfterID, limit: q.Limit,
-	}, scanOrder)
+	}, func(s scanner) (RawOrder, error) {
+		var o RawOrder
+		return o, s.Scan(&o.ID, (*[]byte)(&o.JSON))
+	})
 }
 
 // orderSortColumn maps a sort field to its column: only indexed ones.
@@ -67,65 +82,213 @@ func orderSortColumn(field string) (string, error) {
 
 // Order returns userID's order orderID, or ErrNotFound.
 func (rm *ReadModels) Order(ctx context.Context, userID, orderID string) (Order, error) {
-	return getRow(ctx, rm.queries, "orders", orderColumns, userID, orderID, scanOrder)
+	return getRow(ctx, rm.queries, "orders", "user_id, body", userID, orderID, scanOrder)
 }
 
+// scanOrder reads an order from its user_id and body columns.
 func scanOrder(s scanner) (Order, error) {
 	var (
-		o                         Order
-		created                   int64
-		subscription, failureCode sql.NullString
-		refunded                  sql.NullInt64
+		o    Order
+		body []byte
 	)
-	err := s.Scan(&o.ID, &o.UserID, &o.PlanID, &o.Status, &o.Currency, &o.Amount, &o.IsRefundable, &created,
-		&o.PaymentMethodID, &subscription, &failureCode, &refunded)
-	if err != nil {
+	if err := s.Scan(&o.UserID, &body); err != nil {
 		return o, err
 	}
-	o.CreatedAt, o.SubscriptionID, o.FailureCode, o.RefundedAt = fromNanos(created), stringPtr(subscription), stringPtr(failureCode), timePtr(refunded)
+	if err := json.Unmarshal(body, (*orderFields)(&o)); err != nil {
+		return o, fmt.Errorf("order body: %w", err)
+	}
 	return o, nil
 }
 
-// The order state machine of the domain (see docs/events.md), one statement
-// per event. A repeated order.placed keeps the first. An outcome for an
-// order never placed would change nothing, but cannot be in the log: an
-// order's stream starts with order.placed by construction.
+// orderFields is Order without its methods: encoding/json reads it by its
+// field tags.
+type orderFields Order
 
-func (w *writeTx) placeOrder(e domain.OrderPlaced) error {
-	_, err := w.exec(`INSERT INTO orders (id, user_id, plan_id, status, currency, amount, is_refundable,
-		created_at, payment_method_id, subscription_id) VALUES (?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
-		e.OrderID, e.UserID, e.PlanID, e.Currency, e.Amount, nanos(e.PlacedAt), e.PaymentMethodID, nullString(string(e.SubscriptionID)))
-	return err
+// MarshalJSON writes the order as the API shows it, with the fields in
+// the order of the struct, as encoding/json would from the tags (but
+// without reflection, and without escaping <, > and &).
+func (o Order) MarshalJSON() ([]byte, error) {
+	return o.appendJSON(make([]byte, 0, 384)), nil
 }
 
-func (w *writeTx) payOrder(e domain.OrderPaid) error {
-	_, err := w.exec(`UPDATE orders SET status = 'paid', is_refundable = 1 WHERE id = ?`, e.OrderID)
-	return err
+func (o Order) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = jsonx.AppendString(b, o.ID)
+	b = append(b, `,"plan_id":`...)
+	b = jsonx.AppendString(b, o.PlanID)
+	b = append(b, `,"status":`...)
+	b = jsonx.AppendString(b, o.Status)
+	b = append(b, `,"currency":`...)
+	b = jsonx.AppendString(b, o.Currency)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, o.Amount, 10)
+	b = append(b, `,"is_refundable":`...)
+	b = strconv.AppendBool(b, o.IsRefundable)
+	b = append(b, `,"created_at":`...)
+	b = jsonx.AppendTime(b, o.CreatedAt)
+	b = append(b, `,"payment_method_id":`...)
+	b = jsonx.AppendString(b, o.PaymentMethodID)
+	b = append(b, `,"subscription_id":`...)
+	b = appendStringOrNull(b, o.SubscriptionID)
+	b = append(b, `,"failure_code":`...)
+	b = appendStringOrNull(b, o.FailureCode)
+	b = append(b, `,"refunded_at":`...)
+	if o.RefundedAt == nil {
+		b = append(b, "null"...)
+	} else {
+		b = jsonx.AppendTime(b, *o.RefundedAt)
+	}
+	return append(b, '}')
 }
 
-func (w *writeTx) failOrder(e domain.OrderPaymentFailed) error {
-	_, err := w.exec(`UPDATE orders SET status = 'failed', is_refundable = 0, failure_code = ? WHERE id = ?`,
-		nullString(e.FailureCode), e.OrderID)
-	return err
+func appendStringOrNull(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return jsonx.AppendString(b, *s)
 }
 
-func (w *writeTx) requestRefund(e domain.RefundRequested) error {
-	_, err := w.exec(`UPDATE orders SET status = 'refund_pending', is_refundable = 0 WHERE id = ?`, e.OrderID)
-	return err
+// The order read model folds an order's events with the domain's own
+// state machine (domain.Order.Apply) and shows the result: the list can
+// never tell a different story from the ledger. Each order a batch touches
+// is folded in memory and written once, rendered, at the end of the batch
+// (see writeTx.flushOrders). A repeated order.placed keeps the first. An
+// outcome for an order never placed changes nothing, but cannot be in the
+// log: an order's stream starts with order.placed by construction.
+
+// orderEvent is an event of an order's stream.
+type orderEvent interface {
+	domain.Event
+	Ref() domain.OrderRef
 }
 
-func (w *writeTx) refundOrder(e domain.OrderRefunded) error {
-	_, err := w.exec(`UPDATE orders SET status = 'refunded', is_refundable = 0, refunded_at = ? WHERE id = ?`,
-		nullTime(e.RefundedAt), e.OrderID)
-	return err
+// foldOrder folds one order event into the order's row.
+func (w *writeTx) foldOrder(e domain.Event) error {
+	oe, ok := e.(orderEvent)
+	if !ok {
+		return fmt.Errorf("%T is not an order event", e)
+	}
+	c, err := w.order(string(oe.Ref().OrderID))
+	if err != nil {
+		return err
+	}
+	if _, placing := e.(domain.OrderPlaced); placing == (c.o.ID != "") {
+		return nil
+	}
+	d := c.o.domain()
+	d.Apply(e)
+	c.o, c.dirty = orderView(&d), true
+	return nil
 }
 
-// failRefund: the provider refused the refund; the order is paid, and
-// refundable, again.
-func (w *writeTx) failRefund(e domain.RefundFailed) error {
-	_, err := w.exec(`UPDATE orders SET status = 'paid', is_refundable = 1 WHERE id = ?`, e.OrderID)
-	return err
+// domain is the domain's order as far as the row shows it: enough for
+// Apply, which decides on the status alone.
+func (o *Order) domain() domain.Order {
+	d := domain.Order{
+		ID: domain.OrderID(o.ID), UserID: o.UserID, PlanID: domain.PlanID(o.PlanID),
+		Money:           domain.Money{Amount: o.Amount, Currency: domain.Currency(o.Currency)},
+		PaymentMethodID: domain.PaymentMethodID(o.PaymentMethodID),
+		Status:          domain.OrderStatus(o.Status), CreatedAt: o.CreatedAt,
+	}
+	if o.SubscriptionID != nil {
+		d.SubscriptionID = domain.SubscriptionID(*o.SubscriptionID)
+	}
+	if o.FailureCode != nil {
+		d.FailureCode = *o.FailureCode
+	}
+	if o.RefundedAt != nil {
+		d.RefundedAt = *o.RefundedAt
+	}
+	return d
+}
+
+// orderView is how the API shows the domain's order d.
+func orderView(d *domain.Order) Order {
+	o := Order{
+		ID: string(d.ID), UserID: d.UserID, PlanID: string(d.PlanID), Status: string(d.Status),
+		Currency: string(d.Money.Currency), Amount: d.Money.Amount, IsRefundable: d.IsRefundable(),
+		CreatedAt: fromNanos(d.CreatedAt.UnixNano()), PaymentMethodID: string(d.PaymentMethodID),
+	}
+	if d.SubscriptionID != "" {
+		s := string(d.SubscriptionID)
+		o.SubscriptionID = &s
+	}
+	if d.FailureCode != "" {
+		o.FailureCode = &d.FailureCode
+	}
+	if !d.RefundedAt.IsZero() {
+		t := fromNanos(d.RefundedAt.UnixNano())
+		o.RefundedAt = &t
+	}
+	return o
+}
+
+// orderChange is an order a batch folds: its row as the batch leaves it.
+type orderChange struct {
+	o      Order // ID empty while the order is not placed
+	stored bool  // the read model has a row for it
+	dirty  bool  // the batch changed it
+}
+
+// order returns the batch's change of order id, starting from the row as
+// last committed: from the folder's cache of recent rows, or read.
+func (w *writeTx) order(id string) (*orderChange, error) {
+	if c, ok := w.orders[id]; ok {
+		return c, nil
+	}
+	c := &orderChange{}
+	if o, ok := w.f.recent.Get(id); ok {
+		c.o, c.stored = o, true
+	} else {
+		o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
+		switch {
+		case err == nil:
+			c.o, c.stored = o, true
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("read order %s: %w", id, err)
+		}
+	}
+	if w.orders == nil {
+		w.orders = make(map[string]*orderChange)
+	}
+	w.orders[id] = c
+	w.touched = append(w.touched, id)
+	return c, nil
+}
+
+// flushOrders writes every order the batch changed, once, in the order
+// the batch first touched them.
+func (w *writeTx) flushOrders() error {
+	var body []byte
+	for _, id := range w.touched {
+		c := w.orders[id]
+		if !c.dirty {
+			continue
+		}
+		o := &c.o
+		body = o.appendJSON(body[:0])
+		var err error
+		if c.stored {
+			_, err = w.exec(`UPDATE orders SET status = ?, body = ? WHERE id = ?`, o.Status, body, o.ID)
+		} else {
+			_, err = w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
+				o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body)
+		}
+		if err != nil {
+			return fmt.Errorf("write order %s: %w", o.ID, err)
+		}
+	}
+	return nil
+}
+
+// committed tells the folder's cache the rows the batch wrote, once its
+// transaction committed.
+func (w *writeTx) committed() {
+	for _, id := range w.touched {
+		if c := w.orders[id]; c.o.ID != "" {
+			w.f.recent.Add(id, c.o)
+		}
+	}
 }
 
 // UnsettledOrder is an order still pending or waiting for a refund.

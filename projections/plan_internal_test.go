@@ -16,8 +16,8 @@ func TestListsWalkTheirIndex(t *testing.T) {
 	for _, after := range []string{"", "x"} {
 		for _, desc := range []bool{true, false} {
 			queries = append(queries,
-				listQuery{table: "orders", columns: orderColumns, sortBy: "created_at", desc: desc, afterID: after},
-				listQuery{table: "orders", columns: orderColumns, sortBy: "amount", desc: desc, afterID: after},
+				listQuery{table: "orders", columns: orderListColumns, sortBy: "created_at", desc: desc, afterID: after},
+				listQuery{table: "orders", columns: orderListColumns, sortBy: "amount", desc: desc, afterID: after},
 			)
 		}
 		queries = append(queries,

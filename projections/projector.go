@@ -72,7 +72,7 @@ func (p *Projector) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("projector: read after %d: %w", p.Position(), err)
 		}
-		if err := applyBatch(ctx, p.rm.folds, decode(events)); err != nil {
+		if err := p.rm.folds.applyBatch(ctx, decode(events)); err != nil {
 			return fmt.Errorf("projector: %w", err)
 		}
 		last := events[len(events)-1]

@@ -20,7 +20,7 @@ type ReadModels struct {
 	readers *sql.DB
 	queries *sqlitex.Stmts // the readers' prepared statements
 	writer  *sql.DB        // nil when read-only
-	folds   *sqlitex.Stmts // the writer's prepared statements; nil when read-only
+	folds   *folder        // folds into writer; nil when read-only
 	lock    *fileLock      // nil when read-only
 }
 
@@ -48,7 +48,7 @@ func Open(ctx context.Context, path string) (*ReadModels, error) {
 		return nil, err
 	}
 	return &ReadModels{path: path, readers: readers, queries: sqlitex.NewStmts(readers),
-		writer: writer, folds: sqlitex.NewStmts(writer), lock: lock}, nil
+		writer: writer, folds: newFolder(writer), lock: lock}, nil
 }
 
 // OpenReadOnly opens existing read models for queries only, without the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/jsonx"
 )
 
 // Message is the JSON of an event on NATS and in `billing events export`:
@@ -51,16 +52,16 @@ func Encode(e eventstore.RecordedEvent) ([]byte, error) {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","type":`...)
-	b = appendString(b, e.Type)
+	b = jsonx.AppendString(b, e.Type)
 	b = append(b, `,"stream":`...)
-	b = appendString(b, e.Stream)
+	b = jsonx.AppendString(b, e.Stream)
 	b = append(b, `,"revision":`...)
 	b = strconv.AppendUint(b, e.Revision, 10)
 	b = append(b, `,"position":`...)
 	b = strconv.AppendUint(b, uint64(e.Position), 10)
-	b = append(b, `,"recorded_at":"`...)
-	b = e.RecordedAt.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","data":`...)
+	b = append(b, `,"recorded_at":`...)
+	b = jsonx.AppendTime(b, e.RecordedAt.UTC())
+	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, `,"metadata":`...)
 	b = append(b, meta...)
@@ -83,20 +84,6 @@ func oneLine(raw []byte) ([]byte, error) {
 }
 
 var emptyObject = []byte(`{}`)
-
-// appendString appends s as a JSON string. Names of streams and types are
-// plain ASCII in practice; anything else goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
 
 // positionOf reads the log position out of a message body.
 func positionOf(body []byte) (eventstore.Position, error) {
