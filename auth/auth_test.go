@@ -37,6 +37,37 @@ func TestIssuedTokenVerifies(t *testing.T) {
 	}
 }
 
+// TestVerifiedTokenStillExpires: a token accepted once (and remembered as
+// verified) is refused once it expires, and refused before it is issued
+// if the clock goes back; a refused token is not remembered as good.
+func TestVerifiedTokenStillExpires(t *testing.T) {
+	clock := now
+	ks, err := auth.New(key, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := ks.Issue("user_42", time.Hour)
+	for _, step := range []struct {
+		at     time.Time
+		accept bool
+	}{
+		{now, true}, {now.Add(59 * time.Minute), true}, {now.Add(time.Hour + time.Second), false},
+		{now.Add(-time.Minute), false}, {now, true},
+	} {
+		clock = step.at
+		sub, err := ks.Verify(tok)
+		if accepted := err == nil && sub == "user_42"; accepted != step.accept {
+			t.Errorf("at %v: Verify = %q, %v; want accepted %v", step.at, sub, err, step.accept)
+		}
+	}
+	clock = now.Add(2 * time.Hour)
+	late, _ := ks.Issue("user_42", -time.Minute)
+	clock = now
+	if _, err := ks.Verify(late); !errors.Is(err, auth.ErrUnauthorized) {
+		t.Fatalf("a token issued in the future verified: %v", err)
+	}
+}
+
 func TestRefusedTokens(t *testing.T) {
 	ks := keys(t, key)
 	good, _ := ks.Issue("user_42", time.Hour)
