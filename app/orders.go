@@ -69,10 +69,13 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Me
 	}
 	// The append succeeds for whichever request wrote the first event and
 	// for its idempotent repeats alike (a replay, or a key reused with
-	// another body: the same ids): the first event's correlation id tells
-	// which one this request is, its fingerprint which of the other two.
-	if placed, found, err := s.placedBefore(ctx, cmd, meta.CorrelationID); err != nil || found {
-		return placed, err
+	// another body: the same ids): unless the store says this call wrote
+	// it, the first event's correlation id tells which one this request
+	// is, its fingerprint which of the other two.
+	if !res.Written {
+		if placed, found, err := s.placedBefore(ctx, cmd, meta.CorrelationID); err != nil || found {
+			return placed, err
+		}
 	}
 	pos := res.Position
 	for i, e := range events[1:] {

@@ -40,6 +40,11 @@ type RecordedEvent struct {
 type AppendResult struct {
 	Revision uint64   // the stream's revision after the append
 	Position Position // the global position of the append's last event
+	// Written is true when this call wrote the events. It is false for an
+	// idempotent repeat that found them already stored, and also whenever
+	// the store cannot tell the two apart (EventStoreDB answers both
+	// alike): false means "maybe not by this call".
+	Written bool
 }
 
 // Direction orders a stream read.

@@ -108,8 +108,16 @@ func (s *Server) orderOutcome(c *gin.Context, watch *projections.Watch, id domai
 	if err := s.caughtUp(ctx, pos); err != nil {
 		return projections.Order{}, err
 	}
+	user := userOf(c)
 	return settle(ctx, s, watch, pos, wrote,
-		func() (projections.Order, error) { return s.cfg.Queries.Order(ctx, userOf(c), string(id)) },
+		func() (projections.Order, error) {
+			// The row as the projector committed it, when it applied an
+			// event of the order since the watch began; else read.
+			if o, ok := watch.Order(); ok && o.UserID == user {
+				return o, nil
+			}
+			return s.cfg.Queries.Order(ctx, user, string(id))
+		},
 		func(o projections.Order) bool { return o.Status != waiting })
 }
 

@@ -40,44 +40,45 @@ func (f *folder) Close() error { return f.st.Close() }
 // batch and its checkpoint are committed, or nothing is. Events at or below
 // the stored checkpoint are skipped, so a batch delivered twice is applied
 // once. The projector, Rebuild and Verify all fold through here.
-func (f *folder) applyBatch(ctx context.Context, events []event) error {
+//
+// It returns the orders the batch changed, as committed.
+func (f *folder) applyBatch(ctx context.Context, events []event) ([]Order, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	tx, err := f.st.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("apply batch: %w", err)
+		return nil, fmt.Errorf("apply batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	w := &writeTx{ctx: ctx, tx: f.st.Wrap(tx), f: f}
 	done, err := readCheckpoint(ctx, w.tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, ev := range events {
 		if ev.rec.Position <= done {
 			continue
 		}
 		if err := applyEvent(w, ev); err != nil {
-			return fmt.Errorf("apply %s event %s at position %d: %w", ev.rec.Type, ev.rec.ID, ev.rec.Position, err)
+			return nil, fmt.Errorf("apply %s event %s at position %d: %w", ev.rec.Type, ev.rec.ID, ev.rec.Position, err)
 		}
 	}
 	last := events[len(events)-1].rec.Position
 	if last <= done {
-		return nil
+		return nil, nil
 	}
 	if err := w.flushOrders(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeCheckpoint(w, last); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apply batch up to position %d: %w", last, err)
+		return nil, fmt.Errorf("apply batch up to position %d: %w", last, err)
 	}
 	w.tx.Done(ctx)
-	w.committed()
-	return nil
+	return w.committed(), nil
 }
 
 // event is an event of the log with its body decoded, when its type is

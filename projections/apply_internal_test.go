@@ -45,14 +45,14 @@ func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
 		recorded(t, 1, o), paid,
 		recorded(t, 3, domain.RefundRequested{OrderRef: o.OrderRef, RequestedAt: t0}),
 	}
-	if err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
+	if _, err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
 		t.Fatal(err)
 	}
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{paid})); err != nil {
+	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{paid})); err != nil {
 		t.Fatal(err)
 	}
 	refundFailed := recorded(t, 5, domain.RefundFailed{OrderRef: o.OrderRef, FailedAt: t0})
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{batch[2], refundFailed})); err != nil {
+	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{batch[2], refundFailed})); err != nil {
 		t.Fatal(err)
 	}
 	got, err := rm.Order(ctx, "user_1", "ord_1")

@@ -35,7 +35,7 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 		read <- readLog(ctx, store, limit, batches)
 	}()
 	for batch := range batches {
-		if err := f.applyBatch(ctx, batch); err != nil {
+		if _, err := f.applyBatch(ctx, batch); err != nil {
 			cancel()
 			for range batches { // let the reader stop
 			}

@@ -282,13 +282,16 @@ func (w *writeTx) flushOrders() error {
 }
 
 // committed tells the folder's cache the rows the batch wrote, once its
-// transaction committed.
-func (w *writeTx) committed() {
+// transaction committed, and returns them.
+func (w *writeTx) committed() []Order {
+	var changed []Order
 	for _, id := range w.touched {
-		if c := w.orders[id]; c.o.ID != "" {
+		if c := w.orders[id]; c.dirty {
 			w.f.recent.Add(id, c.o)
+			changed = append(changed, c.o)
 		}
 	}
+	return changed
 }
 
 // UnsettledOrder is an order still pending or waiting for a refund.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 )
 
@@ -72,22 +73,29 @@ func (p *Projector) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("projector: read after %d: %w", p.Position(), err)
 		}
-		if err := p.rm.folds.applyBatch(ctx, decode(events)); err != nil {
+		orders, err := p.rm.folds.applyBatch(ctx, decode(events))
+		if err != nil {
 			return fmt.Errorf("projector: %w", err)
 		}
 		last := events[len(events)-1]
-		p.wakeStreams(events)
+		p.wakeStreams(events, orders)
 		p.publish(last.Position, last.RecordedAt)
 	}
 }
 
-// wakeStreams tells the watches of the streams events touched. It runs
-// after the batch committed and before Position moves past it.
-func (p *Projector) wakeStreams(events []eventstore.RecordedEvent) {
+// wakeStreams tells the watches of the streams events touched, and hands
+// the watches of orders their rows as committed. It runs after the batch
+// committed and before Position moves past it.
+func (p *Projector) wakeStreams(events []eventstore.RecordedEvent, orders []Order) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.watches) == 0 {
 		return
+	}
+	for _, o := range orders {
+		for _, w := range p.watches[domain.OrderID(o.ID).Stream()] {
+			w.setOrder(o)
+		}
 	}
 	for _, e := range events {
 		for _, w := range p.watches[e.Stream] {
@@ -108,6 +116,7 @@ type Watch struct {
 	mu      sync.Mutex
 	last    eventstore.Position // of the stream's last event applied since Watch; Start before any
 	changed chan struct{}       // closed and replaced when last moves
+	order   *Order              // an order stream's row as last committed since Watch; nil before
 }
 
 // Watch starts watching stream; Release the watch when done.
@@ -127,6 +136,25 @@ func (w *Watch) applied(pos eventstore.Position) {
 		close(w.changed)
 		w.changed = make(chan struct{})
 	}
+}
+
+func (w *Watch) setOrder(o Order) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.order = &o
+}
+
+// Order returns the order of a watched order stream as the read models
+// committed it with the stream's last event applied since the watch began
+// (what reading it from them would give), and false before any: a waiting
+// request answers from it without reading the row back.
+func (w *Watch) Order() (Order, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.order == nil {
+		return Order{}, false
+	}
+	return *w.order, true
 }
 
 // Last is the position of the stream's last event the read models applied

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,12 @@ func TestWatchFollowsOneStream(t *testing.T) {
 	order, err := h.rm.Order(ctx, "user_1", string(mine.OrderID))
 	if err != nil || order.Status != "paid" {
 		t.Fatalf("once Wait returned the order reads %+v, %v; want it paid", order, err)
+	}
+	if held, ok := watch.Order(); !ok || !reflect.DeepEqual(held, order) {
+		t.Fatalf("the watch holds the order %+v (%v); the read models have %+v", held, ok, order)
+	}
+	if _, ok := gone.Order(); ok {
+		t.Fatal("a released watch holds an order")
 	}
 	if got := gone.Last(); got != eventstore.Start {
 		t.Fatalf("a released watch moved to %d", got)

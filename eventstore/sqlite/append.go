@@ -122,7 +122,7 @@ func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventst
 			return eventstore.AppendResult{}, err
 		}
 	}
-	return eventstore.AppendResult{Revision: next + uint64(len(req.events)) - 1, Position: eventstore.Position(pos)}, nil
+	return eventstore.AppendResult{Revision: next + uint64(len(req.events)) - 1, Position: eventstore.Position(pos), Written: true}, nil
 }
 
 // recentIDs bounds how far back in a stream an append's ids are looked

@@ -53,6 +53,31 @@ func TestEventIDIsUniqueWithinItsStream(t *testing.T) {
 	}
 }
 
+// TestAppendSaysWhoWrote: the append that writes events says so, on every
+// path (a new stream, one that exists, any revision); its retries do not.
+// PlaceOrder relies on it to skip reading back the order it just placed.
+func TestAppendSaysWhoWrote(t *testing.T) {
+	s := open(t, sqlite.Config{})
+	ctx := context.Background()
+	for _, step := range []struct {
+		expected eventstore.ExpectedRevision
+		ev       eventstore.EventData
+	}{
+		{eventstore.NoStream, event("a")},
+		{eventstore.Exact(0), event("b")},
+		{eventstore.Any, event("c")},
+	} {
+		res, err := s.Append(ctx, "w", step.expected, step.ev)
+		if err != nil || !res.Written {
+			t.Fatalf("append %s: %+v, %v; want written", step.ev.Type, res, err)
+		}
+		again, err := s.Append(ctx, "w", step.expected, step.ev)
+		if err != nil || again.Written || again.Position != res.Position {
+			t.Fatalf("retry of %s: %+v, %v; want the first position %d, not written", step.ev.Type, again, err, res.Position)
+		}
+	}
+}
+
 func TestReopenKeepsTheLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
@@ -71,8 +96,8 @@ func TestReopenKeepsTheLog(t *testing.T) {
 
 	s = open(t, sqlite.Config{Path: path})
 	got, err := s.Append(context.Background(), "s", eventstore.NoStream, ev)
-	if err != nil || got != want {
-		t.Fatalf("retry after reopen = %+v, %v; want %+v", got, err, want)
+	if err != nil || got.Position != want.Position || got.Revision != want.Revision || got.Written {
+		t.Fatalf("retry after reopen = %+v, %v; want %+v, not written", got, err, want)
 	}
 	next, err := s.Append(context.Background(), "s", eventstore.Exact(0), event("e"))
 	if err != nil || next.Revision != 1 || next.Position <= want.Position {
