@@ -63,3 +63,30 @@ func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
 		t.Fatalf("checkpoint %d, %v; want 5", pos, err)
 	}
 }
+
+// TestOrderPlacedAgainKeepsTheFirst: a second order.placed of an order
+// (which the log cannot hold, by construction) changes nothing, and the
+// events after it in its batch still apply to the first placement's row,
+// also when the folder has forgotten the order and does not read its row
+// before a placement.
+func TestOrderPlacedAgainKeepsTheFirst(t *testing.T) {
+	rm := openTest(t)
+	ctx := context.Background()
+	ref := domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"}
+	first := domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", PlacedAt: t0}
+	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
+		t.Fatal(err)
+	}
+	again := first
+	again.Amount, again.PaymentMethodID, again.PlacedAt = 100, "pm_2", t0.Add(time.Hour)
+	batch := []eventstore.RecordedEvent{recorded(t, 2, again), recorded(t, 3, domain.OrderPaid{OrderRef: ref, PaidAt: t0})}
+	forgetful := newFolder(rm.writer)
+	defer forgetful.Close()
+	if _, err := forgetful.applyBatch(ctx, decode(batch)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rm.Order(ctx, "user_1", "ord_1")
+	if err != nil || got.Status != "paid" || got.Amount != 4900 || got.PaymentMethodID != "pm_1" || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("order %+v, %v; want the first placement's, paid", got, err)
+	}
+}

@@ -168,17 +168,25 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 	if !ok {
 		return fmt.Errorf("%T is not an order event", e)
 	}
-	c, err := w.order(string(oe.Ref().OrderID))
+	_, placing := e.(domain.OrderPlaced)
+	c, err := w.order(string(oe.Ref().OrderID), placing)
 	if err != nil {
 		return err
 	}
+	c.events = append(c.events, e)
+	c.apply(e)
+	return nil
+}
+
+// apply folds e into the change's row: the domain's state machine, but a
+// repeated order.placed keeps the first.
+func (c *orderChange) apply(e domain.Event) {
 	if _, placing := e.(domain.OrderPlaced); placing == (c.o.ID != "") {
-		return nil
+		return
 	}
 	d := c.o.domain()
 	d.Apply(e)
 	c.o, c.dirty = orderView(&d), true
-	return nil
 }
 
 // domain is the domain's order as far as the row shows it: enough for
@@ -228,25 +236,28 @@ type orderChange struct {
 	o      Order // ID empty while the order is not placed
 	stored bool  // the read model has a row for it
 	dirty  bool  // the batch changed it
+	// unread: first met placed and not known, so its row was not looked
+	// for (an order's stream starts with its placement, so none is
+	// expected); should one be there after all, events, what the batch
+	// folded, are folded again onto it.
+	unread bool
+	events []domain.Event
 }
 
 // order returns the batch's change of order id, starting from the row as
-// last committed: from the folder's cache of recent rows, or read.
-func (w *writeTx) order(id string) (*orderChange, error) {
+// last committed: from the folder's cache of recent rows, or read, except
+// for a placement (see orderChange.unread).
+func (w *writeTx) order(id string, placing bool) (*orderChange, error) {
 	if c, ok := w.orders[id]; ok {
 		return c, nil
 	}
 	c := &orderChange{}
 	if o, ok := w.f.recent.Get(id); ok {
 		c.o, c.stored = o, true
-	} else {
-		o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
-		switch {
-		case err == nil:
-			c.o, c.stored = o, true
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("read order %s: %w", id, err)
-		}
+	} else if placing {
+		c.unread = true
+	} else if err := w.readOrder(id, c); err != nil {
+		return nil, err
 	}
 	if w.orders == nil {
 		w.orders = make(map[string]*orderChange)
@@ -254,6 +265,18 @@ func (w *writeTx) order(id string) (*orderChange, error) {
 	w.orders[id] = c
 	w.touched = append(w.touched, id)
 	return c, nil
+}
+
+// readOrder starts c from the order's row, if it has one.
+func (w *writeTx) readOrder(id string, c *orderChange) error {
+	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
+	switch {
+	case err == nil:
+		c.o, c.stored = o, true
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("read order %s: %w", id, err)
+	}
+	return nil
 }
 
 // flushOrders writes every order the batch changed, once, in the order
@@ -267,14 +290,35 @@ func (w *writeTx) flushOrders() error {
 		}
 		o := &c.o
 		body = o.appendJSON(body[:0])
-		var err error
-		if c.stored {
-			_, err = w.exec(`UPDATE orders SET status = ?, body = ? WHERE id = ?`, o.Status, body, o.ID)
-		} else {
-			_, err = w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
-				o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body)
+		if !c.stored {
+			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO NOTHING`, o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body)
+			if err != nil {
+				return fmt.Errorf("write order %s: %w", o.ID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("write order %s: %w", o.ID, err)
+			}
+			if n == 1 {
+				c.stored = true
+				continue
+			}
+			// Placed again: fold the batch's events onto the first row.
+			redo := &orderChange{}
+			if err := w.readOrder(id, redo); err != nil {
+				return err
+			}
+			for _, e := range c.events {
+				redo.apply(e)
+			}
+			*c = *redo
+			if !c.dirty {
+				continue
+			}
+			body = o.appendJSON(body[:0])
 		}
-		if err != nil {
+		if _, err := w.exec(`UPDATE orders SET status = ?, body = ? WHERE id = ?`, o.Status, body, o.ID); err != nil {
 			return fmt.Errorf("write order %s: %w", o.ID, err)
 		}
 	}
