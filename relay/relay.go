@@ -136,8 +136,26 @@ func (r *Relay) session(ctx context.Context) error {
 		if lastSeq, err = r.publish(ctx, batch, lastSeq); err != nil {
 			return err
 		}
+		if len(batch) < gatherBelow {
+			// Let the next events gather: under load the relay then reads
+			// the log in batches, not an event or two per commit.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(gather):
+			}
+		}
 	}
 }
+
+// gather is how long the relay lets events gather after a small batch,
+// gatherBelow what counts as small. An event reaches NATS that much later
+// at most; under load, reading the log one commit at a time cost the
+// relay more than publishing.
+const (
+	gather      = 5 * time.Millisecond
+	gatherBelow = 256
+)
 
 func (r *Relay) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
