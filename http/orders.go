@@ -50,7 +50,7 @@ func (s *Server) placeOrder(c *gin.Context) {
 	if placed.Replayed {
 		c.Header("Idempotent-Replayed", "true")
 	}
-	c.JSON(http.StatusCreated, order)
+	answerOrder(c, http.StatusCreated, order)
 }
 
 // orderCommand checks the request's form and builds the command. The key
@@ -199,5 +199,12 @@ func (s *Server) refundOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, order)
+	answerOrder(c, http.StatusOK, order)
+}
+
+// answerOrder answers with the order's own JSON, the bytes a page of
+// orders shows for it (c.JSON would escape <, > and & in them again).
+func answerOrder(c *gin.Context, status int, o projections.Order) {
+	body, _ := o.MarshalJSON() // never fails
+	c.Data(status, "application/json; charset=utf-8", body)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -40,6 +42,32 @@ func TestBuyingPlans(t *testing.T) {
 	}
 	if got := alice.orders("").Data; len(got) != 3 {
 		t.Fatalf("listed %d orders after three purchases", len(got))
+	}
+}
+
+// TestAnOrderReadsTheSameEverywhere: the POST's answer, the refund's and
+// the list's entry for an order are the same bytes once it settled: one
+// rendering of an order, whichever path answers.
+func TestAnOrderReadsTheSameEverywhere(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	placed := alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(alice.saveCard(visa), fixedPlan, "k")),
+		http.StatusCreated, "")
+	var o order
+	placed.decode(t, &o)
+	sameAsListed(t, alice, "POST …/orders", placed)
+	refunded := alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+o.ID+"/refund", nil), http.StatusOK, "")
+	sameAsListed(t, alice, "POST …/refund", refunded)
+}
+
+func sameAsListed(t *testing.T, c *client, what string, a answer) {
+	t.Helper()
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	c.want(c.call(http.MethodGet, "/v1/me/wallet/orders", nil), http.StatusOK, "").decode(t, &page)
+	if len(page.Data) != 1 || !bytes.Equal(page.Data[0], a.body) {
+		t.Fatalf("%s answered\n  %s\nthe list shows\n  %s", what, a.body, page.Data)
 	}
 }
 

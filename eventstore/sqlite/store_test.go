@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -75,6 +76,30 @@ func TestAppendSaysWhoWrote(t *testing.T) {
 		if err != nil || again.Written || again.Position != res.Position {
 			t.Fatalf("retry of %s: %+v, %v; want the first position %d, not written", step.ev.Type, again, err, res.Position)
 		}
+	}
+}
+
+// TestStorageErrorFailsOnlyItsAppend: an append the database fails (here a
+// trigger stands in for a full disk or an I/O error) gets the error, alone
+// or in a batch, and the store goes on appending.
+func TestStorageErrorFailsOnlyItsAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	s := open(t, sqlite.Config{Path: path})
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.stream = 'boom'
+		BEGIN SELECT RAISE(ABORT, 'storage error'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "boom", eventstore.NoStream, event("e")); err == nil {
+		t.Fatal("an append the database failed succeeded")
+	}
+	if _, err := s.Append(ctx, "fine", eventstore.NoStream, event("e")); err != nil {
+		t.Fatalf("the next append: %v", err)
 	}
 }
 

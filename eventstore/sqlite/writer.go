@@ -160,7 +160,8 @@ func (w *writer) commit(batch []*appendReq) {
 	}
 	for i, req := range live {
 		if err != nil {
-			replies[i] = appendReply{err: fmt.Errorf("append to %s: %w", req.stream, err)}
+			req.reply <- appendReply{err: fmt.Errorf("append to %s: %w", req.stream, err)}
+			continue
 		}
 		req.reply <- replies[i]
 	}
