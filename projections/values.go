@@ -21,23 +21,12 @@ func nullTime(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
 }
 
-func nullString(s string) sql.NullString {
-	return sql.NullString{String: s, Valid: s != ""}
-}
-
 func timePtr(n sql.NullInt64) *time.Time {
 	if !n.Valid {
 		return nil
 	}
 	t := fromNanos(n.Int64)
 	return &t
-}
-
-func stringPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
 }
 
 // scanner is a *sql.Row or *sql.Rows.
