@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -34,7 +35,8 @@ func tooLarge() *Error {
 
 // decodeJSON reads the body into dst strictly: one JSON object, no unknown
 // fields, no trailing data, the right JSON types. Malformed input is a 400
-// invalid_request naming the field where it can. An empty body is allowed
+// invalid_request naming the field where it can; so is a body that is not
+// valid UTF-8. An empty body is allowed
 // only when emptyOK.
 func decodeJSON(c *gin.Context, dst any, emptyOK bool) error {
 	body, err := io.ReadAll(c.Request.Body)
@@ -53,6 +55,11 @@ func decodeJSON(c *gin.Context, dst any, emptyOK bool) error {
 	}
 	if body = bytes.TrimSpace(body); body[0] != '{' {
 		return invalidRequest("", "the request body must be a JSON object")
+	}
+	// encoding/json would replace each invalid byte with U+FFFD, so two
+	// different keys could decode to the same string.
+	if !utf8.Valid(body) {
+		return invalidRequest("", "the request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -86,6 +86,8 @@ func idempotencyKey(c *gin.Context, body *string) (string, error) {
 	switch {
 	case inHeader && body != nil && header[0] != *body:
 		return "", invalidRequest("idempotency_key", "the Idempotency-Key header and the idempotency_key field differ")
+	case inHeader && !utf8.ValidString(header[0]):
+		return "", invalidRequest("idempotency_key", "the Idempotency-Key header is not valid UTF-8")
 	case inHeader:
 		key = header[0]
 	case body != nil:

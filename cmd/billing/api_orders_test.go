@@ -111,6 +111,9 @@ func TestOrderRefusals(t *testing.T) {
 		{"plan as number", with("r13", map[string]any{"plan_id": 7}), 400, "invalid_request", "plan_id"},
 		{"unknown field", with("r14", map[string]any{"currency": "usd"}), 400, "invalid_request", "currency"},
 		{"trailing data", `{"plan_id":"x"} {}`, 400, "invalid_request", ""},
+		// Decoded leniently, "k\xff" and "k\xfe" would both be "k\ufffd": one key.
+		{"key not UTF-8", `{"plan_id":"` + fixedPlan + `","payment_method_id":"` + pm + "\",\"idempotency_key\":\"k\xff\"}", 400, "invalid_request", ""},
+		{"plan not UTF-8", "{\"plan_id\":\"plan_\xc3\",\"payment_method_id\":\"" + pm + "\",\"idempotency_key\":\"r16\"}", 400, "invalid_request", ""},
 		{"body over 64 KiB", with("r15", map[string]any{"plan_id": strings.Repeat("p", 70<<10)}), 413, "payload_too_large", ""},
 	}
 	for _, tc := range cases {
@@ -169,6 +172,10 @@ func TestIdempotencyKeys(t *testing.T) {
 		t.Fatalf("body key after header key: not a replay of the same order")
 	}
 	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, "a"), "Idempotency-Key", "b"), http.StatusBadRequest, "invalid_request")
+	// Two keys that differ only in invalid bytes are refused, not merged.
+	for _, key := range []string{"hdr\xff", "hdr\xfe"} {
+		alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", noKey, "Idempotency-Key", key), http.StatusBadRequest, "invalid_request")
+	}
 
 	// Keys are scoped to the user.
 	bob := s.user(t, "bob")
