@@ -22,6 +22,10 @@ const (
 	CodeInsufficientFunds = "insufficient_funds"
 	CodeExpiredCard       = "expired_card"
 	CodeProcessingError   = "processing_error"
+	// CodePaymentExpired: no payment reached the provider while the
+	// order's idempotency key lived (24 hours at Stripe), and none is made
+	// later: nothing was charged.
+	CodePaymentExpired = "payment_expired"
 )
 
 var (
@@ -138,6 +142,23 @@ type SubscriptionResult struct {
 	FirstPayment           ChargeResult
 	PeriodStart            time.Time
 	PeriodEnd              time.Time
+}
+
+// FindPayment asks a provider whose idempotency keys expire what became
+// of an order's payment (a charge, or a subscription's start with its
+// first payment), once a call with the order's key may no longer be
+// recognised: the provider's records, not a key, tell.
+type FindPayment struct {
+	CustomerID     string
+	OrderID        string    // the ledger's ord_… id, as the call tagged it
+	SubscriptionID string    // the ledger's sub_… id, for a subscription's start
+	Since          time.Time // no earlier than the first call
+}
+
+// FindRefund asks what became of a payment's refund (see FindPayment).
+type FindRefund struct {
+	ProviderPaymentID string
+	OrderID           string
 }
 
 // CancelSubscription asks to end a subscription now.

@@ -178,6 +178,11 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 			FailureMessage: "the order names a card this wallet never had"}}, nil
 	}
 	customer, _ := wallet.CustomerID(provider)
+	// The first call with the key was made no earlier than this.
+	first := earliest(rec.RecordedAt, placed.PlacedAt)
+	if f, expired := r.forgetful(first); expired {
+		return r.lookUpPayment(ctx, f, placed, customer, first, sub != nil)
+	}
 	key := "order_" + rec.ID.String()
 	if sub == nil {
 		res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
@@ -199,6 +204,44 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	})
 	r.cfg.Observe("subscription_start", string(res.FirstPayment.Status))
 	return charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, err
+}
+
+// lookUpPayment: the order's key may have expired at the provider, where a
+// call with it again could pay twice, so the provider's records tell what
+// the first call did. Nothing there: no call reached the provider, and
+// none is made so late: the order fails, uncharged.
+func (r *Reconciler) lookUpPayment(ctx context.Context, f Forgetful, placed domain.OrderPlaced, customer string, since time.Time, subscription bool) (charge, error) {
+	q := payments.FindPayment{CustomerID: customer, OrderID: string(placed.OrderID), SubscriptionID: string(placed.SubscriptionID), Since: since}
+	var c charge
+	found := false
+	if subscription {
+		res, ok, err := f.FindSubscription(ctx, q)
+		if err != nil {
+			return charge{}, err
+		}
+		c, found = charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, ok
+	} else {
+		res, ok, err := f.FindCharge(ctx, q)
+		if err != nil {
+			return charge{}, err
+		}
+		c, found = charge{result: res}, ok
+	}
+	if !found {
+		r.cfg.Observe("payment_lookup", "not_found")
+		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: payments.CodePaymentExpired,
+			FailureMessage: "no payment reached the provider while the order's idempotency key lived; nothing was charged"}}, nil
+	}
+	r.cfg.Observe("payment_lookup", string(c.result.Status))
+	return c, nil
+}
+
+// earliest is the earlier of two times.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // recordPayment records the charge's outcome on the order, deciding first
@@ -292,10 +335,7 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 	if err != nil || latest.ID != rec.ID {
 		return err // a later refund request supersedes this one
 	}
-	res, err := r.cfg.Provider.Refund(ctx, payments.Refund{
-		ProviderPaymentID: order.ProviderPaymentID, Amount: order.Money.Amount, Currency: string(order.Money.Currency),
-		OrderID: string(order.ID), IdempotencyKey: "refund_" + rec.ID.String(),
-	})
+	res, err := r.refund(ctx, rec, e, order)
 	if err != nil {
 		return err
 	}
@@ -314,6 +354,23 @@ func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.Recorde
 			return o.FailRefund(failureCode(res.FailureCode), now)
 		}, meta)
 	return err
+}
+
+// refund refunds the order in full, keyed by its refund request. Past the
+// key's life at the provider a refund that went through is looked up
+// first; none found, asking again is safe: a provider refunds no more
+// than was paid, so a second full refund is refused, never paid.
+func (r *Reconciler) refund(ctx context.Context, rec eventstore.RecordedEvent, e domain.RefundRequested, order domain.Order) (payments.RefundResult, error) {
+	if f, expired := r.forgetful(earliest(rec.RecordedAt, e.RequestedAt)); expired {
+		res, found, err := f.FindRefund(ctx, payments.FindRefund{ProviderPaymentID: order.ProviderPaymentID, OrderID: string(order.ID)})
+		if err != nil || found {
+			return res, err
+		}
+	}
+	return r.cfg.Provider.Refund(ctx, payments.Refund{
+		ProviderPaymentID: order.ProviderPaymentID, Amount: order.Money.Amount, Currency: string(order.Money.Currency),
+		OrderID: string(order.ID), IdempotencyKey: "refund_" + rec.ID.String(),
+	})
 }
 
 // orderRefunded ends the subscription whose first order was refunded.

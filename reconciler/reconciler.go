@@ -25,6 +25,33 @@ type Provider interface {
 	CancelSubscription(ctx context.Context, req payments.CancelSubscription) error
 }
 
+// Forgetful is a Provider that forgets idempotency keys after KeyLifetime
+// (Stripe: 24 hours), when a repeated call becomes a new one. Past it (less
+// a margin), the reconciler asks what the first call did instead of
+// calling again; a Provider without it remembers keys forever.
+type Forgetful interface {
+	KeyLifetime() time.Duration
+	// Find… report what the provider has (found false: nothing), from
+	// its records, not from a key.
+	FindCharge(ctx context.Context, f payments.FindPayment) (payments.ChargeResult, bool, error)
+	FindSubscription(ctx context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error)
+	FindRefund(ctx context.Context, f payments.FindRefund) (payments.RefundResult, bool, error)
+}
+
+// keyMargin is how long before a key's end the reconciler stops using it:
+// clocks differ, and a call takes time.
+const keyMargin = 4 * time.Hour
+
+// forgetful returns the provider's lookups, and whether a call keyed by an
+// event first recorded at first may no longer be known by its key.
+func (r *Reconciler) forgetful(first time.Time) (Forgetful, bool) {
+	f, ok := r.cfg.Provider.(Forgetful)
+	if !ok {
+		return nil, false
+	}
+	return f, time.Since(first) >= f.KeyLifetime()-keyMargin
+}
+
 // Config is what a Reconciler needs.
 type Config struct {
 	Log            *app.Log
@@ -156,10 +183,6 @@ func (r *Reconciler) follow(ctx context.Context) error {
 	}
 }
 
-// maxUnknown is how long a parked event is retried: Stripe forgets an
-// idempotency key after 24 hours, after which a retry could act twice.
-const maxUnknown = 20 * time.Hour
-
 // tryTimeout bounds one quick try of an event.
 const tryTimeout = 20 * time.Second
 
@@ -246,12 +269,8 @@ func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
 	if err != nil {
 		return err
 	}
-	if !p.since.IsZero() && p.since.Unix() > 0 && time.Since(p.since) > maxUnknown {
-		r.cfg.Logger.Error("reconciler: outcome unknown for too long; an operator must check it at the provider "+
-			"(its idempotency keys expire after 24 h, so retrying could act twice)", "event", rec.ID, "type", rec.Type, "stream", rec.Stream, "since", p.since)
-		r.cfg.Observe(rec.Type, "unknown_too_long")
-		return r.cp.unpark(ctx, p.position)
-	}
+	// However long it stays unknown, a retry never acts twice: past the
+	// provider's key lifetime it asks instead of calling (see forgetful).
 	err = r.handle(ctx, rec)
 	switch {
 	case err == nil:
@@ -262,7 +281,7 @@ func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
 		return r.cp.unpark(ctx, p.position)
 	}
 	backoff := min(r.cfg.RetryMin<<min(p.attempts, 20), r.cfg.RetryMax)
-	r.cfg.Logger.Warn("reconciler: parked event still unsettled", "event", rec.ID, "type", rec.Type, "attempts", p.attempts+1, "next_in", backoff, "error", err)
+	r.cfg.Logger.Warn("reconciler: parked event still unsettled", "event", rec.ID, "type", rec.Type, "attempts", p.attempts+1, "parked_at", p.since, "next_in", backoff, "error", err)
 	return r.cp.retryLater(ctx, p.position, p.attempts+1, time.Now().Add(backoff))
 }
 

@@ -34,10 +34,11 @@ type provider struct {
 	keys     map[string]int // calls per key
 	failNext int
 	refuse   map[string]bool // order ids the provider refuses as invalid
+	made     map[string]any  // what the calls made, by order id (refunds by payment id)
 }
 
 func newProvider() *provider {
-	return &provider{results: map[string]any{}, keys: map[string]int{}, refuse: map[string]bool{}}
+	return &provider{results: map[string]any{}, keys: map[string]int{}, refuse: map[string]bool{}, made: map[string]any{}}
 }
 
 func (p *provider) Name() string { return "fake" }
@@ -67,7 +68,9 @@ func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.Charge
 	}
 	r, err := p.call(c.IdempotencyKey, func() any {
 		p.charges++
-		return payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: "pi_" + c.IdempotencyKey}
+		res := payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: fmt.Sprintf("pi_%d_%s", p.charges, c.IdempotencyKey)}
+		p.made[c.OrderID] = res
+		return res
 	})
 	if err != nil {
 		return payments.ChargeResult{}, err
@@ -78,7 +81,9 @@ func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.Charge
 func (p *provider) Refund(_ context.Context, rf payments.Refund) (payments.RefundResult, error) {
 	r, err := p.call(rf.IdempotencyKey, func() any {
 		p.refunds++
-		return payments.RefundResult{Status: payments.Succeeded, ProviderRefundID: "re_" + rf.IdempotencyKey}
+		res := payments.RefundResult{Status: payments.Succeeded, ProviderRefundID: "re_" + rf.IdempotencyKey}
+		p.made[rf.ProviderPaymentID] = res
+		return res
 	})
 	if err != nil {
 		return payments.RefundResult{}, err
@@ -89,8 +94,10 @@ func (p *provider) Refund(_ context.Context, rf payments.Refund) (payments.Refun
 func (p *provider) StartSubscription(_ context.Context, s payments.StartSubscription) (payments.SubscriptionResult, error) {
 	r, err := p.call(s.IdempotencyKey, func() any {
 		p.charges++
-		return payments.SubscriptionResult{ProviderSubscriptionID: "sub_" + s.IdempotencyKey,
+		res := payments.SubscriptionResult{ProviderSubscriptionID: "sub_" + s.IdempotencyKey,
 			FirstPayment: payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: "pi_" + s.IdempotencyKey}}
+		p.made[s.OrderID] = res
+		return res
 	})
 	if err != nil {
 		return payments.SubscriptionResult{}, err

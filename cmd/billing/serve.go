@@ -144,6 +144,10 @@ type provider interface {
 	reconciler.Provider
 }
 
+// Stripe forgets idempotency keys after a day: past that, the reconciler
+// looks an order's payment up instead of asking for it again.
+var _ reconciler.Forgetful = (*stripe.Stripe)(nil)
+
 // openProvider opens Stripe when a secret key is configured, else the
 // sandbox with its hosted pages.
 func (m *Main) openProvider(ctx context.Context, publicURL string) error {

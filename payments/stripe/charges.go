@@ -150,6 +150,12 @@ func (s *Stripe) StartSubscription(ctx context.Context, st payments.StartSubscri
 	if err != nil {
 		return payments.SubscriptionResult{}, fail("create subscription", err)
 	}
+	return subscriptionResult(sub), nil
+}
+
+// subscriptionResult maps a subscription created with error_if_incomplete
+// (its latest invoice and PaymentIntent expanded) to its first payment.
+func subscriptionResult(sub *stripego.Subscription) payments.SubscriptionResult {
 	first := payments.ChargeResult{Status: payments.Succeeded}
 	if inv := sub.LatestInvoice; inv != nil {
 		first.ProviderPaymentID = inv.ID
@@ -163,7 +169,7 @@ func (s *Stripe) StartSubscription(ctx context.Context, st payments.StartSubscri
 	return payments.SubscriptionResult{
 		ProviderSubscriptionID: sub.ID, FirstPayment: first,
 		PeriodStart: unix(sub.CurrentPeriodStart), PeriodEnd: unix(sub.CurrentPeriodEnd),
-	}, nil
+	}
 }
 
 // CancelSubscription ends the subscription now.

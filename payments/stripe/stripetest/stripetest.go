@@ -104,6 +104,9 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		body, _ := io.ReadAll(r.Body)
 		r.Body.Close()
 		form, _ := url.ParseQuery(string(body))
+		if r.Method == http.MethodGet {
+			form = r.URL.Query()
+		}
 		p.mu.Lock()
 		p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: form})
 		fault := p.fault
