@@ -17,6 +17,25 @@ const (
 	OrderStatusRefunded      OrderStatus = "refunded"
 )
 
+// Failure codes the ledger decides without the provider's answer to a
+// call, because none was made: if a call made earlier (an answer lost, an
+// instance racing) turns out to have paid after all, the provider's
+// success is still recorded (Pay), and the money then explained.
+const (
+	// FailurePaymentExpired: no payment reached the provider while the
+	// order's idempotency key lived (24 hours at Stripe); none is made so
+	// late.
+	FailurePaymentExpired = "payment_expired"
+	// FailureSubscriptionCanceled: the subscription was canceled before
+	// its first payment was made; it is not made.
+	FailureSubscriptionCanceled = "subscription_canceled"
+)
+
+// decidedByLedger reports a failure no provider answered.
+func decidedByLedger(code string) bool {
+	return code == FailurePaymentExpired || code == FailureSubscriptionCanceled
+}
+
 // Order is the aggregate of one purchase, in the stream "order-<uuid>": one
 // charge of Money on a saved card, and at most one full refund.
 type Order struct {
@@ -54,6 +73,7 @@ func (o *Order) Apply(e Event) {
 		}
 	case OrderPaid:
 		o.Status, o.ProviderPaymentID, o.PaidAt = OrderStatusPaid, e.ProviderPaymentID, e.PaidAt
+		o.FailureCode, o.FailureMessage = "", ""
 	case OrderPaymentFailed:
 		o.Status, o.FailureCode, o.FailureMessage = OrderStatusFailed, e.FailureCode, e.FailureMessage
 	case RefundRequested:
@@ -72,15 +92,17 @@ func (o *Order) IsRefundable() bool { return o.Status == OrderStatusPaid }
 // Pay records that the provider charged the order. It returns no events when
 // the order is already recorded paid by the same provider payment (a replayed
 // outcome, including after a refund was requested), and ErrInvalidTransition
-// when the order was never placed, failed, or was paid by another payment.
+// when the order was never placed, was declined by the provider, or was paid
+// by another payment. An order the ledger failed without a provider's answer
+// (decidedByLedger) is paid all the same: the provider's word wins.
 func (o *Order) Pay(providerPaymentID string, now time.Time) ([]Event, error) {
 	if providerPaymentID == "" {
 		return nil, Invalid("provider_payment_id", "provider_payment_id is required")
 	}
-	switch o.Status {
-	case OrderStatusPending:
+	switch {
+	case o.Status == OrderStatusPending, o.Status == OrderStatusFailed && decidedByLedger(o.FailureCode):
 		return []Event{OrderPaid{OrderRef: o.ref(), ProviderPaymentID: providerPaymentID, PaidAt: now.UTC()}}, nil
-	case OrderStatusPaid, OrderStatusRefundPending, OrderStatusRefunded:
+	case o.Status == OrderStatusPaid, o.Status == OrderStatusRefundPending, o.Status == OrderStatusRefunded:
 		if o.ProviderPaymentID != providerPaymentID {
 			return nil, o.contradiction("paid by %s, not %s", o.ProviderPaymentID, providerPaymentID)
 		}

@@ -31,6 +31,13 @@ func paymentFailed() domain.OrderPaymentFailed {
 	return domain.OrderPaymentFailed{OrderRef: orderRef(), FailureCode: "card_declined", FailureMessage: "declined", FailedAt: later(time.Second)}
 }
 
+// failedByLedger: failed with code, without a provider's answer.
+func failedByLedger(code string) domain.OrderPaymentFailed {
+	e := paymentFailed()
+	e.FailureCode, e.FailureMessage = code, "nothing was charged"
+	return e
+}
+
 func refundRequested() domain.RefundRequested {
 	return domain.RefundRequested{OrderRef: orderRef(), RefundID: domain.RefundIDFor(orderID()), RequestedAt: later(time.Hour)}
 }
@@ -172,7 +179,9 @@ func TestPay(t *testing.T) {
 		{"a paid order again: nothing", events(placed(), paid()), nil, nil},
 		{"an order whose refund is pending: nothing", events(placed(), paid(), refundRequested()), nil, nil},
 		{"a refunded order: nothing", events(placed(), paid(), refundRequested(), refunded()), nil, nil},
-		{"a failed order", events(placed(), paymentFailed()), nil, domain.ErrInvalidTransition},
+		{"an order the provider declined", events(placed(), paymentFailed()), nil, domain.ErrInvalidTransition},
+		{"an order the ledger failed uncalled (the provider's word wins)", events(placed(), failedByLedger(domain.FailureSubscriptionCanceled)), events(paid()), nil},
+		{"an order failed as expired (the provider's word wins)", events(placed(), failedByLedger(domain.FailurePaymentExpired)), events(paid()), nil},
 		{"an order never placed", nil, nil, domain.ErrInvalidTransition},
 	})
 	given(t, orderOf, pay("pi_2"), []spec{

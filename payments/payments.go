@@ -22,10 +22,6 @@ const (
 	CodeInsufficientFunds = "insufficient_funds"
 	CodeExpiredCard       = "expired_card"
 	CodeProcessingError   = "processing_error"
-	// CodePaymentExpired: no payment reached the provider while the
-	// order's idempotency key lived (24 hours at Stripe), and none is made
-	// later: nothing was charged.
-	CodePaymentExpired = "payment_expired"
 )
 
 var (
@@ -144,15 +140,18 @@ type SubscriptionResult struct {
 	PeriodEnd              time.Time
 }
 
-// FindPayment asks a provider whose idempotency keys expire what became
-// of an order's payment (a charge, or a subscription's start with its
-// first payment), once a call with the order's key may no longer be
-// recognised: the provider's records, not a key, tell.
+// FindPayment asks what became of an order's payment (a charge, or a
+// subscription's start with its first payment) without making it: once a
+// call with the order's key may no longer be recognised (keys expire at
+// Stripe), or must not be made (the subscription was canceled first).
 type FindPayment struct {
 	CustomerID     string
 	OrderID        string    // the ledger's ord_… id, as the call tagged it
 	SubscriptionID string    // the ledger's sub_… id, for a subscription's start
 	Since          time.Time // no earlier than the first call
+	// IdempotencyKey is the first call's: a provider that never forgets
+	// (the sandbox) answers from it.
+	IdempotencyKey string
 }
 
 // FindRefund asks what became of a payment's refund (see FindPayment).

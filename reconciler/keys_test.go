@@ -7,6 +7,7 @@ import (
 
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/payments"
 )
 
@@ -16,7 +17,6 @@ import (
 // lists its PaymentIntents and subscriptions.
 type forgetfulProvider struct {
 	*provider
-	lookups int
 }
 
 func (p *forgetfulProvider) KeyLifetime() time.Duration { return 24 * time.Hour }
@@ -27,28 +27,12 @@ func (p *forgetfulProvider) forget() {
 	p.results = map[string]any{}
 }
 
-func (p *forgetfulProvider) find(id string) (any, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lookups++
-	v, ok := p.made[id]
-	return v, ok
-}
-
 func (p *forgetfulProvider) FindCharge(_ context.Context, f payments.FindPayment) (payments.ChargeResult, bool, error) {
 	v, ok := p.find(f.OrderID)
 	if !ok {
 		return payments.ChargeResult{}, false, nil
 	}
 	return v.(payments.ChargeResult), true, nil
-}
-
-func (p *forgetfulProvider) FindSubscription(_ context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error) {
-	v, ok := p.find(f.OrderID)
-	if !ok {
-		return payments.SubscriptionResult{}, false, nil
-	}
-	return v.(payments.SubscriptionResult), true, nil
 }
 
 func (p *forgetfulProvider) FindRefund(_ context.Context, f payments.FindRefund) (payments.RefundResult, bool, error) {
@@ -95,8 +79,8 @@ func TestPastTheKeyLifetimePaymentsAreLookedUpNotMadeAgain(t *testing.T) {
 	if paid.Status != domain.OrderStatusPaid || paid.ProviderPaymentID != charged.ProviderPaymentID {
 		t.Errorf("the charged order is %s with payment %q, want paid with %q", paid.Status, paid.ProviderPaymentID, charged.ProviderPaymentID)
 	}
-	if unseen.Status != domain.OrderStatusFailed || unseen.FailureCode != payments.CodePaymentExpired {
-		t.Errorf("the order the provider never saw is %s (%q), want failed with %s", unseen.Status, unseen.FailureCode, payments.CodePaymentExpired)
+	if unseen.Status != domain.OrderStatusFailed || unseen.FailureCode != domain.FailurePaymentExpired {
+		t.Errorf("the order the provider never saw is %s (%q), want failed with %s", unseen.Status, unseen.FailureCode, domain.FailurePaymentExpired)
 	}
 	var o domain.Order
 	f.log.Load(ctx, sub[0].Stream(), &o)
@@ -143,5 +127,49 @@ func TestPastTheKeyLifetimeARefundIsLookedUp(t *testing.T) {
 	f.log.Load(ctx, orders[0].Stream(), &o)
 	if o.Status != domain.OrderStatusRefunded || p.refunds != 1 {
 		t.Fatalf("order %s after %d refunds, want refunded once", o.Status, p.refunds)
+	}
+}
+
+// TestASubscriptionCanceledBeforeItsFirstPaymentIsNotStarted: canceled
+// before the reconciler came to its first order, a subscription is not
+// started (no money moves at all); had a call started it before the
+// cancellation, that start is found and undone.
+func TestASubscriptionCanceledBeforeItsFirstPaymentIsNotStarted(t *testing.T) {
+	for _, startedBefore := range []bool{false, true} {
+		t.Run(map[bool]string{false: "never started", true: "started before"}[startedBefore], func(t *testing.T) {
+			ctx := context.Background()
+			f := setup(t)
+			f.log = app.NewLog(f.store, time.Now)
+			orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
+			var o domain.Order
+			f.log.Load(ctx, orders[0].Stream(), &o)
+			if startedBefore {
+				recs, err := f.store.ReadStream(ctx, orders[0].Stream(), eventstore.Forwards, 0, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				key := "order_" + recs[0].ID.String() // the reconciler's, its answer lost
+				if _, err := f.p.StartSubscription(ctx, payments.StartSubscription{OrderID: string(orders[0]), IdempotencyKey: key}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := (&app.Service{Log: f.log}).CancelSubscription(ctx, "alice", o.SubscriptionID, app.Metadata{}); err != nil {
+				t.Fatal(err)
+			}
+			f.run(t, "cp.db", orders)
+
+			f.log.Load(ctx, orders[0].Stream(), &o)
+			var s domain.Subscription
+			f.log.Load(ctx, o.SubscriptionID.Stream(), &s)
+			if s.Status != domain.SubscriptionStatusCanceled {
+				t.Fatalf("subscription %s, want canceled", s.Status)
+			}
+			switch {
+			case !startedBefore && (f.p.charges != 0 || o.Status != domain.OrderStatusFailed || o.FailureCode != domain.FailureSubscriptionCanceled):
+				t.Fatalf("%d charges, order %s (%q); want no charge and the order failed with %s", f.p.charges, o.Status, o.FailureCode, domain.FailureSubscriptionCanceled)
+			case startedBefore && (f.p.charges != 1 || f.p.refunds != 1 || f.p.cancels != 1 || o.Status != domain.OrderStatusRefunded):
+				t.Fatalf("%d charges, %d refunds, %d provider cancels, order %s; want the start undone: refunded and ended", f.p.charges, f.p.refunds, f.p.cancels, o.Status)
+			}
+		})
 	}
 }

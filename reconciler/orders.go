@@ -178,12 +178,17 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 			FailureMessage: "the order names a card this wallet never had"}}, nil
 	}
 	customer, _ := wallet.CustomerID(provider)
-	// The first call with the key was made no earlier than this.
-	first := earliest(rec.RecordedAt, placed.PlacedAt)
-	if f, expired := r.forgetful(first); expired {
-		return r.lookUpPayment(ctx, f, placed, customer, first, sub != nil)
-	}
 	key := "order_" + rec.ID.String()
+	q := payments.FindPayment{CustomerID: customer, OrderID: string(placed.OrderID), SubscriptionID: string(placed.SubscriptionID),
+		Since: earliest(rec.RecordedAt, placed.PlacedAt), IdempotencyKey: key} // the first call was made no earlier
+	if _, expired := r.forgetful(q.Since); expired {
+		return r.lookUpPayment(ctx, q, sub != nil, domain.FailurePaymentExpired)
+	}
+	if sub != nil && sub.CancelRequested && sub.ProviderSubscriptionID == "" {
+		// Canceled before it started: not started now. A call made
+		// before the cancellation is found and then undone.
+		return r.lookUpPayment(ctx, q, true, domain.FailureSubscriptionCanceled)
+	}
 	if sub == nil {
 		res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
 			CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID,
@@ -206,22 +211,22 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	return charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, err
 }
 
-// lookUpPayment: the order's key may have expired at the provider, where a
-// call with it again could pay twice, so the provider's records tell what
-// the first call did. Nothing there: no call reached the provider, and
-// none is made so late: the order fails, uncharged.
-func (r *Reconciler) lookUpPayment(ctx context.Context, f Forgetful, placed domain.OrderPlaced, customer string, since time.Time, subscription bool) (charge, error) {
-	q := payments.FindPayment{CustomerID: customer, OrderID: string(placed.OrderID), SubscriptionID: string(placed.SubscriptionID), Since: since}
+// lookUpPayment asks the provider what a call for the order made, where
+// calling again could pay: once its key may have expired at the provider
+// (the provider is then Forgetful), or for a subscription canceled before
+// its first payment. Nothing there: no call reached the provider, none is
+// made now, and the order fails with notFound, uncharged.
+func (r *Reconciler) lookUpPayment(ctx context.Context, q payments.FindPayment, subscription bool, notFound string) (charge, error) {
 	var c charge
 	found := false
 	if subscription {
-		res, ok, err := f.FindSubscription(ctx, q)
+		res, ok, err := r.cfg.Provider.FindSubscription(ctx, q)
 		if err != nil {
 			return charge{}, err
 		}
 		c, found = charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, ok
 	} else {
-		res, ok, err := f.FindCharge(ctx, q)
+		res, ok, err := r.cfg.Provider.(Forgetful).FindCharge(ctx, q)
 		if err != nil {
 			return charge{}, err
 		}
@@ -229,11 +234,15 @@ func (r *Reconciler) lookUpPayment(ctx context.Context, f Forgetful, placed doma
 	}
 	if !found {
 		r.cfg.Observe("payment_lookup", "not_found")
-		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: payments.CodePaymentExpired,
-			FailureMessage: "no payment reached the provider while the order's idempotency key lived; nothing was charged"}}, nil
+		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: notFound, FailureMessage: failureMessages[notFound]}}, nil
 	}
 	r.cfg.Observe("payment_lookup", string(c.result.Status))
 	return c, nil
+}
+
+var failureMessages = map[string]string{
+	domain.FailurePaymentExpired:       "no payment reached the provider while the order's idempotency key lived; nothing was charged",
+	domain.FailureSubscriptionCanceled: "the subscription was canceled before its first payment; nothing was charged",
 }
 
 // earliest is the earlier of two times.

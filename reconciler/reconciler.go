@@ -23,6 +23,9 @@ type Provider interface {
 	Refund(ctx context.Context, req payments.Refund) (payments.RefundResult, error)
 	StartSubscription(ctx context.Context, req payments.StartSubscription) (payments.SubscriptionResult, error)
 	CancelSubscription(ctx context.Context, req payments.CancelSubscription) error
+	// FindSubscription reports what StartSubscription did for an order
+	// (found false: nothing), without doing it.
+	FindSubscription(ctx context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error)
 }
 
 // Forgetful is a Provider that forgets idempotency keys after KeyLifetime
@@ -32,9 +35,9 @@ type Provider interface {
 type Forgetful interface {
 	KeyLifetime() time.Duration
 	// Find… report what the provider has (found false: nothing), from
-	// its records, not from a key.
+	// its records, not from a key; its subscriptions are found with
+	// Provider.FindSubscription.
 	FindCharge(ctx context.Context, f payments.FindPayment) (payments.ChargeResult, bool, error)
-	FindSubscription(ctx context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error)
 	FindRefund(ctx context.Context, f payments.FindRefund) (payments.RefundResult, bool, error)
 }
 

@@ -35,6 +35,7 @@ type provider struct {
 	failNext int
 	refuse   map[string]bool // order ids the provider refuses as invalid
 	made     map[string]any  // what the calls made, by order id (refunds by payment id)
+	lookups  int
 }
 
 func newProvider() *provider {
@@ -108,6 +109,23 @@ func (p *provider) StartSubscription(_ context.Context, s payments.StartSubscrip
 func (p *provider) CancelSubscription(_ context.Context, c payments.CancelSubscription) error {
 	_, err := p.call(c.IdempotencyKey, func() any { p.cancels++; return true })
 	return err
+}
+
+// find returns what the calls made for id, as a provider's records tell.
+func (p *provider) find(id string) (any, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lookups++
+	v, ok := p.made[id]
+	return v, ok
+}
+
+func (p *provider) FindSubscription(_ context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error) {
+	v, ok := p.find(f.OrderID)
+	if !ok {
+		return payments.SubscriptionResult{}, false, nil
+	}
+	return v.(payments.SubscriptionResult), true, nil
 }
 
 func (p *provider) distinctKeys() (keys, calls int) {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -66,12 +67,16 @@ func (s *Sandbox) StartSubscription(ctx context.Context, st payments.StartSubscr
 	if err != nil {
 		return payments.SubscriptionResult{}, fmt.Errorf("sandbox start subscription %s: %w", st.SubscriptionID, err)
 	}
+	return rec.result(), nil
+}
+
+func (r subscriptionRecord) result() payments.SubscriptionResult {
 	return payments.SubscriptionResult{
-		ProviderSubscriptionID: rec.ID,
-		FirstPayment:           rec.Payment.result(),
-		PeriodStart:            rec.PeriodStart,
-		PeriodEnd:              rec.PeriodEnd,
-	}, nil
+		ProviderSubscriptionID: r.ID,
+		FirstPayment:           r.Payment.result(),
+		PeriodStart:            r.PeriodStart,
+		PeriodEnd:              r.PeriodEnd,
+	}
 }
 
 func validateSubscription(p chargeParams, interval string, count int) error {
@@ -205,4 +210,26 @@ func addMonthsClamped(t time.Time, months int) time.Time {
 		d = last
 	}
 	return target.AddDate(0, 0, d-1)
+}
+
+// FindSubscription reports what StartSubscription did under f's
+// idempotency key, without doing it (found false: no call with the key
+// was made). The sandbox never forgets a key, and a call's result is
+// stored in the transaction that made it: the answer is exact.
+func (s *Sandbox) FindSubscription(ctx context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error) {
+	var stored string
+	err := s.writes.Do(ctx, func(ctx context.Context, tx *sqlitex.Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT result FROM idempotency_keys WHERE key = ?`, f.IdempotencyKey).Scan(&stored)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return payments.SubscriptionResult{}, false, nil
+	}
+	if err != nil {
+		return payments.SubscriptionResult{}, false, fmt.Errorf("sandbox find subscription %s: %w", f.SubscriptionID, err)
+	}
+	var rec subscriptionRecord
+	if err := json.Unmarshal([]byte(stored), &rec); err != nil {
+		return payments.SubscriptionResult{}, false, fmt.Errorf("sandbox find subscription %s: %w", f.SubscriptionID, err)
+	}
+	return rec.result(), true, nil
 }

@@ -207,3 +207,27 @@ func TestPeriodEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestFindSubscriptionTellsWhatAStartDidWithoutDoingIt: the reconciler asks
+// before starting a subscription canceled first; the answer is the start's
+// under its key, and asking starts nothing.
+func TestFindSubscriptionTellsWhatAStartDidWithoutDoingIt(t *testing.T) {
+	e := newEnv(t)
+	cus := e.customer()
+	pm := e.saveCard(cus, "4242424242424242").ProviderPaymentMethodID
+	ctx := context.Background()
+	if _, found, err := e.sb.FindSubscription(ctx, payments.FindPayment{IdempotencyKey: "start"}); err != nil || found {
+		t.Fatalf("before any start: found %v, %v", found, err)
+	}
+	started, err := e.subscribe(cus, pm, "month", "start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := e.sb.FindSubscription(ctx, payments.FindPayment{IdempotencyKey: "start"})
+	if err != nil || !found || got.ProviderSubscriptionID != started.ProviderSubscriptionID || got.FirstPayment != started.FirstPayment {
+		t.Fatalf("found %v %+v, %v; want %+v", found, got, err, started)
+	}
+	if subs, charges := e.count("subscriptions"), e.count("charges"); subs != 1 || charges != 1 {
+		t.Errorf("subscriptions = %d, charges = %d, want 1 and 1", subs, charges)
+	}
+}
