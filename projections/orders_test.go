@@ -176,3 +176,24 @@ func TestUnsettledOrders(t *testing.T) {
 }
 
 func unsettledID(o projections.UnsettledOrder) string { return o.ID }
+
+// TestUnconfirmedCancels: the sweep finds subscriptions canceled in the
+// ledger whose end the provider has not confirmed; not confirmed ones, not
+// running ones.
+func TestUnconfirmedCancels(t *testing.T) {
+	h := newHarness(t)
+	open, confirmed, running := placed("user_1", "a", 100, t0), placed("user_1", "b", 100, t0), placed("user_2", "c", 100, t0)
+	cancel := func(o domain.OrderPlaced) domain.SubscriptionCancelRequested {
+		return domain.SubscriptionCancelRequested{SubscriptionRef: subscriptionFor(o), Reason: domain.ReasonCustomerRequest, RequestedAt: t0}
+	}
+	h.record(open, created(open), cancel(open), confirmed, created(confirmed), cancel(confirmed),
+		domain.SubscriptionCanceled{SubscriptionRef: subscriptionFor(confirmed), Reason: domain.ReasonCustomerRequest, CanceledAt: t0},
+		running, created(running))
+	got, err := h.rm.UnconfirmedCancels(context.Background(), time.Time{}, t0.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != string(subscriptionFor(open).SubscriptionID) || !got[0].CanceledAt.Equal(t0) {
+		t.Fatalf("unconfirmed cancellations = %+v, want %s's only", got, subscriptionFor(open).SubscriptionID)
+	}
+}

@@ -112,6 +112,18 @@ DELETE FROM payment_methods;
 DELETE FROM subscriptions;
 DELETE FROM checkpoint;
 `,
+	// Whether the provider's side of a cancellation is confirmed
+	// (subscription.canceled), so that the reconciler's sweep finds the
+	// ones still open there. The read models are folded again from the
+	// log, which alone knows it for the subscriptions already canceled.
+	5: `
+ALTER TABLE subscriptions ADD COLUMN cancel_confirmed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX subscriptions_cancel_unconfirmed ON subscriptions (canceled_at) WHERE status = 'canceled' AND cancel_confirmed = 0;
+DELETE FROM orders;
+DELETE FROM payment_methods;
+DELETE FROM subscriptions;
+DELETE FROM checkpoint;
+`,
 }
 
 // checkSchema refuses, without changing anything, read models that this

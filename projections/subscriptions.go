@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/robotlabor/billing/domain"
@@ -100,7 +101,39 @@ func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
 // cancelSubscription: the end for good. After a cancel request, the
 // subscription keeps the request's time.
 func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1
 		WHERE id = ?`, nullTime(e.CanceledAt), e.SubscriptionID)
 	return err
+}
+
+// UnconfirmedCancel is a subscription canceled in the ledger whose end the
+// provider has not confirmed.
+type UnconfirmedCancel struct {
+	ID         string
+	CanceledAt time.Time
+}
+
+// UnconfirmedCancels returns up to limit subscriptions, oldest cancellation
+// first, canceled after after and before before and not confirmed ended at
+// the provider: the reconciler's sweep pages through them and asks the
+// ledger again.
+func (rm *ReadModels) UnconfirmedCancels(ctx context.Context, after, before time.Time, limit int) ([]UnconfirmedCancel, error) {
+	rows, err := rm.readers.QueryContext(ctx, `SELECT id, canceled_at FROM subscriptions INDEXED BY subscriptions_cancel_unconfirmed
+		WHERE status = 'canceled' AND cancel_confirmed = 0 AND canceled_at > ? AND canceled_at < ? ORDER BY canceled_at LIMIT ?`,
+		after.UnixNano(), before.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("unconfirmed cancellations: %w", err)
+	}
+	defer rows.Close()
+	var out []UnconfirmedCancel
+	for rows.Next() {
+		var c UnconfirmedCancel
+		var at int64
+		if err := rows.Scan(&c.ID, &at); err != nil {
+			return nil, err
+		}
+		c.CanceledAt = fromNanos(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

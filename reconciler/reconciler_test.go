@@ -33,7 +33,7 @@ type provider struct {
 	cancels  int
 	keys     map[string]int // calls per key
 	failNext int
-	refuse   map[string]bool // order ids the provider refuses as invalid
+	refuse   map[string]bool // order (and provider subscription) ids the provider refuses as invalid
 	made     map[string]any  // what the calls made, by order id (refunds by payment id)
 	lookups  int
 }
@@ -107,6 +107,12 @@ func (p *provider) StartSubscription(_ context.Context, s payments.StartSubscrip
 }
 
 func (p *provider) CancelSubscription(_ context.Context, c payments.CancelSubscription) error {
+	p.mu.Lock()
+	refused := p.refuse[c.ProviderSubscriptionID]
+	p.mu.Unlock()
+	if refused {
+		return fmt.Errorf("bad request: %w", payments.ErrInvalidRequest)
+	}
 	_, err := p.call(c.IdempotencyKey, func() any { p.cancels++; return true })
 	return err
 }
@@ -503,18 +509,67 @@ func TestAnObjectTheProviderLostDoesNotBlockTheOthers(t *testing.T) {
 	}
 }
 
-// limbo is the read models' list of unsettled orders, as the sweep sees it.
-type limbo []domain.OrderID
+// limbo is the read models' lists of what is still in between, as the
+// sweep sees them.
+type limbo struct {
+	orders        []domain.OrderID
+	subscriptions []domain.SubscriptionID
+}
 
 func (l limbo) Unsettled(_ context.Context, after, _ time.Time, _ int) ([]projections.UnsettledOrder, error) {
 	if !after.IsZero() {
 		return nil, nil
 	}
-	out := make([]projections.UnsettledOrder, len(l))
-	for i, id := range l {
+	out := make([]projections.UnsettledOrder, len(l.orders))
+	for i, id := range l.orders {
 		out[i] = projections.UnsettledOrder{ID: string(id), CreatedAt: now}
 	}
 	return out, nil
+}
+
+func (l limbo) UnconfirmedCancels(_ context.Context, after, _ time.Time, _ int) ([]projections.UnconfirmedCancel, error) {
+	if !after.IsZero() {
+		return nil, nil
+	}
+	out := make([]projections.UnconfirmedCancel, len(l.subscriptions))
+	for i, id := range l.subscriptions {
+		out[i] = projections.UnconfirmedCancel{ID: string(id), CanceledAt: now}
+	}
+	return out, nil
+}
+
+// sweeping runs a reconciler that sweeps l every few milliseconds until
+// the test ends, once it has read the whole log.
+func (f *fixture) sweeping(t *testing.T, l limbo) {
+	t.Helper()
+	r, err := reconciler.New(context.Background(), reconciler.Config{
+		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "sweep.db"), Limbo: l,
+		SweepEvery: 5 * time.Millisecond, SweepAfter: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; r.Close() })
+	head, _ := f.store.Head(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); r.Position() < head; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reconciler never read the log")
+		}
+	}
+}
+
+// eventually waits until cond holds, failing with what after 10 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
 }
 
 // TestTheSweepSettlesWhatFellThrough: an order the provider refused was
@@ -523,40 +578,54 @@ func TestTheSweepSettlesWhatFellThrough(t *testing.T) {
 	f := setup(t)
 	orders := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
 	f.p.refuse[string(orders[0])] = true
-	r, err := reconciler.New(context.Background(), reconciler.Config{
-		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "cp.db"), Limbo: limbo(orders),
-		SweepEvery: 5 * time.Millisecond, SweepAfter: time.Nanosecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	head, _ := f.store.Head(context.Background())
-	for deadline := time.Now().Add(10 * time.Second); r.Position() < head; time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the reconciler never read the log")
-		}
-	}
+	f.sweeping(t, limbo{orders: orders})
 	if f.settled(t, orders) {
 		t.Fatal("a refused order settled")
 	}
 	f.p.mu.Lock()
 	delete(f.p.refuse, string(orders[0]))
 	f.p.mu.Unlock()
-	for deadline := time.Now().Add(10 * time.Second); !f.settled(t, orders); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the sweep never settled the order")
-		}
-	}
+	eventually(t, "the sweep never settled the order", func() bool { return f.settled(t, orders) })
 	f.p.mu.Lock()
 	defer f.p.mu.Unlock()
 	if f.p.charges != 1 {
 		t.Fatalf("%d charges, want 1", f.p.charges)
+	}
+}
+
+// TestTheSweepEndsARefusedCancellation: the provider refused to end a
+// canceled subscription (dropped for an operator); once the cause is
+// fixed, the sweep ends it there, so it does not go on billing.
+func TestTheSweepEndsARefusedCancellation(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
+	f.run(t, "cp.db", orders)
+	var o domain.Order
+	f.log.Load(ctx, orders[0].Stream(), &o)
+	var s domain.Subscription
+	f.log.Load(ctx, o.SubscriptionID.Stream(), &s)
+	f.p.refuse[s.ProviderSubscriptionID] = true
+	if _, err := (&app.Service{Log: f.log}).CancelSubscription(ctx, "alice", o.SubscriptionID, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	f.sweeping(t, limbo{subscriptions: []domain.SubscriptionID{o.SubscriptionID}})
+	ended := func() bool {
+		var s domain.Subscription
+		f.log.Load(ctx, o.SubscriptionID.Stream(), &s)
+		return s.ProviderCanceled
+	}
+	if ended() {
+		t.Fatal("a cancellation the provider refused is recorded as confirmed")
+	}
+	f.p.mu.Lock()
+	delete(f.p.refuse, s.ProviderSubscriptionID)
+	f.p.mu.Unlock()
+	eventually(t, "the sweep never ended the subscription at the provider", ended)
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.cancels != 1 {
+		t.Fatalf("%d provider cancels, want 1", f.p.cancels)
 	}
 }
 

@@ -9,54 +9,66 @@ import (
 	"github.com/robotlabor/billing/projections"
 )
 
-// Limbo lists orders still pending or waiting for a refund (the read
-// models), oldest first, placed after after and before before: a hint for
-// the sweep, which then asks the ledger.
+// Limbo lists what is still in between in the read models, oldest first,
+// after after and before before: orders pending or waiting for a refund,
+// subscriptions canceled in the ledger and not confirmed ended at the
+// provider. A hint for the sweep, which then asks the ledger.
 type Limbo interface {
 	Unsettled(ctx context.Context, after, before time.Time, limit int) ([]projections.UnsettledOrder, error)
+	UnconfirmedCancels(ctx context.Context, after, before time.Time, limit int) ([]projections.UnconfirmedCancel, error)
 }
 
 // sweep runs at start and every SweepEvery: every order still in between
-// after SweepAfter has the event that should have settled it handled again
-// (same idempotency keys), whatever let it fall through: a lost webhook, a
-// refusal an operator has since fixed, a crash, a bug.
+// after SweepAfter, and every subscription whose cancellation the provider
+// has not confirmed, has the event that should have settled it handled
+// again (same idempotency keys), whatever let it fall through: a lost
+// webhook, a refusal an operator has since fixed, a crash, a bug. A
+// subscription left running at the provider would go on billing.
 func (r *Reconciler) sweep(ctx context.Context) error {
 	if r.cfg.Limbo == nil {
 		return nil
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()
-	var cursor time.Time
+	var orders, subscriptions time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		cursor = r.sweepOnce(ctx, cursor)
+		orders = sweepOnce(ctx, r, orders, r.cfg.Limbo.Unsettled, func(o projections.UnsettledOrder) (time.Time, string) { return o.CreatedAt, o.ID }, r.unsettledCause)
+		subscriptions = sweepOnce(ctx, r, subscriptions, r.cfg.Limbo.UnconfirmedCancels,
+			func(s projections.UnconfirmedCancel) (time.Time, string) { return s.CanceledAt, s.ID }, r.unconfirmedCause)
 		t.Reset(r.cfg.SweepEvery)
 	}
 }
 
-// sweepPage is how many orders one round looks at.
+// sweepPage is how many orders (or subscriptions) one round looks at.
 const sweepPage = 100
 
-// sweepOnce looks at the next page of unsettled orders after cursor and
-// returns where the next round starts: past the page, or from the
-// beginning once the end is reached, so orders stuck for good never hide
-// the others. Events already parked are left to their retries.
-func (r *Reconciler) sweepOnce(ctx context.Context, cursor time.Time) time.Time {
-	page, err := r.cfg.Limbo.Unsettled(ctx, cursor, time.Now().Add(-r.cfg.SweepAfter), sweepPage)
+// sweepOnce looks at the next page of list after cursor and returns where
+// the next round starts: past the page, or from the beginning once the end
+// is reached, so things stuck for good never hide the others. Each item's
+// cause (the event that settles it, if it still needs settling) is handled
+// again; events already parked are left to their retries.
+func sweepOnce[T any](ctx context.Context, r *Reconciler, cursor time.Time,
+	list func(ctx context.Context, after, before time.Time, limit int) ([]T, error),
+	key func(T) (time.Time, string),
+	cause func(ctx context.Context, id string) (eventstore.RecordedEvent, bool, error),
+) time.Time {
+	page, err := list(ctx, cursor, time.Now().Add(-r.cfg.SweepAfter), sweepPage)
 	if err != nil {
 		r.cfg.Logger.Warn("reconciler: sweep", "error", err)
 		return cursor
 	}
 	next := time.Time{}
 	if len(page) == sweepPage {
-		next = page[len(page)-1].CreatedAt
+		next, _ = key(page[len(page)-1])
 	}
-	for _, o := range page {
-		rec, ok, err := r.unsettledCause(ctx, o.ID)
+	for _, item := range page {
+		_, id := key(item)
+		rec, ok, err := cause(ctx, id)
 		if err != nil || !ok {
 			continue
 		}
@@ -76,6 +88,20 @@ func (r *Reconciler) sweepOnce(ctx context.Context, cursor time.Time) time.Time 
 		}
 	}
 	return next
+}
+
+// unconfirmedCause is the latest subscription.cancel_requested of a
+// subscription canceled in the ledger and not confirmed ended.
+func (r *Reconciler) unconfirmedCause(ctx context.Context, id string) (eventstore.RecordedEvent, bool, error) {
+	sub, err := domain.ParseSubscriptionID(id)
+	if err != nil {
+		return eventstore.RecordedEvent{}, false, nil
+	}
+	var s domain.Subscription
+	if _, err := r.cfg.Log.Load(ctx, sub.Stream(), &s); err != nil || s.ProviderCanceled || !s.CancelRequested {
+		return eventstore.RecordedEvent{}, false, err
+	}
+	return r.lastMatching(ctx, sub.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionCancelRequested })
 }
 
 // unsettledCause is the event that settles an order still in between: its
