@@ -84,8 +84,11 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 			return err
 		}
 		return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
-			if s.Status == domain.SubscriptionStatusCanceled {
+			switch s.Status {
+			case domain.SubscriptionStatusCanceled:
 				return nil, nil
+			case domain.SubscriptionStatusIncomplete:
+				return nil, errStartNotRecorded // a renewal failed: the start went through
 			}
 			return s.MarkPastDue(n.FailureCode, now)
 		})
@@ -132,6 +135,12 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	if _, err := r.cfg.Log.Load(ctx, id.Stream(), &s); err != nil || s.ID == "" {
 		return err
 	}
+	if s.Status == domain.SubscriptionStatusIncomplete {
+		// Renewed at the provider, so started there: the start's
+		// answer is not recorded yet (unknown, parked). The renewal
+		// is the period after it, and waits for it.
+		return errStartNotRecorded
+	}
 	decided, err := s.RenewalCharged(n.ProviderPaymentID, now)
 	if err != nil {
 		return err
@@ -156,6 +165,10 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 		return s.Renew(placed.OrderID, periodStart, now)
 	})
 }
+
+// errStartNotRecorded: news of a subscription's later period came before
+// its start was recorded; retried until it is.
+var errStartNotRecorded = errors.New("the subscription's start is not recorded yet")
 
 // cardDetached: a card was removed at the provider; the ledger stops
 // listing it.
