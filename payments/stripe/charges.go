@@ -33,14 +33,55 @@ func (s *Stripe) Charge(ctx context.Context, c payments.Charge) (payments.Charge
 	if err != nil {
 		return payments.ChargeResult{}, fail("create payment intent", err)
 	}
-	if pi.Status == stripego.PaymentIntentStatusProcessing {
-		// A retry with the same key replays the first answer; the
-		// PaymentIntent itself says whether it has settled since.
-		if pi, err = s.api.PaymentIntents.Get(pi.ID, &stripego.PaymentIntentParams{Params: stripego.Params{Context: ctx}}); err != nil {
+	return s.settle(ctx, pi, "cancel_"+c.IdempotencyKey)
+}
+
+// settle reads a PaymentIntent to its outcome. One still processing is
+// read again: a retry with the same key replays the first answer, the
+// PaymentIntent itself says whether it has settled since. One that
+// requires action (authentication) is canceled, keyed by cancelKey: an
+// off-session payment cannot ask the customer, and a PaymentIntent left
+// open could still be completed (the customer authenticating from Stripe's
+// email) and take money the ledger records as declined.
+func (s *Stripe) settle(ctx context.Context, pi *stripego.PaymentIntent, cancelKey string) (payments.ChargeResult, error) {
+	switch pi.Status {
+	case stripego.PaymentIntentStatusProcessing:
+		read, err := s.api.PaymentIntents.Get(pi.ID, &stripego.PaymentIntentParams{Params: stripego.Params{Context: ctx}})
+		if err != nil {
 			return payments.ChargeResult{}, fail("read payment intent", err)
 		}
+		return intentResult(read)
+	case stripego.PaymentIntentStatusRequiresAction:
+		return s.cancelIntent(ctx, pi.ID, cancelKey)
 	}
 	return intentResult(pi)
+}
+
+// authenticationRequired is the decline of a payment canceled because the
+// card asked for authentication.
+func authenticationRequired(id string) payments.ChargeResult {
+	return payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: id, FailureCode: "authentication_required",
+		FailureMessage: "the card requires authentication, which an off-session payment cannot ask for"}
+}
+
+// cancelIntent cancels a PaymentIntent that requires action. Refused, it
+// may have settled meanwhile (the customer authenticated): its status
+// then tells; still open, the outcome is unknown and the caller retries.
+func (s *Stripe) cancelIntent(ctx context.Context, id, key string) (payments.ChargeResult, error) {
+	_, err := s.api.PaymentIntents.Cancel(id, &stripego.PaymentIntentCancelParams{Params: params(ctx, key), CancellationReason: stripego.String("abandoned")})
+	if err == nil {
+		return authenticationRequired(id), nil
+	}
+	pi, gerr := s.api.PaymentIntents.Get(id, &stripego.PaymentIntentParams{Params: stripego.Params{Context: ctx}})
+	switch {
+	case gerr != nil:
+		return payments.ChargeResult{}, fail("read payment intent", gerr)
+	case pi.Status == stripego.PaymentIntentStatusCanceled:
+		return authenticationRequired(id), nil
+	case pi.Status == stripego.PaymentIntentStatusSucceeded:
+		return intentResult(pi)
+	}
+	return payments.ChargeResult{}, fmt.Errorf("stripe: cancel payment intent %s (%s): %v", id, pi.Status, err)
 }
 
 // declineOf turns a card error into a Failed result with Stripe's decline
@@ -71,16 +112,14 @@ func cardGone(err error) bool {
 	return errors.As(err, &se) && se.Type == stripego.ErrorTypeInvalidRequest && se.Param == "payment_method"
 }
 
-// intentResult maps a PaymentIntent's status. processing has no outcome yet:
-// that is an unknown outcome, retried with the same key until Stripe (or
-// the webhook) tells.
+// intentResult maps a settled PaymentIntent's status (see settle).
+// processing has no outcome yet, nor has requires_action until canceled:
+// an unknown outcome, retried with the same key until Stripe (or the
+// webhook) tells.
 func intentResult(pi *stripego.PaymentIntent) (payments.ChargeResult, error) {
 	switch pi.Status {
 	case stripego.PaymentIntentStatusSucceeded:
 		return payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: pi.ID}, nil
-	case stripego.PaymentIntentStatusRequiresAction:
-		return payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: pi.ID, FailureCode: "authentication_required",
-			FailureMessage: "the card requires authentication, which an off-session payment cannot ask for"}, nil
 	case stripego.PaymentIntentStatusRequiresPaymentMethod, stripego.PaymentIntentStatusCanceled:
 		code, msg := payments.CodeCardDeclined, "the card was declined"
 		if e := pi.LastPaymentError; e != nil {

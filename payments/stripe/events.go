@@ -31,6 +31,9 @@ func (s *Stripe) Interpret(ctx context.Context, ev payments.ProviderEvent) (paym
 			return payments.Notice{Kind: payments.NoticePaymentSucceeded, OrderID: order, ProviderPaymentID: pi.ID}, nil
 		}
 		res, _ := intentResult(&pi)
+		if res.FailureCode == "" {
+			res.FailureCode = payments.CodeCardDeclined // failed, whatever its status says now
+		}
 		return payments.Notice{Kind: payments.NoticePaymentFailed, OrderID: order, ProviderPaymentID: pi.ID,
 			FailureCode: res.FailureCode, FailureMessage: res.FailureMessage}, nil
 	case "charge.refunded":

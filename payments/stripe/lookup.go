@@ -28,7 +28,7 @@ func (s *Stripe) FindCharge(ctx context.Context, f payments.FindPayment) (paymen
 	it := s.api.PaymentIntents.List(p)
 	for it.Next() {
 		if pi := it.PaymentIntent(); pi.Metadata["order_id"] == f.OrderID {
-			res, err := intentResult(pi)
+			res, err := s.settle(ctx, pi, "")
 			return res, true, err
 		}
 	}

@@ -59,3 +59,42 @@ func TestLookupsAskForTheCustomersObjects(t *testing.T) {
 		t.Fatalf("FindCharge = %+v, found %v, %v; want the order's declined PaymentIntent", charge, found, err)
 	}
 }
+
+// TestPaymentsThatRequireActionAreCanceled: an off-session payment that
+// asks for authentication is declined in the ledger and canceled at
+// Stripe, so the customer completing it later cannot take the money; one
+// that succeeded before the cancellation is a success.
+func TestPaymentsThatRequireActionAreCanceled(t *testing.T) {
+	for _, authenticated := range []bool{false, true} {
+		s, p := provider(t)
+		p.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+			switch {
+			case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
+				stripetest.StripeError(w, http.StatusOK, `{"id":"pi_3ds","object":"payment_intent","status":"requires_action"}`)
+			case r.URL.Path == "/v1/payment_intents/pi_3ds/cancel" && authenticated:
+				stripetest.StripeError(w, http.StatusBadRequest, `{"error":{"type":"invalid_request_error","code":"payment_intent_unexpected_state","message":"status of succeeded"}}`)
+			case r.URL.Path == "/v1/payment_intents/pi_3ds/cancel":
+				stripetest.StripeError(w, http.StatusOK, `{"id":"pi_3ds","object":"payment_intent","status":"canceled"}`)
+			case r.Method == http.MethodGet && r.URL.Path == "/v1/payment_intents/pi_3ds":
+				stripetest.StripeError(w, http.StatusOK, `{"id":"pi_3ds","object":"payment_intent","status":"succeeded"}`)
+			default:
+				return false
+			}
+			return true
+		})
+		res, err := s.Charge(context.Background(), payments.Charge{CustomerID: "cus_1", PaymentMethodID: "pm_1", Amount: 4900, Currency: "usd", OrderID: "ord_1", IdempotencyKey: "order_evt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cancel := lastRequest(t, p, "/v1/payment_intents/pi_3ds/cancel"); cancel.IdempotencyKey != "cancel_order_evt" {
+			t.Fatalf("cancel sent with key %q", cancel.IdempotencyKey)
+		}
+		want := payments.ChargeResult{Status: payments.Failed, ProviderPaymentID: "pi_3ds", FailureCode: "authentication_required"}
+		if authenticated {
+			want = payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: "pi_3ds"}
+		}
+		if res.Status != want.Status || res.ProviderPaymentID != want.ProviderPaymentID || res.FailureCode != want.FailureCode {
+			t.Fatalf("authenticated before the cancel %v: charge = %+v, want %+v", authenticated, res, want)
+		}
+	}
+}
