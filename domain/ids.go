@@ -60,6 +60,16 @@ func RenewalOrderIDFor(sub SubscriptionID, periodStart time.Time) OrderID {
 	return OrderID(formatID(prefixOrder, u))
 }
 
+// InvoiceOrderIDFor is the order that explains a provider's invoice of sub
+// (a renewal the provider charged by itself): one order per invoice,
+// however often its news arrives.
+func InvoiceOrderIDFor(sub SubscriptionID, invoiceID string) OrderID {
+	s := sub.UUID()
+	name := append(s[:], "invoice:"+invoiceID...)
+	u := uuid.NewSHA1(uuid.MustParse(nsRenewalOrder), name)
+	return OrderID(formatID(prefixOrder, u))
+}
+
 // ParseOrderID checks the public form of an order id. A malformed id is
 // ErrValidation on "order_id".
 func ParseOrderID(s string) (OrderID, error) {

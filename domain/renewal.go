@@ -18,20 +18,51 @@ func (s *Subscription) PlaceRenewalOrder(now time.Time) ([]Event, error) {
 	return []Event{s.renewalOrder(now)}, nil
 }
 
-// RenewalCharged records a period the provider has already charged: the
-// renewal order of PlaceRenewalOrder and its payment, whatever s's state,
-// because the money was taken and the ledger must explain it. The caller
-// renews an active subscription, and refunds the order of one that had
-// ended. It returns ErrInvalidTransition when s was never created.
-func (s *Subscription) RenewalCharged(providerPaymentID string, now time.Time) ([]Event, error) {
+// ChargedRenewal is a period a provider charged by itself (a Stripe
+// invoice), as it charged it.
+type ChargedRenewal struct {
+	InvoiceID         string // the provider's invoice: one renewal order each
+	ProviderPaymentID string
+	Amount            int64 // what was paid, in minor units
+	Currency          Currency
+	// PeriodStart and PeriodEnd are the period paid for (zero: the one
+	// after CurrentPeriodEnd, for one interval).
+	PeriodStart, PeriodEnd time.Time
+}
+
+// RenewalCharged records a period the provider has already charged: a
+// renewal order of what the provider took (its amount and currency, not
+// the plan's price, which may have changed there) and its payment,
+// whatever s's state, because the money was taken and the ledger must
+// explain it. The order id derives from the invoice (InvoiceOrderIDFor), so
+// two invoices never share an order and news of one invoice repeated
+// places one. The caller renews an active subscription, and refunds the
+// order of one that had ended. It returns ErrValidation for a charge
+// without invoice, payment, amount or currency, and ErrInvalidTransition
+// when s was never created.
+func (s *Subscription) RenewalCharged(c ChargedRenewal, now time.Time) ([]Event, error) {
 	if s.ID == "" {
 		return nil, s.contradiction("was never created")
 	}
-	if providerPaymentID == "" {
+	switch {
+	case c.InvoiceID == "":
+		return nil, Invalid("invoice_id", "invoice_id is required")
+	case c.ProviderPaymentID == "":
 		return nil, Invalid("provider_payment_id", "provider_payment_id is required")
+	case c.Amount <= 0:
+		return nil, Invalid("amount", "a charged renewal has a positive amount")
+	case c.Currency == "":
+		return nil, Invalid("currency", "currency is required")
 	}
 	placed := s.renewalOrder(now)
-	return []Event{placed, OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: providerPaymentID, PaidAt: now.UTC()}}, nil
+	placed.OrderID = InvoiceOrderIDFor(s.ID, c.InvoiceID)
+	placed.Amount, placed.Currency = c.Amount, c.Currency
+	placed.IdempotencyKey = "invoice:" + string(s.ID) + ":" + c.InvoiceID
+	placed.Fingerprint = Fingerprint(string(s.PlanID), string(s.PaymentMethodID), &c.Amount)
+	if !c.PeriodStart.IsZero() {
+		placed.PlacedAt = c.PeriodStart.UTC()
+	}
+	return []Event{placed, OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: c.ProviderPaymentID, PaidAt: now.UTC()}}, nil
 }
 
 func (s *Subscription) renewalOrder(now time.Time) OrderPlaced {

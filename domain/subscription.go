@@ -113,11 +113,12 @@ func (s *Subscription) Start(periodStart time.Time, providerSubscriptionID strin
 	return nil, s.contradiction("cannot start")
 }
 
-// Renew records that renewalOrder paid the period starting at periodStart.
-// It returns no events when renewalOrder already renewed s, ErrValidation for
-// a malformed order id, and ErrInvalidTransition unless s is active or
-// past_due.
-func (s *Subscription) Renew(renewalOrder OrderID, periodStart time.Time, now time.Time) ([]Event, error) {
+// Renew records that renewalOrder paid the period from periodStart to
+// periodEnd (zero: one interval later, as the ledger bills; a provider
+// billing by itself says its own). It returns no events when renewalOrder
+// already renewed s, ErrValidation for a malformed order id or an end not
+// after the start, and ErrInvalidTransition unless s is active or past_due.
+func (s *Subscription) Renew(renewalOrder OrderID, periodStart, periodEnd, now time.Time) ([]Event, error) {
 	if _, err := ParseOrderID(string(renewalOrder)); err != nil {
 		return nil, err
 	}
@@ -127,10 +128,15 @@ func (s *Subscription) Renew(renewalOrder OrderID, periodStart time.Time, now ti
 	if s.Status != SubscriptionStatusActive && s.Status != SubscriptionStatusPastDue {
 		return nil, s.contradiction("cannot renew")
 	}
-	start := periodStart.UTC()
+	start, end := periodStart.UTC(), periodEnd.UTC()
+	if periodEnd.IsZero() {
+		end = AddInterval(start, s.Interval, s.IntervalCount)
+	}
+	if !end.After(start) {
+		return nil, Invalid("current_period_end", "a period ends after it starts")
+	}
 	return []Event{SubscriptionRenewed{
-		SubscriptionRef: s.ref(), RenewalOrderID: renewalOrder, CurrentPeriodStart: start,
-		CurrentPeriodEnd: AddInterval(start, s.Interval, s.IntervalCount),
+		SubscriptionRef: s.ref(), RenewalOrderID: renewalOrder, CurrentPeriodStart: start, CurrentPeriodEnd: end,
 	}}, nil
 }
 

@@ -84,7 +84,7 @@ func TestStartSubscription(t *testing.T) {
 
 func TestRenewSubscription(t *testing.T) {
 	renew := func(order domain.OrderID) func(*domain.Subscription) ([]domain.Event, error) {
-		return func(s *domain.Subscription) ([]domain.Event, error) { return s.Renew(order, feb15, feb15) }
+		return func(s *domain.Subscription) ([]domain.Event, error) { return s.Renew(order, feb15, time.Time{}, feb15) }
 	}
 	given(t, subscriptionOf, renew(renewalOrder()), []spec{
 		{"an active subscription is renewed", active(), events(subRenewed()), nil},
@@ -96,6 +96,15 @@ func TestRenewSubscription(t *testing.T) {
 	given(t, subscriptionOf, renew("ord_x"), []spec{
 		{"a malformed order id", active(), nil, invalid("order_id")},
 	})
+	// A provider billing by itself says where the period ends.
+	apr1 := time.Date(2030, time.April, 1, 0, 0, 0, 0, time.UTC)
+	until := func(end time.Time) func(*domain.Subscription) ([]domain.Event, error) {
+		return func(s *domain.Subscription) ([]domain.Event, error) { return s.Renew(renewalOrder(), feb15, end, feb15) }
+	}
+	toApril := subRenewed()
+	toApril.CurrentPeriodEnd = apr1
+	given(t, subscriptionOf, until(apr1), []spec{{"to the provider's end", active(), events(toApril), nil}})
+	given(t, subscriptionOf, until(feb15), []spec{{"an end not after the start", active(), nil, invalid("current_period_end")}})
 }
 
 func TestMarkPastDue(t *testing.T) {
@@ -205,23 +214,46 @@ func TestPlaceRenewalOrder(t *testing.T) {
 }
 
 func TestRenewalCharged(t *testing.T) {
-	amount := int64(19900)
+	amount := int64(21900) // the price changed at the provider: what it took is recorded
 	placed := domain.OrderPlaced{
 		OrderRef: domain.OrderRef{
-			OrderID: renewalOrder(), UserID: alice, PlanID: "plan_fleet_monthly", Amount: 19900, Currency: "usd",
+			OrderID: domain.InvoiceOrderIDFor(subID(), "in_1"), UserID: alice, PlanID: "plan_fleet_monthly", Amount: amount, Currency: "eur",
 		},
 		PaymentMethodID: card(), SubscriptionID: subID(), Renewal: true,
-		IdempotencyKey: "renewal:" + string(subID()) + ":2030-02-15T10:00:00Z",
+		IdempotencyKey: "invoice:" + string(subID()) + ":in_1",
 		Fingerprint:    domain.Fingerprint("plan_fleet_monthly", string(card()), &amount),
 		PlacedAt:       feb15,
 	}
-	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: "pi_renewal", PaidAt: feb15}
-	charged := func(s *domain.Subscription) ([]domain.Event, error) { return s.RenewalCharged("pi_renewal", feb15) }
-	given(t, subscriptionOf, charged, []spec{
-		{"active: the period's order, paid", active(), events(placed, paid), nil},
+	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: "pi_renewal", PaidAt: mar15}
+	invoice := domain.ChargedRenewal{InvoiceID: "in_1", ProviderPaymentID: "pi_renewal", Amount: amount, Currency: "eur", PeriodStart: feb15, PeriodEnd: mar15}
+	charge := func(c domain.ChargedRenewal) func(s *domain.Subscription) ([]domain.Event, error) {
+		return func(s *domain.Subscription) ([]domain.Event, error) { return s.RenewalCharged(c, mar15) }
+	}
+	given(t, subscriptionOf, charge(invoice), []spec{
+		{"active: the invoice's order, paid", active(), events(placed, paid), nil},
 		{"canceled: recorded all the same (the money was taken)", canceled(), events(placed, paid), nil},
 		{"never created", nil, nil, domain.ErrInvalidTransition},
 	})
+	for _, tc := range []struct {
+		field  string
+		change func(*domain.ChargedRenewal)
+	}{
+		{"invoice_id", func(c *domain.ChargedRenewal) { c.InvoiceID = "" }},
+		{"provider_payment_id", func(c *domain.ChargedRenewal) { c.ProviderPaymentID = "" }},
+		{"amount", func(c *domain.ChargedRenewal) { c.Amount = 0 }},
+		{"currency", func(c *domain.ChargedRenewal) { c.Currency = "" }},
+	} {
+		c := invoice
+		tc.change(&c)
+		given(t, subscriptionOf, charge(c), []spec{{"without " + tc.field, active(), nil, invalid(tc.field)}})
+	}
+	// Another invoice for the same period is another order.
+	other := invoice
+	other.InvoiceID = "in_2"
+	got, err := subscriptionOf(active()...).RenewalCharged(other, mar15)
+	if err != nil || got[0].(domain.OrderPlaced).OrderID == placed.OrderID {
+		t.Fatalf("a second invoice for the period = %v, %v; want its own order", got, err)
+	}
 }
 
 func TestRenewalOrderIsAnOrdinaryOrder(t *testing.T) {

@@ -200,7 +200,10 @@ type Notice struct {
 	OrderID                 string // the ledger's ord_… id
 	ProviderPaymentID       string
 	ProviderRefundID        string
-	Amount                  int64 // refund notices: how much was refunded (0: not said)
+	Amount                  int64     // refund notices: how much was refunded (0: not said); renewals: what was paid
+	Currency                string    // renewals: of Amount
+	InvoiceID               string    // renewals: the provider's invoice
+	PeriodStart, PeriodEnd  time.Time // renewals: the period paid for (zero: not said)
 	FailureCode             string
 	FailureMessage          string
 	SubscriptionID          string // the ledger's sub_… id

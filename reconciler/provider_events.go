@@ -141,7 +141,10 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 		// is the period after it, and waits for it.
 		return errStartNotRecorded
 	}
-	decided, err := s.RenewalCharged(n.ProviderPaymentID, now)
+	decided, err := s.RenewalCharged(domain.ChargedRenewal{
+		InvoiceID: n.InvoiceID, ProviderPaymentID: n.ProviderPaymentID, Amount: n.Amount, Currency: domain.Currency(n.Currency),
+		PeriodStart: n.PeriodStart, PeriodEnd: n.PeriodEnd,
+	}, now)
 	if err != nil {
 		return err
 	}
@@ -160,9 +163,12 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 			return o.RequestRefund(now)
 		})
 	}
-	periodStart := s.CurrentPeriodEnd
+	periodStart, periodEnd := s.CurrentPeriodEnd, n.PeriodEnd
+	if !n.PeriodStart.IsZero() {
+		periodStart = n.PeriodStart
+	}
 	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
-		return s.Renew(placed.OrderID, periodStart, now)
+		return s.Renew(placed.OrderID, periodStart, periodEnd, now)
 	})
 }
 

@@ -46,7 +46,8 @@ func TestARenewalBeforeTheStartIsRecordedIsNotRefunded(t *testing.T) {
 	orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
 	var o domain.Order
 	f.log.Load(ctx, orders[0].Stream(), &o)
-	f.news(t, "evt_renewed", payments.Notice{Kind: payments.NoticeSubscriptionRenewed, SubscriptionID: string(o.SubscriptionID), ProviderPaymentID: "pi_renewal"})
+	f.news(t, "evt_renewed", payments.Notice{Kind: payments.NoticeSubscriptionRenewed, SubscriptionID: string(o.SubscriptionID),
+		ProviderPaymentID: "pi_renewal", InvoiceID: "in_1", Amount: 20900, Currency: "usd"})
 	f.p.failNext = 6 // the start's answer is unknown for a while: parked
 	f.runConfig(t, reconciler.Config{Provider: f.p, CheckpointPath: "cp.db", Interpreter: notices{}}, orders)
 
@@ -60,6 +61,9 @@ func TestARenewalBeforeTheStartIsRecordedIsNotRefunded(t *testing.T) {
 	f.log.Load(ctx, renewal.Stream(), &r)
 	if s.Status != domain.SubscriptionStatusActive || r.Status != domain.OrderStatusPaid || f.p.refunds != 0 {
 		t.Fatalf("subscription %s, renewal order %s, %d refunds; want active, paid, none", s.Status, r.Status, f.p.refunds)
+	}
+	if r.Money != (domain.Money{Amount: 20900, Currency: "usd"}) {
+		t.Fatalf("renewal order of %v, want what the provider charged, 20900 usd", r.Money)
 	}
 }
 

@@ -325,17 +325,25 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("subscription started on price %q, want the plan's", got)
 	}
 	sub := alice.subscriptions()[0]
+	// Stripe bills the next period at a price changed in its dashboard,
+	// to an end of its own: the ledger records what Stripe charged.
+	start, end := sub.CurrentPeriodEnd.Truncate(time.Second), sub.CurrentPeriodEnd.Truncate(time.Second).AddDate(0, 0, 31)
+	line := map[string]any{"object": "list", "data": []map[string]any{
+		{"id": "il_1", "object": "line_item", "type": "subscription", "period": map[string]int64{"start": start.Unix(), "end": end.Unix()}}}}
 	invoice := map[string]any{"id": "in_renew_1", "object": "invoice", "billing_reason": "subscription_cycle",
-		"payment_intent": "pi_renewal_1", "subscription": "sub_stripe_1",
+		"payment_intent": "pi_renewal_1", "subscription": "sub_stripe_1", "amount_paid": 21900, "currency": "usd", "lines": line,
 		"subscription_details": map[string]any{"metadata": map[string]string{"subscription_id": sub.ID}}}
 	id := deliver(t, s, "invoice.paid", invoice)
 	waitFor(t, s, func() bool {
 		subs := alice.subscriptions()
-		return len(alice.orders("").Data) == 2 && subs[0].CurrentPeriodStart.Equal(*sub.CurrentPeriodEnd)
+		return len(alice.orders("").Data) == 2 && subs[0].CurrentPeriodStart.Equal(start)
 	}, "the renewal to be recorded")
 	renewal := alice.orders("?order_by_desc=created_at").Data[0]
-	if renewal.Status != "paid" || renewal.Amount != 19900 || renewal.SubscriptionID == nil || *renewal.SubscriptionID != sub.ID {
-		t.Fatalf("renewal order = %+v", renewal)
+	if renewal.Status != "paid" || renewal.Amount != 21900 || renewal.Currency != "usd" || renewal.SubscriptionID == nil || *renewal.SubscriptionID != sub.ID {
+		t.Fatalf("renewal order = %+v, want paid, 21900 usd, of %s", renewal, sub.ID)
+	}
+	if got := alice.subscriptions()[0].CurrentPeriodEnd; !got.Equal(end) {
+		t.Fatalf("renewed period ends %v, want Stripe's %v", got, end)
 	}
 	// Stripe redelivers the same event: nothing more.
 	if status := webhookPost(t, s, id, "invoice.paid", invoice, time.Now(), whsec); status != http.StatusOK {
@@ -363,11 +371,17 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	// Stripe billed a period after the subscription ended here: the money
 	// is recorded as a renewal order, and refunded.
 	deliver(t, s, "invoice.paid", map[string]any{"id": "in_renew_2", "object": "invoice", "billing_reason": "subscription_cycle",
-		"payment_intent": "pi_renewal_2", "subscription": "sub_stripe_1",
+		"payment_intent": "pi_renewal_2", "subscription": "sub_stripe_1", "amount_paid": 19900, "currency": "usd",
 		"subscription_details": map[string]any{"metadata": map[string]string{"subscription_id": sub.ID}}})
 	waitFor(t, s, func() bool {
-		orders := alice.orders("?order_by_desc=created_at").Data
-		return len(orders) == 3 && orders[0].Status == "refunded"
+		orders := alice.orders("").Data
+		refunded := 0
+		for _, o := range orders {
+			if o.Status == "refunded" {
+				refunded++
+			}
+		}
+		return len(orders) == 3 && refunded == 1
 	}, "the charge after the end to be recorded and refunded")
 
 	f.set(func(w http.ResponseWriter, r *http.Request) bool {

@@ -90,9 +90,20 @@ func invoiceSettled(ev payments.ProviderEvent) (payments.Notice, error) {
 		n.Kind, n.FailureCode = payments.NoticeSubscriptionPastDue, "renewal_payment_failed"
 		return n, nil
 	}
-	n.Kind, n.ProviderPaymentID = payments.NoticeSubscriptionRenewed, inv.ID
+	// What Stripe charged, as it charged it: the amount paid, the
+	// currency and the subscription line's period, not the plan's price.
+	n.Kind, n.ProviderPaymentID, n.InvoiceID = payments.NoticeSubscriptionRenewed, inv.ID, inv.ID
+	n.Amount, n.Currency = inv.AmountPaid, string(inv.Currency)
 	if inv.PaymentIntent != nil {
 		n.ProviderPaymentID = inv.PaymentIntent.ID
+	}
+	if inv.Lines != nil {
+		for _, line := range inv.Lines.Data {
+			if line.Type == stripego.InvoiceLineItemTypeSubscription && line.Period != nil {
+				n.PeriodStart, n.PeriodEnd = unix(line.Period.Start), unix(line.Period.End)
+				break
+			}
+		}
 	}
 	return n, nil
 }
