@@ -160,6 +160,14 @@ type FindRefund struct {
 	OrderID           string
 }
 
+// Price is a plan's recurring price as the provider charges it.
+type Price struct {
+	Amount        int64 // minor units
+	Currency      string
+	Interval      string // day, week, month, year; empty for a one-time price
+	IntervalCount int
+}
+
 // CancelSubscription asks to end a subscription now.
 type CancelSubscription struct {
 	ProviderSubscriptionID string

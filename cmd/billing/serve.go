@@ -152,13 +152,16 @@ var _ reconciler.Forgetful = (*stripe.Stripe)(nil)
 // sandbox with its hosted pages.
 func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 	if c := m.Config.Stripe; c.SecretKey != "" {
-		if err := m.checkStripePrices(ctx); err != nil {
-			return err
-		}
 		s, err := stripe.New(stripe.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, PublicURL: publicURL,
 			HTTPClient: &http.Client{Timeout: c.Timeout}})
+		if err != nil {
+			return err
+		}
+		if err := m.checkStripePrices(ctx, s); err != nil {
+			return err
+		}
 		m.Provider, m.stripe = s, s
-		return err
+		return nil
 	}
 	sb, err := sandbox.Open(ctx, sandbox.Config{
 		Path:             m.Config.sandboxPath(),
@@ -172,22 +175,59 @@ func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 }
 
 // checkStripePrices refuses to bill through Stripe a recurring plan that
-// names no Stripe price: its orders could never start.
-func (m *Main) checkStripePrices(ctx context.Context) error {
+// names no Stripe price (its orders could never start), or whose price at
+// Stripe differs from the plan's in amount, currency or interval: Stripe
+// would bill every renewal at its price while the ledger sold the plan's.
+// Stripe unreachable, the check is skipped with a warning: an outage at
+// Stripe must not keep the service down.
+func (m *Main) checkStripePrices(ctx context.Context, s *stripe.Stripe) error {
 	catalog, err := app.LoadCatalog(ctx, m.Log)
 	if err != nil {
 		return err
 	}
-	var missing []string
+	var missing, differ []string
 	for _, p := range catalog.Plans() {
-		if p.Type == domain.Recurring && p.ProviderPrice == "" {
+		if p.Type != domain.Recurring {
+			continue
+		}
+		if p.ProviderPrice == "" {
 			missing = append(missing, string(p.ID))
+			continue
+		}
+		price, err := s.Price(ctx, p.ProviderPrice)
+		switch {
+		case errors.Is(err, payments.ErrInvalidRequest) || errors.Is(err, payments.ErrNotFound):
+			differ = append(differ, fmt.Sprintf("%s: %v", p.ID, err))
+		case err != nil:
+			m.Logger.Warn("stripe: cannot check a plan's price now", "plan", p.ID, "price", p.ProviderPrice, "error", err)
+		default:
+			if d := priceDiffers(p, price); d != "" {
+				differ = append(differ, fmt.Sprintf("%s: Stripe price %s %s", p.ID, p.ProviderPrice, d))
+			}
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("with Stripe, every recurring plan needs its Stripe price (provider_price in BILLING_PLANS_FILE, see docs/stripe.md); missing: %s", strings.Join(missing, ", "))
 	}
+	if len(differ) > 0 {
+		return fmt.Errorf("with Stripe, a recurring plan must be sold at its Stripe price (fix BILLING_PLANS_FILE or the price at Stripe): %s", strings.Join(differ, "; "))
+	}
 	return nil
+}
+
+// priceDiffers says how Stripe's price differs from plan's, or "".
+func priceDiffers(plan domain.Plan, p payments.Price) string {
+	var d []string
+	if p.Amount != plan.Price.Amount {
+		d = append(d, fmt.Sprintf("charges %d, the plan %d", p.Amount, plan.Price.Amount))
+	}
+	if !strings.EqualFold(p.Currency, string(plan.Price.Currency)) {
+		d = append(d, fmt.Sprintf("is in %s, the plan in %s", p.Currency, plan.Price.Currency))
+	}
+	if p.Interval != string(plan.Interval) || p.IntervalCount != plan.IntervalCount {
+		d = append(d, fmt.Sprintf("bills every %d %s, the plan every %d %s", p.IntervalCount, p.Interval, plan.IntervalCount, plan.Interval))
+	}
+	return strings.Join(d, ", ")
 }
 
 // cardSaved records a card the provider reports saved, and returns once the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,6 +50,12 @@ func (f *faults) serve(w http.ResponseWriter, r *http.Request) bool {
 	if extra != nil && extra(w, r) {
 		return true
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/v1/prices/price_fleet_monthly" {
+		// The plans file's recurring plan, as Stripe has it.
+		stripetest.StripeError(w, http.StatusOK, `{"id":"price_fleet_monthly","object":"price","unit_amount":19900,"currency":"usd",
+			"recurring":{"interval":"month","interval_count":1}}`)
+		return true
+	}
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/checkout/sessions" {
 		id := fmt.Sprintf("cs_test_%d", evtSeq.Add(1))
 		stripetest.StripeError(w, http.StatusOK, fmt.Sprintf(`{"id":%q,"object":"checkout.session","mode":"setup","status":"open","url":"https://checkout.stripe.com/c/pay/%s","expires_at":%d}`,
@@ -90,6 +98,32 @@ func stripePlans(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestServeRefusesAPlanSoldOffItsStripePrice: Stripe bills renewals at its
+// price; serve does not start when the plans file sells the plan at
+// another amount, currency or interval, and says what differs.
+func TestServeRefusesAPlanSoldOffItsStripePrice(t *testing.T) {
+	stripeService(t) // stripe-mock and the environment; this service agrees
+	plans := filepath.Join(t.TempDir(), "plans.json")
+	if err := os.WriteFile(plans, []byte(`{"plans":[{"id":"plan_fleet_monthly","name":"Fleet","description":"d","type":"recurring",
+		"amount":9900,"currency":"eur","interval":"year","interval_count":1,"provider_price":"price_fleet_monthly"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BILLING_PLANS_FILE", plans)
+	cfg := configFromEnv()
+	cfg.DataDir, cfg.HTTPAddr, cfg.NATS.Listen = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := m.Open(context.Background())
+	m.Close()
+	for _, want := range []string{"plan_fleet_monthly", "charges 19900, the plan 9900", "is in usd, the plan in eur", "every 1 month, the plan every 1 year"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("serve with a plan off its Stripe price: %v; want it refused saying %q", err, want)
+		}
+	}
 }
 
 var evtSeq atomic.Int64

@@ -220,6 +220,24 @@ func (s *Stripe) CancelSubscription(ctx context.Context, c payments.CancelSubscr
 	return nil
 }
 
+// Price reads a plan's price at Stripe (a price id or a lookup key), so
+// that serve can check the ledger sells what Stripe will bill.
+func (s *Stripe) Price(ctx context.Context, ref string) (payments.Price, error) {
+	id, err := s.price(ctx, ref)
+	if err != nil {
+		return payments.Price{}, err
+	}
+	p, err := s.api.Prices.Get(id, &stripego.PriceParams{Params: stripego.Params{Context: ctx}})
+	if err != nil {
+		return payments.Price{}, fail("read price "+ref, err)
+	}
+	out := payments.Price{Amount: p.UnitAmount, Currency: string(p.Currency)}
+	if p.Recurring != nil {
+		out.Interval, out.IntervalCount = string(p.Recurring.Interval), int(p.Recurring.IntervalCount)
+	}
+	return out, nil
+}
+
 // price resolves a plan's price reference: a price id (price_…) as is, or a
 // lookup key, resolved once.
 func (s *Stripe) price(ctx context.Context, ref string) (string, error) {
