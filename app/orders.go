@@ -126,14 +126,7 @@ func (s *Service) placedBefore(ctx context.Context, cmd domain.PlaceOrder, corre
 // where the request landed in the log. It returns ErrNotFound for an order
 // that is not the user's, and domain.ErrOrderNotRefundable.
 func (s *Service) RequestRefund(ctx context.Context, userID string, id domain.OrderID, meta Metadata) (eventstore.Position, error) {
-	meta.UserID = userID
 	now := s.Log.Now()
-	_, res, err := Update(ctx, s.Log, id.Stream(), func() *domain.Order { return &domain.Order{} },
-		func(o *domain.Order) ([]domain.Event, error) {
-			if o.ID == "" || o.UserID != userID {
-				return nil, ErrNotFound
-			}
-			return o.RequestRefund(now)
-		}, meta)
+	res, err := Orders(s.Log).DecideOwned(ctx, userID, id, meta, func(o *domain.Order) ([]domain.Event, error) { return o.RequestRefund(now) })
 	return res.Position, err
 }

@@ -81,6 +81,12 @@ func newWallet(userID string) func() *domain.Wallet {
 // a completion reported twice lists the card once. It returns where the
 // card landed in the log (zero when it was already there).
 func (s *Service) AttachCard(ctx context.Context, e payments.SetupCompleted, meta Metadata) (eventstore.Position, error) {
+	return AttachCard(ctx, s.Log, e, meta)
+}
+
+// AttachCard is Service.AttachCard for those that hold only the log (the
+// reconciler, reading the provider's news).
+func AttachCard(ctx context.Context, l *Log, e payments.SetupCompleted, meta Metadata) (eventstore.Position, error) {
 	session, err := domain.ParseSetupSessionID(e.SessionID)
 	if err != nil {
 		return 0, err
@@ -93,11 +99,17 @@ func (s *Service) AttachCard(ctx context.Context, e payments.SetupCompleted, met
 	}
 	// The session's expiry is judged at the moment the card was saved, not
 	// when the news arrived.
-	at := s.Log.Now()
+	at := l.Now()
 	if !e.CompletedAt.IsZero() && e.CompletedAt.Before(at) {
 		at = e.CompletedAt
 	}
-	_, res, err := Update(ctx, s.Log, domain.WalletStream(e.UserID), newWallet(e.UserID),
+	_, res, err := Update(ctx, l, domain.WalletStream(e.UserID), newWallet(e.UserID),
 		func(w *domain.Wallet) ([]domain.Event, error) { return w.AttachCard(cmd, at) }, meta)
 	return res.Position, err
+}
+
+// DecideWallet appends what decide decides on userID's wallet.
+func DecideWallet(ctx context.Context, l *Log, userID string, meta Metadata, decide func(*domain.Wallet) ([]domain.Event, error)) error {
+	_, _, err := Update(ctx, l, domain.WalletStream(userID), newWallet(userID), decide, meta)
+	return err
 }

@@ -68,14 +68,7 @@ func (cmd PlaceOrder) Decide(catalog *Catalog, wallet *Wallet, now time.Time) ([
 		return []Event{placed}, nil
 	}
 	placed.SubscriptionID = SubscriptionIDFor(placed.OrderID)
-	created := SubscriptionCreated{
-		SubscriptionRef: SubscriptionRef{
-			SubscriptionID: placed.SubscriptionID, UserID: cmd.UserID, PlanID: plan.ID, OrderID: placed.OrderID,
-		},
-		Interval: plan.Interval, IntervalCount: plan.IntervalCount,
-		Amount: money.Amount, Currency: money.Currency, PaymentMethodID: pm, CreatedAt: now.UTC(),
-	}
-	return []Event{placed, created}, nil
+	return []Event{placed, NewSubscriptionCreated(placed, plan)}, nil
 }
 
 func (cmd PlaceOrder) validate() error {

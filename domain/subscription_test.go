@@ -99,7 +99,9 @@ func TestRenewSubscription(t *testing.T) {
 	// A provider billing by itself says where the period ends.
 	apr1 := time.Date(2030, time.April, 1, 0, 0, 0, 0, time.UTC)
 	until := func(end time.Time) func(*domain.Subscription) ([]domain.Event, error) {
-		return func(s *domain.Subscription) ([]domain.Event, error) { return s.Renew(renewalOrder(), feb15, end, feb15) }
+		return func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.Renew(renewalOrder(), feb15, end, feb15)
+		}
 	}
 	toApril := subRenewed()
 	toApril.CurrentPeriodEnd = apr1

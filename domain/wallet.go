@@ -277,6 +277,18 @@ func (w *Wallet) DetachCard(pm PaymentMethodID, now time.Time) ([]Event, error) 
 	return []Event{CardDetached{UserID: w.UserID, PaymentMethodID: pm, DetachedAt: now.UTC()}}, nil
 }
 
+// DetachedByProvider records that the provider removed the card it knows
+// as providerPaymentMethodID (in its dashboard, a customer portal); nothing
+// when the wallet lists no such card.
+func (w *Wallet) DetachedByProvider(providerPaymentMethodID string, now time.Time) ([]Event, error) {
+	for _, c := range w.Cards() {
+		if c.ProviderPaymentMethodID == providerPaymentMethodID {
+			return w.DetachCard(c.ID, now)
+		}
+	}
+	return nil, nil
+}
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

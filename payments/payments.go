@@ -100,6 +100,9 @@ type ChargeResult struct {
 	FailureMessage    string
 }
 
+// Succeeded reports a charge that took the money.
+func (r ChargeResult) Succeeded() bool { return r.Status == Succeeded }
+
 // Refund asks to refund a charge in full.
 type Refund struct {
 	ProviderPaymentID string
@@ -115,6 +118,12 @@ type RefundResult struct {
 	ProviderRefundID string
 	FailureCode      string
 }
+
+// Succeeded reports a refund that gave the money back.
+func (r RefundResult) Succeeded() bool { return r.Status == Succeeded }
+
+// Pending reports a refund the provider accepted and has not settled.
+func (r RefundResult) Pending() bool { return r.Status == Pending }
 
 // StartSubscription asks to start a recurring plan on a saved card; the
 // first period is charged at once.

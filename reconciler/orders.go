@@ -37,16 +37,14 @@ func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEve
 	order := loaded.Agg
 	var sub *domain.Subscription
 	if first {
-		sub = &domain.Subscription{}
-		if _, err := r.cfg.Log.Load(ctx, placed.SubscriptionID.Stream(), sub); err != nil {
+		if sub, err = app.Subscriptions(r.cfg.Log).Load(ctx, placed.SubscriptionID); err != nil {
 			return err
 		}
 	}
-	pay := order.Status == domain.OrderStatusPending || (sub != nil && sub.Status == domain.SubscriptionStatusIncomplete)
+	pay := order.AwaitsPayment() || (sub != nil && sub.AwaitsStart())
 	// A subscription canceled while its first payment went through, not yet
 	// undone (a crash or an unknown answer interrupted it): finish it.
-	undo := sub != nil && sub.Status == domain.SubscriptionStatusCanceled && sub.ProviderSubscriptionID == "" &&
-		order.Status == domain.OrderStatusPaid
+	undo := sub != nil && sub.CanceledBeforeStart() && order.IsRefundable()
 	if !pay && !undo {
 		return nil // settled
 	}
@@ -97,11 +95,11 @@ const clockSkew = time.Second
 // stamped far in the future by a wrong clock is not recent either.
 func (r *Reconciler) loadOrder(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced) (app.Loaded[*domain.Order], error) {
 	if placed.SubscriptionID == "" && rec.Revision == 0 && recent(rec.RecordedAt) && recent(placed.PlacedAt) {
-		order := newOrder()
+		order := &domain.Order{}
 		order.Apply(placed)
 		return app.Assume(order, rec), nil
 	}
-	return app.LoadAggregate(ctx, r.cfg.Log, placed.OrderID.Stream(), newOrder)
+	return app.Orders(r.cfg.Log).Loaded(ctx, placed.OrderID)
 }
 
 // recent reports a time less than justPlaced ago, and not ahead of the
@@ -129,15 +127,12 @@ func (r *Reconciler) knownPlan(ctx context.Context, id domain.PlanID) (domain.Pl
 // subscription is ended and the order refunded, so no money is kept and
 // nothing bills again.
 func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
-	if c.result.Status != payments.Succeeded {
+	if !c.result.Succeeded() {
 		return nil
 	}
-	var s domain.Subscription
-	if _, err := r.cfg.Log.Load(ctx, placed.SubscriptionID.Stream(), &s); err != nil {
-		return err
-	}
-	if s.Status != domain.SubscriptionStatusCanceled || s.ProviderSubscriptionID != "" {
-		return nil // started before it was canceled: the cancellation ends it at the provider
+	s, err := app.Subscriptions(r.cfg.Log).Load(ctx, placed.SubscriptionID)
+	if err != nil || !s.CanceledBeforeStart() {
+		return err // started before it was canceled: the cancellation ends it at the provider
 	}
 	if c.subscriptionID != "" {
 		err := r.cfg.Provider.CancelSubscription(ctx, payments.CancelSubscription{
@@ -147,13 +142,7 @@ func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.Rec
 		}
 	}
 	now := r.now()
-	_, _, err := app.Update(ctx, r.cfg.Log, placed.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
-		func(o *domain.Order) ([]domain.Event, error) {
-			if o.Status != domain.OrderStatusPaid {
-				return nil, nil
-			}
-			return o.RequestRefund(now)
-		}, meta)
+	_, err = app.Orders(r.cfg.Log).Decide(ctx, placed.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) { return o.RefundIfPaid(now) })
 	return err
 }
 
@@ -184,7 +173,7 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	if _, expired := r.forgetful(q.Since); expired {
 		return r.lookUpPayment(ctx, q, sub != nil, domain.FailurePaymentExpired)
 	}
-	if sub != nil && sub.CancelRequested && sub.ProviderSubscriptionID == "" {
+	if sub != nil && sub.CanceledBeforeStart() {
 		// Canceled before it started: not started now. A call made
 		// before the cancellation is found and then undone.
 		return r.lookUpPayment(ctx, q, true, domain.FailureSubscriptionCanceled)
@@ -257,20 +246,17 @@ func earliest(a, b time.Time) time.Time {
 // on the order as loaded before the charge (it reads it once per order).
 func (r *Reconciler) recordPayment(ctx context.Context, placed domain.OrderPlaced, loaded app.Loaded[*domain.Order], c charge, meta app.Metadata) error {
 	now := r.now()
-	_, _, err := app.UpdateLoaded(ctx, r.cfg.Log, placed.OrderID.Stream(), loaded, newOrder,
-		func(o *domain.Order) ([]domain.Event, error) {
-			if c.result.Status == payments.Succeeded {
-				return o.Pay(c.result.ProviderPaymentID, now)
-			}
-			if o.Status != domain.OrderStatusPending {
-				return nil, nil // a failed attempt after the order settled changes nothing
-			}
-			return o.FailPayment(c.result.FailureCode, c.result.FailureMessage, now)
-		}, meta)
+	_, err := app.Orders(r.cfg.Log).DecideLoaded(ctx, placed.OrderID, loaded, meta,
+		func(o *domain.Order) ([]domain.Event, error) { return o.SettlePayment(paymentOf(c.result), now) })
 	if err != nil {
 		return fmt.Errorf("record payment of %s: %w", placed.OrderID, err)
 	}
 	return nil
+}
+
+// paymentOf is the domain's view of a charge's answer.
+func paymentOf(res payments.ChargeResult) domain.Payment {
+	return domain.Payment{Succeeded: res.Succeeded(), ProviderPaymentID: res.ProviderPaymentID, FailureCode: res.FailureCode, FailureMessage: res.FailureMessage}
 }
 
 // recordFirstPeriod starts the subscription when its first payment
@@ -281,17 +267,9 @@ func (r *Reconciler) recordFirstPeriod(ctx context.Context, placed domain.OrderP
 	if start.IsZero() {
 		start = now
 	}
-	_, _, err := app.Update(ctx, r.cfg.Log, placed.SubscriptionID.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
-		func(s *domain.Subscription) ([]domain.Event, error) {
-			switch {
-			case s.Status == domain.SubscriptionStatusCanceled:
-				return nil, nil
-			case c.result.Status == payments.Succeeded:
-				return s.Start(start, c.subscriptionID, now)
-			default:
-				return s.ConfirmCanceled(domain.ReasonFirstPaymentFailed, now)
-			}
-		}, meta)
+	_, err := app.Subscriptions(r.cfg.Log).Decide(ctx, placed.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.SettleFirstPayment(paymentOf(c.result), start, c.subscriptionID, now)
+	})
 	if err != nil {
 		return fmt.Errorf("record first period of %s: %w", placed.SubscriptionID, err)
 	}
@@ -302,8 +280,7 @@ func (r *Reconciler) recordFirstPeriod(ctx context.Context, placed domain.OrderP
 // placing the order decided, in case the process that placed it stopped
 // before writing it. Same event id as the HTTP path: appended once.
 func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced) error {
-	_, err := r.cfg.Log.Store.ReadStream(ctx, placed.SubscriptionID.Stream(), eventstore.Forwards, 0, 1)
-	if !errors.Is(err, eventstore.ErrStreamNotFound) {
+	if _, exists, err := r.cfg.Log.FirstEvent(ctx, placed.SubscriptionID.Stream()); err != nil || exists {
 		return err
 	}
 	plan, ok, err := r.knownPlan(ctx, placed.PlanID) // retired since: the order was placed on it
@@ -313,56 +290,46 @@ func (r *Reconciler) ensureSubscriptionCreated(ctx context.Context, rec eventsto
 	if !ok {
 		return fmt.Errorf("%w: plan %s of order %s is gone", domain.ErrInvalidTransition, placed.PlanID, placed.OrderID)
 	}
-	created := domain.SubscriptionCreated{
-		SubscriptionRef: domain.SubscriptionRef{SubscriptionID: placed.SubscriptionID, UserID: placed.UserID, PlanID: placed.PlanID, OrderID: placed.OrderID},
-		Interval:        plan.Interval, IntervalCount: plan.IntervalCount,
-		Amount: placed.Amount, Currency: placed.Currency, PaymentMethodID: placed.PaymentMethodID, CreatedAt: placed.PlacedAt,
-	}
-	events := []domain.Event{placed, created}
+	events := []domain.Event{placed, domain.NewSubscriptionCreated(placed, plan)}
 	ids := domain.DecidedEventIDs(rec.ID, events)
 	meta := causedBy(rec)
 	meta.CausationID = ""
-	_, err = r.cfg.Log.Append(ctx, created.StreamID(), eventstore.NoStream, events[1:], ids[1:], meta)
+	_, err = r.cfg.Log.Append(ctx, placed.SubscriptionID.Stream(), eventstore.NoStream, events[1:], ids[1:], meta)
 	if errors.Is(err, eventstore.ErrConflict) {
 		return nil
 	}
 	return err
 }
 
-func newOrder() *domain.Order { return &domain.Order{} }
-
 // refundRequested refunds the order at the provider and records the outcome.
 func (r *Reconciler) refundRequested(ctx context.Context, rec eventstore.RecordedEvent, e domain.RefundRequested, meta app.Metadata) error {
-	var order domain.Order
-	if _, err := r.cfg.Log.Load(ctx, e.OrderID.Stream(), &order); err != nil {
-		return err
+	orders := app.Orders(r.cfg.Log)
+	order, err := orders.Load(ctx, e.OrderID)
+	if err != nil || !order.AwaitsRefund() {
+		return err // settled
 	}
-	if order.Status != domain.OrderStatusRefundPending {
-		return nil // settled
-	}
-	latest, _, err := r.lastMatching(ctx, e.OrderID.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventRefundRequested })
+	latest, _, err := r.cfg.Log.LastEvent(ctx, e.OrderID.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventRefundRequested })
 	if err != nil || latest.ID != rec.ID {
 		return err // a later refund request supersedes this one
 	}
-	res, err := r.refund(ctx, rec, e, order)
+	res, err := r.refund(ctx, rec, e, *order)
 	if err != nil {
 		return err
 	}
 	r.cfg.Observe("refund", string(res.Status))
-	if res.Status == payments.Pending {
+	if res.Pending() {
 		// Parked and asked again (same key) until settled; the
 		// refund.updated webhook may settle it first.
 		return errOutcomePending
 	}
 	now := r.now()
-	_, _, err = app.Update(ctx, r.cfg.Log, e.OrderID.Stream(), func() *domain.Order { return &domain.Order{} },
-		func(o *domain.Order) ([]domain.Event, error) {
-			if res.Status == payments.Succeeded {
-				return o.CompleteRefund(res.ProviderRefundID, now)
-			}
-			return o.FailRefund(failureCode(res.FailureCode), now)
-		}, meta)
+	_, err = orders.Decide(ctx, e.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) { return o.SettleRefund(refundOf(res), now) })
 	return err
+}
+
+// refundOf is the domain's view of a refund's definite answer.
+func refundOf(res payments.RefundResult) domain.RefundOutcome {
+	return domain.RefundOutcome{Succeeded: res.Succeeded(), ProviderRefundID: res.ProviderRefundID, FailureCode: res.FailureCode}
 }
 
 // refund refunds the order in full, keyed by its refund request. Past the
@@ -384,29 +351,17 @@ func (r *Reconciler) refund(ctx context.Context, rec eventstore.RecordedEvent, e
 
 // orderRefunded ends the subscription whose first order was refunded.
 func (r *Reconciler) orderRefunded(ctx context.Context, e domain.OrderRefunded, meta app.Metadata) error {
-	var order domain.Order
-	if _, err := r.cfg.Log.Load(ctx, e.OrderID.Stream(), &order); err != nil {
+	order, err := app.Orders(r.cfg.Log).Load(ctx, e.OrderID)
+	if err != nil || order.SubscriptionID == "" || order.Renewal {
 		return err
 	}
-	if order.SubscriptionID == "" || order.Renewal {
-		return nil
-	}
 	now := r.now()
-	_, _, err := app.Update(ctx, r.cfg.Log, order.SubscriptionID.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
-		func(s *domain.Subscription) ([]domain.Event, error) {
-			return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
-		}, meta)
+	_, err = app.Subscriptions(r.cfg.Log).Decide(ctx, order.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
+	})
 	return err
 }
 
 // errOutcomePending: the provider accepted the request and has not settled
 // it yet; the event is retried until it has.
 var errOutcomePending = errors.New("the provider has not settled it yet")
-
-// failureCode is the provider's reason, or a generic one when it gave none.
-func failureCode(code string) string {
-	if code == "" {
-		return "refund_failed"
-	}
-	return code
-}

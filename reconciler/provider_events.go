@@ -6,10 +6,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/robotlabor/billing/eventstore"
-
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/payments"
 )
 
@@ -18,11 +17,21 @@ type Interpreter interface {
 	Interpret(ctx context.Context, ev payments.ProviderEvent) (payments.Notice, error)
 }
 
-// providerEvent acts on news from the provider, recorded by the Inbox.
-// Every outcome is appended with an id derived from the recorded event, and
-// every decision first looks at the ledger, so a webhook that arrives
-// twice, late, or before the reconciler's own call returned changes things
-// once.
+// news is a provider event as the reconciler acts on it: what it means
+// (the Notice), when the provider created it, and the metadata and time of
+// what it causes.
+type news struct {
+	payments.Notice
+	created time.Time
+	meta    app.Metadata
+	now     time.Time
+}
+
+// providerEvent acts on news from the provider, recorded by the Inbox, one
+// method per kind of notice. Every outcome is appended with an id derived
+// from the recorded event, and every decision is the domain's on the
+// ledger's current state, so a webhook that arrives twice, late, or before
+// the reconciler's own call returned changes things once.
 func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventReceived, meta app.Metadata) error {
 	if r.cfg.Interpreter == nil {
 		return nil
@@ -33,84 +42,83 @@ func (r *Reconciler) providerEvent(ctx context.Context, e domain.ProviderEventRe
 	if err != nil {
 		return err
 	}
-	now := r.now()
-	switch n.Kind {
-	case payments.NoticeSetupCompleted:
-		_, err := (&app.Service{Log: r.cfg.Log}).AttachCard(ctx, n.Setup, meta)
-		return err
-	case payments.NoticePaymentSucceeded:
-		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) { return o.Pay(n.ProviderPaymentID, now) })
-	case payments.NoticePaymentFailed:
-		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) {
-			if o.Status != domain.OrderStatusPending {
-				return nil, nil // a failed attempt after the order settled changes nothing
-			}
-			return o.FailPayment(n.FailureCode, n.FailureMessage, now)
-		})
-	case payments.NoticeRefundSucceeded:
-		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) {
-			if n.Amount != 0 && n.Amount != o.Money.Amount {
-				// A partial refund (made in the dashboard): not an order's
-				// refund, which is always full. Left for an operator.
-				r.cfg.Logger.Warn("reconciler: partial refund at the provider is not recorded", "order", o.ID, "refunded", n.Amount, "amount", o.Money.Amount)
-				return nil, nil
-			}
-			return o.RefundedByProvider(n.ProviderRefundID, now)
-		})
-	case payments.NoticeRefundFailed:
-		return r.updateOrder(ctx, n.OrderID, meta, func(o *domain.Order) ([]domain.Event, error) {
-			if o.Status != domain.OrderStatusRefundPending {
-				return nil, nil
-			}
-			return o.FailRefund(failureCode(n.FailureCode), now)
-		})
-	case payments.NoticeSubscriptionEnded:
-		return r.subscriptionEnded(ctx, n.SubscriptionID, meta, now)
-	case payments.NoticeSubscriptionRenewed:
-		return r.subscriptionRenewed(ctx, n, meta, now)
-	case payments.NoticeSubscriptionPastDue:
-		// News older than the last renewal recorded is a failed attempt a
-		// later payment made good: nothing to mark. (Stripe's times are whole
-		// seconds: only an earlier second is older.)
-		var renewedAt time.Time
-		if sub, err := domain.ParseSubscriptionID(n.SubscriptionID); err == nil {
-			renewed, _, err := r.lastMatching(ctx, sub.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionRenewed })
-			if err != nil {
-				return err
-			}
-			renewedAt = renewed.RecordedAt
-		}
-		if e.Created.Before(renewedAt.Truncate(time.Second)) {
-			return err
-		}
-		return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
-			switch s.Status {
-			case domain.SubscriptionStatusCanceled:
-				return nil, nil
-			case domain.SubscriptionStatusIncomplete:
-				return nil, errStartNotRecorded // a renewal failed: the start went through
-			}
-			return s.MarkPastDue(n.FailureCode, now)
-		})
-	case payments.NoticeCardDetached:
-		return r.cardDetached(ctx, n, meta, now)
+	act, ok := noticeActions[n.Kind]
+	if !ok {
+		return nil // nothing for the ledger
 	}
-	return nil
+	return act(r, ctx, news{Notice: n, created: e.Created, meta: meta, now: r.now()})
 }
 
-func (r *Reconciler) updateSubscription(ctx context.Context, id string, meta app.Metadata, decide func(*domain.Subscription) ([]domain.Event, error)) error {
-	sub, err := domain.ParseSubscriptionID(id)
+var noticeActions = map[payments.NoticeKind]func(*Reconciler, context.Context, news) error{
+	payments.NoticeSetupCompleted:      (*Reconciler).setupCompleted,
+	payments.NoticePaymentSucceeded:    (*Reconciler).paymentReported,
+	payments.NoticePaymentFailed:       (*Reconciler).paymentReported,
+	payments.NoticeRefundSucceeded:     (*Reconciler).refundSucceeded,
+	payments.NoticeRefundFailed:        (*Reconciler).refundFailed,
+	payments.NoticeSubscriptionEnded:   (*Reconciler).subscriptionEnded,
+	payments.NoticeSubscriptionRenewed: (*Reconciler).subscriptionRenewed,
+	payments.NoticeSubscriptionPastDue: (*Reconciler).renewalFailed,
+	payments.NoticeCardDetached:        (*Reconciler).cardDetached,
+}
+
+// setupCompleted: the user saved a card on the provider's page.
+func (r *Reconciler) setupCompleted(ctx context.Context, n news) error {
+	_, err := app.AttachCard(ctx, r.cfg.Log, n.Setup, n.meta)
+	return err
+}
+
+// paymentReported: the provider says how an order's charge ended.
+func (r *Reconciler) paymentReported(ctx context.Context, n news) error {
+	p := domain.Payment{Succeeded: n.Kind == payments.NoticePaymentSucceeded, ProviderPaymentID: n.ProviderPaymentID,
+		FailureCode: n.FailureCode, FailureMessage: n.FailureMessage}
+	return r.decideOrder(ctx, n, func(o *domain.Order) ([]domain.Event, error) { return o.SettlePayment(p, n.now) })
+}
+
+// refundSucceeded: the provider refunded an order, asked for or not. A
+// partial refund (made in the dashboard) is not an order's, which is
+// always full: left for an operator.
+func (r *Reconciler) refundSucceeded(ctx context.Context, n news) error {
+	return r.decideOrder(ctx, n, func(o *domain.Order) ([]domain.Event, error) {
+		if n.Amount != 0 && n.Amount != o.Money.Amount {
+			r.cfg.Logger.Warn("reconciler: partial refund at the provider is not recorded", "order", o.ID, "refunded", n.Amount, "amount", o.Money.Amount)
+			return nil, nil
+		}
+		return o.RefundedByProvider(n.ProviderRefundID, n.now)
+	})
+}
+
+// refundFailed: the provider could not refund an order.
+func (r *Reconciler) refundFailed(ctx context.Context, n news) error {
+	return r.decideOrder(ctx, n, func(o *domain.Order) ([]domain.Event, error) {
+		return o.SettleRefund(domain.RefundOutcome{FailureCode: n.FailureCode}, n.now)
+	})
+}
+
+// subscriptionEnded: the provider ended a subscription (in its dashboard,
+// or after failed renewals).
+func (r *Reconciler) subscriptionEnded(ctx context.Context, n news) error {
+	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(n.now) })
+}
+
+// renewalFailed: the provider could not charge a renewal. News older than
+// the last renewal recorded is a failed attempt a later payment made good:
+// nothing to mark (Stripe's times are whole seconds: only an earlier
+// second is older).
+func (r *Reconciler) renewalFailed(ctx context.Context, n news) error {
+	id, err := domain.ParseSubscriptionID(n.SubscriptionID)
 	if err != nil {
 		return nil // not a subscription of this ledger
 	}
-	_, _, err = app.Update(ctx, r.cfg.Log, sub.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
-		func(s *domain.Subscription) ([]domain.Event, error) {
-			if s.ID == "" {
-				return nil, nil
-			}
-			return decide(s)
-		}, meta)
-	return err
+	renewed, _, err := r.cfg.Log.LastEvent(ctx, id.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionRenewed })
+	if err != nil || n.created.Before(renewed.RecordedAt.Truncate(time.Second)) {
+		return err
+	}
+	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) {
+		if s.AwaitsStart() {
+			return nil, errStartNotRecorded // a renewal failed: the start went through
+		}
+		return s.RenewalFailed(n.FailureCode, n.now)
+	})
 }
 
 // subscriptionRenewed: the provider charged the next period. The ledger
@@ -118,24 +126,24 @@ func (r *Reconciler) updateSubscription(ctx context.Context, id string, meta app
 // the renewed period. A replay of the same news finds the renewal it
 // caused and stops there: the period has moved on, and a second renewal
 // would be the next period's.
-func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice, meta app.Metadata, now time.Time) error {
+func (r *Reconciler) subscriptionRenewed(ctx context.Context, n news) error {
 	id, err := domain.ParseSubscriptionID(n.SubscriptionID)
 	if err != nil {
 		return nil
 	}
-	cause, err := uuid.Parse(meta.CausationID)
+	cause, err := uuid.Parse(n.meta.CausationID)
 	if err != nil {
 		return err
 	}
 	renewal := domain.EventIDFor(cause, domain.EventSubscriptionRenewed)
-	if _, done, err := r.lastMatching(ctx, id.Stream(), func(x eventstore.RecordedEvent) bool { return x.ID == renewal }); err != nil || done {
+	if _, done, err := r.cfg.Log.LastEvent(ctx, id.Stream(), func(x eventstore.RecordedEvent) bool { return x.ID == renewal }); err != nil || done {
 		return err
 	}
-	var s domain.Subscription
-	if _, err := r.cfg.Log.Load(ctx, id.Stream(), &s); err != nil || s.ID == "" {
+	s, err := app.Subscriptions(r.cfg.Log).Load(ctx, id)
+	if err != nil || s.ID == "" {
 		return err
 	}
-	if s.Status == domain.SubscriptionStatusIncomplete {
+	if s.AwaitsStart() {
 		// Renewed at the provider, so started there: the start's
 		// answer is not recorded yet (unknown, parked). The renewal
 		// is the period after it, and waits for it.
@@ -144,31 +152,27 @@ func (r *Reconciler) subscriptionRenewed(ctx context.Context, n payments.Notice,
 	decided, err := s.RenewalCharged(domain.ChargedRenewal{
 		InvoiceID: n.InvoiceID, ProviderPaymentID: n.ProviderPaymentID, Amount: n.Amount, Currency: domain.Currency(n.Currency),
 		PeriodStart: n.PeriodStart, PeriodEnd: n.PeriodEnd,
-	}, now)
+	}, n.now)
 	if err != nil {
 		return err
 	}
 	placed := decided[0].(domain.OrderPlaced)
-	_, err = r.cfg.Log.Append(ctx, placed.OrderID.Stream(), eventstore.NoStream, decided, nil, meta)
+	_, err = r.cfg.Log.Append(ctx, placed.OrderID.Stream(), eventstore.NoStream, decided, nil, n.meta)
 	if err != nil && !errors.Is(err, eventstore.ErrConflict) {
 		return err
 	}
-	if s.Status != domain.SubscriptionStatusActive && s.Status != domain.SubscriptionStatusPastDue {
+	if !s.Live() {
 		// The provider charged a subscription the ledger had ended: the
 		// order explains the money, and is refunded.
-		return r.updateOrder(ctx, string(placed.OrderID), meta, func(o *domain.Order) ([]domain.Event, error) {
-			if o.Status != domain.OrderStatusPaid {
-				return nil, nil
-			}
-			return o.RequestRefund(now)
-		})
+		_, err := app.Orders(r.cfg.Log).Decide(ctx, placed.OrderID, n.meta, func(o *domain.Order) ([]domain.Event, error) { return o.RefundIfPaid(n.now) })
+		return err
 	}
-	periodStart, periodEnd := s.CurrentPeriodEnd, n.PeriodEnd
+	periodStart := s.CurrentPeriodEnd
 	if !n.PeriodStart.IsZero() {
 		periodStart = n.PeriodStart
 	}
-	return r.updateSubscription(ctx, n.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
-		return s.Renew(placed.OrderID, periodStart, periodEnd, now)
+	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.Renew(placed.OrderID, periodStart, n.PeriodEnd, n.now)
 	})
 }
 
@@ -178,61 +182,34 @@ var errStartNotRecorded = errors.New("the subscription's start is not recorded y
 
 // cardDetached: a card was removed at the provider; the ledger stops
 // listing it.
-func (r *Reconciler) cardDetached(ctx context.Context, n payments.Notice, meta app.Metadata, now time.Time) error {
+func (r *Reconciler) cardDetached(ctx context.Context, n news) error {
 	if n.UserID == "" {
 		return nil
 	}
-	_, _, err := app.Update(ctx, r.cfg.Log, domain.WalletStream(n.UserID), func() *domain.Wallet { return domain.NewWallet(n.UserID) },
-		func(w *domain.Wallet) ([]domain.Event, error) {
-			for _, c := range w.Cards() {
-				if c.ProviderPaymentMethodID == n.ProviderPaymentMethodID {
-					return w.DetachCard(c.ID, now)
-				}
-			}
-			return nil, nil
-		}, meta)
-	return err
+	return app.DecideWallet(ctx, r.cfg.Log, n.UserID, n.meta, func(w *domain.Wallet) ([]domain.Event, error) {
+		return w.DetachedByProvider(n.ProviderPaymentMethodID, n.now)
+	})
 }
 
-func (r *Reconciler) updateOrder(ctx context.Context, id string, meta app.Metadata, decide func(*domain.Order) ([]domain.Event, error)) error {
-	order, err := domain.ParseOrderID(id)
+// decideOrder decides on the order the news names; an id that is not one
+// of this ledger's orders is news of something else.
+func (r *Reconciler) decideOrder(ctx context.Context, n news, decide func(*domain.Order) ([]domain.Event, error)) error {
+	id, err := domain.ParseOrderID(n.OrderID)
 	if err != nil {
-		return nil // not an order of this ledger
+		return nil
 	}
-	_, _, err = app.Update(ctx, r.cfg.Log, order.Stream(), func() *domain.Order { return &domain.Order{} },
-		func(o *domain.Order) ([]domain.Event, error) {
-			if o.ID == "" {
-				return nil, nil // not an order of this ledger
-			}
-			return decide(o)
-		}, meta)
+	_, err = app.Orders(r.cfg.Log).Decide(ctx, id, n.meta, decide)
 	r.cfg.Observe("provider_event", outcome(err))
 	return err
 }
 
-// subscriptionEnded: the provider ended a subscription (in its dashboard,
-// or after failed renewals): the ledger records the cancellation and its
-// confirmation at once.
-func (r *Reconciler) subscriptionEnded(ctx context.Context, id string, meta app.Metadata, now time.Time) error {
-	sub, err := domain.ParseSubscriptionID(id)
+// decideSubscription is decideOrder for the subscription the news names.
+func (r *Reconciler) decideSubscription(ctx context.Context, n news, decide func(*domain.Subscription) ([]domain.Event, error)) error {
+	id, err := domain.ParseSubscriptionID(n.SubscriptionID)
 	if err != nil {
 		return nil
 	}
-	_, _, err = app.Update(ctx, r.cfg.Log, sub.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
-		func(s *domain.Subscription) ([]domain.Event, error) {
-			if s.ID == "" {
-				return nil, nil
-			}
-			requested, err := s.RequestCancel(domain.ReasonProvider, now)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range requested {
-				s.Apply(e)
-			}
-			confirmed, err := s.ConfirmCanceled(domain.ReasonProvider, now)
-			return append(requested, confirmed...), err
-		}, meta)
+	_, err = app.Subscriptions(r.cfg.Log).Decide(ctx, id, n.meta, decide)
 	return err
 }
 

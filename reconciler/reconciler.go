@@ -265,7 +265,7 @@ func (r *Reconciler) retryParked(ctx context.Context) error {
 }
 
 func (r *Reconciler) retryOne(ctx context.Context, p parkedEvent) error {
-	rec, err := r.cfg.Log.Store.ReadEvent(ctx, p.position)
+	rec, err := r.cfg.Log.ReadEvent(ctx, p.position)
 	if errors.Is(err, eventstore.ErrEventNotFound) {
 		return r.cp.unpark(ctx, p.position)
 	}

@@ -13,12 +13,10 @@ import (
 // cancelRequested ends the subscription at the provider (if it was ever
 // started there) and records that it ended.
 func (r *Reconciler) cancelRequested(ctx context.Context, rec eventstore.RecordedEvent, e domain.SubscriptionCancelRequested, meta app.Metadata) error {
-	var sub domain.Subscription
-	if _, err := r.cfg.Log.Load(ctx, e.SubscriptionID.Stream(), &sub); err != nil {
+	subs := app.Subscriptions(r.cfg.Log)
+	sub, err := subs.Load(ctx, e.SubscriptionID)
+	if err != nil || sub.ProviderCanceled {
 		return err
-	}
-	if sub.ProviderCanceled {
-		return nil
 	}
 	if sub.ProviderSubscriptionID != "" {
 		err := r.cfg.Provider.CancelSubscription(ctx, payments.CancelSubscription{
@@ -30,7 +28,6 @@ func (r *Reconciler) cancelRequested(ctx context.Context, rec eventstore.Recorde
 		r.cfg.Observe("subscription_cancel", "succeeded")
 	}
 	now := r.now()
-	_, _, err := app.Update(ctx, r.cfg.Log, e.SubscriptionID.Stream(), func() *domain.Subscription { return &domain.Subscription{} },
-		func(s *domain.Subscription) ([]domain.Event, error) { return s.ConfirmCanceled(e.Reason, now) }, meta)
+	_, err = subs.Decide(ctx, e.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) { return s.ConfirmCanceled(e.Reason, now) })
 	return err
 }

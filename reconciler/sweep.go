@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/projections"
@@ -97,41 +98,29 @@ func (r *Reconciler) unconfirmedCause(ctx context.Context, id string) (eventstor
 	if err != nil {
 		return eventstore.RecordedEvent{}, false, nil
 	}
-	var s domain.Subscription
-	if _, err := r.cfg.Log.Load(ctx, sub.Stream(), &s); err != nil || s.ProviderCanceled || !s.CancelRequested {
+	s, err := app.Subscriptions(r.cfg.Log).Load(ctx, sub)
+	if err != nil || s.ProviderCanceled || !s.CancelRequested {
 		return eventstore.RecordedEvent{}, false, err
 	}
-	return r.lastMatching(ctx, sub.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionCancelRequested })
+	return r.cfg.Log.LastEvent(ctx, sub.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventSubscriptionCancelRequested })
 }
 
 // unsettledCause is the event that settles an order still in between: its
-// order.placed while pending, its latest refund_requested while refunding.
+// order.placed while its payment has no outcome, its latest
+// order.refund_requested while its refund has none.
 func (r *Reconciler) unsettledCause(ctx context.Context, id string) (eventstore.RecordedEvent, bool, error) {
 	order, err := domain.ParseOrderID(id)
 	if err != nil {
 		return eventstore.RecordedEvent{}, false, nil
 	}
-	recs, err := r.cfg.Log.Store.ReadStream(ctx, order.Stream(), eventstore.Forwards, 0, 1000)
-	if err != nil {
+	o, err := app.Orders(r.cfg.Log).Load(ctx, order)
+	switch {
+	case err != nil:
 		return eventstore.RecordedEvent{}, false, err
-	}
-	var o domain.Order
-	var lastRefund eventstore.RecordedEvent
-	for _, rec := range recs {
-		e, err := domain.Decode(rec.Type, rec.Data)
-		if err != nil {
-			return eventstore.RecordedEvent{}, false, err
-		}
-		o.Apply(e)
-		if rec.Type == domain.EventRefundRequested {
-			lastRefund = rec
-		}
-	}
-	switch o.Status {
-	case domain.OrderStatusPending:
-		return recs[0], true, nil
-	case domain.OrderStatusRefundPending:
-		return lastRefund, lastRefund.ID != [16]byte{}, nil
+	case o.AwaitsPayment():
+		return r.cfg.Log.FirstEvent(ctx, order.Stream())
+	case o.AwaitsRefund():
+		return r.cfg.Log.LastEvent(ctx, order.Stream(), func(x eventstore.RecordedEvent) bool { return x.Type == domain.EventRefundRequested })
 	}
 	return eventstore.RecordedEvent{}, false, nil
 }
