@@ -62,6 +62,10 @@ func newEvent(eventType string) (decoder, error) {
 		return decodeAs[OrderPaid], nil
 	case EventOrderPaymentFailed:
 		return decodeAs[OrderPaymentFailed], nil
+	case EventPaymentAttemptFailed:
+		return decodeAs[PaymentAttemptFailed], nil
+	case EventSubscriptionRenewalDue:
+		return decodeAs[SubscriptionRenewalDue], nil
 	case EventRefundRequested:
 		return decodeAs[RefundRequested], nil
 	case EventOrderRefunded:

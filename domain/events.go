@@ -29,6 +29,8 @@ const (
 	EventRefundRequested    = "order.refund_requested"
 	EventOrderRefunded      = "order.refunded"
 	EventRefundFailed       = "order.refund_failed"
+	// A renewal's charge was declined; retries follow (dunning).
+	EventPaymentAttemptFailed = "order.payment_attempt_failed"
 
 	EventSubscriptionCreated         = "subscription.created"
 	EventSubscriptionStarted         = "subscription.started"
@@ -36,6 +38,7 @@ const (
 	EventSubscriptionPastDue         = "subscription.past_due"
 	EventSubscriptionCancelRequested = "subscription.cancel_requested"
 	EventSubscriptionCanceled        = "subscription.canceled"
+	EventSubscriptionRenewalDue      = "subscription.renewal_due"
 )
 
 // EventTypes lists every stored event type, grouped by aggregate.
@@ -44,8 +47,8 @@ func EventTypes() []string {
 		EventPlanPublished, EventPlanChanged, EventPlanRetired,
 		EventCustomerCreated, EventCardSetupStarted, EventCardAttached, EventCardDetached,
 		EventOrderPlaced, EventOrderPaid, EventOrderPaymentFailed,
-		EventRefundRequested, EventOrderRefunded, EventRefundFailed,
-		EventSubscriptionCreated, EventSubscriptionStarted, EventSubscriptionRenewed,
+		EventRefundRequested, EventOrderRefunded, EventRefundFailed, EventPaymentAttemptFailed,
+		EventSubscriptionCreated, EventSubscriptionStarted, EventSubscriptionRenewalDue, EventSubscriptionRenewed,
 		EventSubscriptionPastDue, EventSubscriptionCancelRequested, EventSubscriptionCanceled,
 		EventProviderEventReceived,
 	}

@@ -58,6 +58,7 @@ type Order struct {
 	CreatedAt         time.Time
 	IdempotencyKey    string
 	Fingerprint       string
+	FailedAttempts    int // a renewal's declined attempts while retries follow
 }
 
 // Apply folds one order event into o. Events of other aggregates are ignored.
@@ -76,6 +77,8 @@ func (o *Order) Apply(e Event) {
 		o.FailureCode, o.FailureMessage = "", ""
 	case OrderPaymentFailed:
 		o.Status, o.FailureCode, o.FailureMessage = OrderStatusFailed, e.FailureCode, e.FailureMessage
+	case PaymentAttemptFailed:
+		o.FailureCode, o.FailureMessage, o.FailedAttempts = e.FailureCode, e.FailureMessage, max(o.FailedAttempts, e.Attempt)
 	case RefundRequested:
 		o.Status, o.RefundID = OrderStatusRefundPending, e.RefundID
 	case OrderRefunded:

@@ -46,6 +46,17 @@ type OrderPaymentFailed struct {
 	FailedAt       time.Time `json:"failed_at"`
 }
 
+// PaymentAttemptFailed: the provider declined one attempt to charge a
+// renewal order; the order stays pending (its failure code the last
+// decline) while retries follow, and fails with the last one.
+type PaymentAttemptFailed struct {
+	OrderRef
+	Attempt        int       `json:"attempt"`
+	FailureCode    string    `json:"failure_code"`
+	FailureMessage string    `json:"failure_message"`
+	FailedAt       time.Time `json:"failed_at"`
+}
+
 // RefundRequested: a full refund of a paid order was asked for.
 type RefundRequested struct {
 	OrderRef
@@ -70,9 +81,10 @@ type RefundFailed struct {
 	FailedAt    time.Time `json:"failed_at"`
 }
 
-func (OrderPlaced) EventType() string        { return EventOrderPlaced }
-func (OrderPaid) EventType() string          { return EventOrderPaid }
-func (OrderPaymentFailed) EventType() string { return EventOrderPaymentFailed }
-func (RefundRequested) EventType() string    { return EventRefundRequested }
-func (OrderRefunded) EventType() string      { return EventOrderRefunded }
-func (RefundFailed) EventType() string       { return EventRefundFailed }
+func (OrderPlaced) EventType() string          { return EventOrderPlaced }
+func (OrderPaid) EventType() string            { return EventOrderPaid }
+func (OrderPaymentFailed) EventType() string   { return EventOrderPaymentFailed }
+func (PaymentAttemptFailed) EventType() string { return EventPaymentAttemptFailed }
+func (RefundRequested) EventType() string      { return EventRefundRequested }
+func (OrderRefunded) EventType() string        { return EventOrderRefunded }
+func (RefundFailed) EventType() string         { return EventRefundFailed }

@@ -44,6 +44,26 @@ func (o *Order) SettlePayment(p Payment, now time.Time) ([]Event, error) {
 	return o.FailPayment(p.FailureCode, p.FailureMessage, now)
 }
 
+// SettleRenewalAttempt records the answer to one attempt of a due
+// renewal on its order: paid (Pay); declined, the order stays pending with
+// the decline as its failure code while retries follow, and fails with the
+// Final attempt. It returns no events once the order settled or this
+// attempt's decline is recorded.
+func (o *Order) SettleRenewalAttempt(due SubscriptionRenewalDue, p Payment, now time.Time) ([]Event, error) {
+	switch {
+	case p.Succeeded:
+		return o.Pay(p.ProviderPaymentID, now)
+	case o.Status != OrderStatusPending || o.FailedAttempts >= due.Attempt:
+		return nil, nil
+	case p.FailureCode == "":
+		return nil, Invalid("failure_code", "failure_code is required")
+	case due.Final:
+		return o.FailPayment(p.FailureCode, p.FailureMessage, now)
+	}
+	return []Event{PaymentAttemptFailed{OrderRef: o.ref(), Attempt: due.Attempt, FailureCode: p.FailureCode,
+		FailureMessage: p.FailureMessage, FailedAt: now.UTC()}}, nil
+}
+
 // SettleRefund records the provider's answer to the order's pending
 // refund (CompleteRefund or FailRefund); nothing when no refund is pending.
 func (o *Order) SettleRefund(r RefundOutcome, now time.Time) ([]Event, error) {

@@ -2,20 +2,76 @@ package domain
 
 import "time"
 
-// PlaceRenewalOrder decides the order that pays s's next period, the one that
-// starts at CurrentPeriodEnd: order.placed with Renewal set, charging the
-// subscription's price to its card. The order id is RenewalOrderIDFor(s.ID,
-// CurrentPeriodEnd), so a retried or replayed renewal places one order per
-// period; the caller appends it to a stream that must not exist yet. When the
-// order is paid, Renew(order, CurrentPeriodEnd, …) advances the period; when
-// it fails, MarkPastDue.
-//
-// It returns ErrInvalidTransition unless s is active or past_due.
-func (s *Subscription) PlaceRenewalOrder(now time.Time) ([]Event, error) {
-	if s.Status != SubscriptionStatusActive && s.Status != SubscriptionStatusPastDue {
-		return nil, s.contradiction("cannot renew")
+// DueRenewal decides whether the ledger must charge a renewal of s at now,
+// for a subscription whose provider does not bill by itself: attempt 1 of
+// the period starting at CurrentPeriodEnd once that time has come, and
+// after a declined attempt the next one, each schedule[i] after the period
+// end (the dunning schedule); the attempt after the last retry is Final.
+// It returns no events when nothing is due yet, an attempt is in flight,
+// or s is not billed (incomplete, canceled, or never created).
+func (s *Subscription) DueRenewal(now time.Time, schedule []time.Duration) ([]Event, error) {
+	if !s.Live() || s.CurrentPeriodEnd.IsZero() {
+		return nil, nil
 	}
-	return []Event{s.renewalOrder(now)}, nil
+	next := 1
+	if s.Renewing != "" {
+		if s.FailedAttempts < s.Attempt || s.Attempt > len(schedule) {
+			return nil, nil // in flight, or the last attempt was made
+		}
+		next = s.Attempt + 1
+	}
+	due := s.CurrentPeriodEnd
+	if next > 1 {
+		due = due.Add(schedule[next-2])
+	}
+	if now.Before(due) {
+		return nil, nil
+	}
+	return []Event{SubscriptionRenewalDue{
+		SubscriptionRef: s.ref(), RenewalOrderID: RenewalOrderIDFor(s.ID, s.CurrentPeriodEnd), PeriodStart: s.CurrentPeriodEnd,
+		Attempt: next, Final: next == len(schedule)+1, DueAt: due.UTC(),
+	}}, nil
+}
+
+// NextAttempt is when the attempt after the declined one, attempt, is
+// due on schedule; zero when that was the last.
+func (s *Subscription) NextAttempt(attempt int, schedule []time.Duration) time.Time {
+	if attempt > len(schedule) {
+		return time.Time{}
+	}
+	return s.CurrentPeriodEnd.Add(schedule[attempt-1]).UTC()
+}
+
+// RenewalOrder is the order a due renewal charges: placed by its first
+// attempt, at the period's start (its created_at is the period boundary),
+// for the subscription's price on its card. Its id is RenewalOrderIDFor(s,
+// period start): one order per period, whoever places it and however often.
+func (s *Subscription) RenewalOrder(due SubscriptionRenewalDue) OrderPlaced {
+	return s.renewalOrder(due.PeriodStart)
+}
+
+// SettleRenewal records on s the answer to an attempt of a due renewal:
+// paid, the period moves on (Renew); declined, s becomes past_due with the
+// next attempt's time, or after the Final attempt is canceled with
+// ReasonPaymentFailed. It returns no events when the answer is already
+// recorded or s is no longer billed (the caller refunds a payment taken
+// for a subscription canceled meanwhile).
+func (s *Subscription) SettleRenewal(due SubscriptionRenewalDue, p Payment, schedule []time.Duration, now time.Time) ([]Event, error) {
+	switch {
+	case !s.Live():
+		return nil, nil
+	case p.Succeeded:
+		return s.Renew(due.RenewalOrderID, due.PeriodStart, time.Time{}, now)
+	case s.Renewing != due.RenewalOrderID || s.FailedAttempts >= due.Attempt:
+		return nil, nil // superseded, or recorded
+	case due.Final:
+		return s.RequestCancel(ReasonPaymentFailed, now)
+	}
+	if p.FailureCode == "" {
+		return nil, Invalid("failure_code", "failure_code is required")
+	}
+	return []Event{SubscriptionPastDue{SubscriptionRef: s.ref(), FailureCode: p.FailureCode, At: now.UTC(),
+		Attempt: due.Attempt, RetryAt: s.NextAttempt(due.Attempt, schedule)}}, nil
 }
 
 // ChargedRenewal is a period a provider charged by itself (a Stripe
@@ -54,19 +110,20 @@ func (s *Subscription) RenewalCharged(c ChargedRenewal, now time.Time) ([]Event,
 	case c.Currency == "":
 		return nil, Invalid("currency", "currency is required")
 	}
-	placed := s.renewalOrder(now)
+	placed := s.renewalOrder(s.CurrentPeriodEnd)
 	placed.OrderID = InvoiceOrderIDFor(s.ID, c.InvoiceID)
 	placed.Amount, placed.Currency = c.Amount, c.Currency
 	placed.IdempotencyKey = "invoice:" + string(s.ID) + ":" + c.InvoiceID
 	placed.Fingerprint = Fingerprint(string(s.PlanID), string(s.PaymentMethodID), &c.Amount)
 	if !c.PeriodStart.IsZero() {
 		placed.PlacedAt = c.PeriodStart.UTC()
+	} else if placed.PlacedAt.IsZero() {
+		placed.PlacedAt = now.UTC()
 	}
 	return []Event{placed, OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: c.ProviderPaymentID, PaidAt: now.UTC()}}, nil
 }
 
-func (s *Subscription) renewalOrder(now time.Time) OrderPlaced {
-	periodStart := s.CurrentPeriodEnd
+func (s *Subscription) renewalOrder(periodStart time.Time) OrderPlaced {
 	key := "renewal:" + string(s.ID) + ":" + periodStart.UTC().Format(time.RFC3339Nano)
 	return OrderPlaced{
 		OrderRef: OrderRef{
@@ -76,6 +133,6 @@ func (s *Subscription) renewalOrder(now time.Time) OrderPlaced {
 		PaymentMethodID: s.PaymentMethodID, SubscriptionID: s.ID, Renewal: true,
 		IdempotencyKey: key,
 		Fingerprint:    Fingerprint(string(s.PlanID), string(s.PaymentMethodID), &s.Price.Amount),
-		PlacedAt:       now.UTC(),
+		PlacedAt:       periodStart.UTC(),
 	}
 }

@@ -23,6 +23,7 @@ const (
 	ReasonFirstPaymentFailed = "first_payment_failed"
 	ReasonFirstOrderRefunded = "first_order_refunded"
 	ReasonProvider           = "provider"
+	ReasonPaymentFailed      = "payment_failed" // the last renewal attempt was declined
 )
 
 // Subscription is the aggregate of one recurring plan bought by a user, in
@@ -47,7 +48,13 @@ type Subscription struct {
 	CancelRequested        bool // the customer canceled (the API's DELETE)
 	ProviderCanceled       bool // subscription.canceled is recorded: nothing is left to do
 	CreatedAt              time.Time
-	renewals               map[OrderID]bool
+	// The ledger's renewal in progress (see DueRenewal): its order, the
+	// last attempt due, and how many attempts were declined.
+	Renewing       OrderID
+	Attempt        int
+	FailedAttempts int
+	RetryAt        time.Time // the next attempt's time while past_due; zero: none
+	renewals       map[OrderID]bool
 }
 
 // Apply folds one subscription event into s. Events of other aggregates are
@@ -70,9 +77,12 @@ func (s *Subscription) Apply(e Event) {
 		}
 		s.renewals[e.RenewalOrderID] = true
 		s.Status, s.CurrentPeriodStart, s.CurrentPeriodEnd = SubscriptionStatusActive, e.CurrentPeriodStart, e.CurrentPeriodEnd
-		s.PastDueCode = ""
+		s.PastDueCode, s.Renewing, s.Attempt, s.FailedAttempts, s.RetryAt = "", "", 0, 0, time.Time{}
+	case SubscriptionRenewalDue:
+		s.Renewing, s.Attempt = e.RenewalOrderID, e.Attempt
 	case SubscriptionPastDue:
-		s.Status, s.PastDueCode = SubscriptionStatusPastDue, e.FailureCode
+		s.Status, s.PastDueCode, s.RetryAt = SubscriptionStatusPastDue, e.FailureCode, e.RetryAt
+		s.FailedAttempts = max(s.FailedAttempts, e.Attempt)
 	case SubscriptionCancelRequested:
 		s.Status, s.CancelRequested, s.CanceledAt, s.CancelReason = SubscriptionStatusCanceled, true, e.RequestedAt, e.Reason
 	case SubscriptionCanceled:

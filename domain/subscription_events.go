@@ -35,6 +35,20 @@ type SubscriptionStarted struct {
 	ProviderSubscriptionID string    `json:"provider_subscription_id,omitempty"`
 }
 
+// SubscriptionRenewalDue: the ledger bills this subscription itself (its
+// provider does not), and a charge of the period starting at PeriodStart
+// is due: attempt 1 at that time, later attempts on the dunning schedule.
+// The renewal order is RenewalOrderID (one per period); each attempt is
+// charged with its own provider key, derived from this event.
+type SubscriptionRenewalDue struct {
+	SubscriptionRef
+	RenewalOrderID OrderID   `json:"renewal_order_id"`
+	PeriodStart    time.Time `json:"period_start"`
+	Attempt        int       `json:"attempt"`
+	Final          bool      `json:"final,omitempty"` // no retry follows a decline
+	DueAt          time.Time `json:"due_at"`
+}
+
 // SubscriptionRenewed: a renewal order was paid; the next period began.
 type SubscriptionRenewed struct {
 	SubscriptionRef
@@ -49,6 +63,8 @@ type SubscriptionPastDue struct {
 	SubscriptionRef
 	FailureCode string    `json:"failure_code"`
 	At          time.Time `json:"at"`
+	Attempt     int       `json:"attempt,omitempty"`  // of the ledger's renewal charge; 0 when the provider bills
+	RetryAt     time.Time `json:"retry_at,omitempty"` // the next attempt's time (the ledger's dunning); zero: none
 }
 
 // SubscriptionCancelRequested: the customer canceled. Cancellation is
@@ -71,6 +87,7 @@ type SubscriptionCanceled struct {
 
 func (SubscriptionCreated) EventType() string         { return EventSubscriptionCreated }
 func (SubscriptionStarted) EventType() string         { return EventSubscriptionStarted }
+func (SubscriptionRenewalDue) EventType() string      { return EventSubscriptionRenewalDue }
 func (SubscriptionRenewed) EventType() string         { return EventSubscriptionRenewed }
 func (SubscriptionPastDue) EventType() string         { return EventSubscriptionPastDue }
 func (SubscriptionCancelRequested) EventType() string { return EventSubscriptionCancelRequested }

@@ -195,7 +195,102 @@ func TestSubscriptionState(t *testing.T) {
 	}
 }
 
-func TestPlaceRenewalOrder(t *testing.T) {
+var dunning = []time.Duration{24 * time.Hour, 72 * time.Hour, 120 * time.Hour}
+
+// due is attempt n of the renewal of the period starting feb15.
+func due(n int) domain.SubscriptionRenewalDue {
+	at := feb15
+	if n > 1 {
+		at = feb15.Add(dunning[n-2])
+	}
+	return domain.SubscriptionRenewalDue{SubscriptionRef: subRef(), RenewalOrderID: renewalOrder(), PeriodStart: feb15,
+		Attempt: n, Final: n == len(dunning)+1, DueAt: at}
+}
+
+// declined is attempt n's decline as the subscription records it.
+func declined(n int) domain.SubscriptionPastDue {
+	e := domain.SubscriptionPastDue{SubscriptionRef: subRef(), FailureCode: "card_declined", At: due(n).DueAt, Attempt: n}
+	if n <= len(dunning) {
+		e.RetryAt = feb15.Add(dunning[n-1])
+	}
+	return e
+}
+
+func TestDueRenewal(t *testing.T) {
+	at := func(now time.Time) func(*domain.Subscription) ([]domain.Event, error) {
+		return func(s *domain.Subscription) ([]domain.Event, error) { return s.DueRenewal(now, dunning) }
+	}
+	given(t, subscriptionOf, at(feb15.Add(-time.Second)), []spec{
+		{"before the period ends: nothing", active(), nil, nil},
+	})
+	given(t, subscriptionOf, at(feb15), []spec{
+		{"at the period end: attempt 1", active(), events(due(1)), nil},
+		{"attempt 1 in flight: nothing", append(active(), due(1)), nil, nil},
+		{"declined, the first retry not due yet", append(active(), due(1), declined(1)), nil, nil},
+		{"incomplete: nothing", created(), nil, nil},
+		{"canceled: nothing", canceled(), nil, nil},
+	})
+	given(t, subscriptionOf, at(feb15.Add(24*time.Hour)), []spec{
+		{"a day later: attempt 2", append(active(), due(1), declined(1)), events(due(2)), nil},
+	})
+	given(t, subscriptionOf, at(feb15.Add(200*time.Hour)), []spec{
+		{"after every retry: the final attempt", append(active(), due(1), declined(1), due(2), declined(2), due(3), declined(3)), events(due(4)), nil},
+		{"the final attempt made: nothing more", append(active(), due(1), declined(1), due(2), declined(2), due(3), declined(3), due(4)), nil, nil},
+	})
+}
+
+func TestSettleRenewal(t *testing.T) {
+	settle := func(d domain.SubscriptionRenewalDue, p domain.Payment) func(*domain.Subscription) ([]domain.Event, error) {
+		return func(s *domain.Subscription) ([]domain.Event, error) { return s.SettleRenewal(d, p, dunning, d.DueAt) }
+	}
+	paid := domain.Payment{Succeeded: true, ProviderPaymentID: "pi_renewal"}
+	decline := domain.Payment{FailureCode: "card_declined"}
+	renewedLate := subRenewed() // a late success does not shift the period
+	given(t, subscriptionOf, settle(due(1), paid), []spec{
+		{"paid: renewed", append(active(), due(1)), events(subRenewed()), nil},
+		{"canceled meanwhile: nothing (the caller refunds)", append(canceled(), due(1)), nil, nil},
+	})
+	given(t, subscriptionOf, settle(due(3), paid), []spec{
+		{"a retry paid: renewed from the old period end", append(active(), due(1), declined(1), due(2), declined(2), due(3)), events(renewedLate), nil},
+	})
+	given(t, subscriptionOf, settle(due(1), decline), []spec{
+		{"declined: past_due until the first retry", append(active(), due(1)), events(declined(1)), nil},
+		{"recorded already: nothing", append(active(), due(1), declined(1)), nil, nil},
+	})
+	final := domain.SubscriptionCancelRequested{SubscriptionRef: subRef(), Reason: domain.ReasonPaymentFailed, RequestedAt: due(4).DueAt}
+	given(t, subscriptionOf, settle(due(4), decline), []spec{
+		{"the final attempt declined: canceled", append(active(), due(1), declined(1), due(2), declined(2), due(3), declined(3), due(4)), events(final), nil},
+	})
+}
+
+func TestSettleRenewalAttempt(t *testing.T) {
+	placed := subscriptionOf(active()...).RenewalOrder(due(1))
+	settle := func(d domain.SubscriptionRenewalDue, p domain.Payment) func(*domain.Order) ([]domain.Event, error) {
+		return func(o *domain.Order) ([]domain.Event, error) { return o.SettleRenewalAttempt(d, p, d.DueAt) }
+	}
+	decline := domain.Payment{FailureCode: "card_declined", FailureMessage: "declined"}
+	attempt1 := domain.PaymentAttemptFailed{OrderRef: placed.OrderRef, Attempt: 1, FailureCode: "card_declined", FailureMessage: "declined", FailedAt: feb15}
+	given(t, orderOf, settle(due(1), decline), []spec{
+		{"declined: pending, with the decline", events(placed), events(attempt1), nil},
+		{"recorded already: nothing", events(placed, attempt1), nil, nil},
+	})
+	lastFailed := domain.OrderPaymentFailed{OrderRef: placed.OrderRef, FailureCode: "card_declined", FailureMessage: "declined", FailedAt: due(4).DueAt}
+	given(t, orderOf, settle(due(4), decline), []spec{
+		{"the final attempt declined: failed", events(placed, attempt1), events(lastFailed), nil},
+	})
+	paid := domain.OrderPaid{OrderRef: placed.OrderRef, ProviderPaymentID: "pi_renewal", PaidAt: due(2).DueAt}
+	given(t, orderOf, settle(due(2), domain.Payment{Succeeded: true, ProviderPaymentID: "pi_renewal"}), []spec{
+		{"a retry paid: paid", events(placed, attempt1), events(paid), nil},
+	})
+	if o := orderOf(placed, attempt1); o.Status != domain.OrderStatusPending || o.FailureCode != "card_declined" {
+		t.Errorf("after a declined attempt the order is %s (%q), want pending with the decline", o.Status, o.FailureCode)
+	}
+	if o := orderOf(placed, attempt1, paid); o.FailureCode != "" {
+		t.Errorf("a paid order keeps failure code %q", o.FailureCode)
+	}
+}
+
+func TestRenewalOrder(t *testing.T) {
 	amount := int64(19900)
 	want := domain.OrderPlaced{
 		OrderRef: domain.OrderRef{
@@ -204,15 +299,11 @@ func TestPlaceRenewalOrder(t *testing.T) {
 		PaymentMethodID: card(), SubscriptionID: subID(), Renewal: true,
 		IdempotencyKey: "renewal:" + string(subID()) + ":2030-02-15T10:00:00Z",
 		Fingerprint:    domain.Fingerprint("plan_fleet_monthly", string(card()), &amount),
-		PlacedAt:       feb15,
+		PlacedAt:       feb15, // the period boundary
 	}
-	place := func(s *domain.Subscription) ([]domain.Event, error) { return s.PlaceRenewalOrder(feb15) }
-	given(t, subscriptionOf, place, []spec{
-		{"active: the next period's order", active(), events(want), nil},
-		{"past due: the same period's order again", overdue(), events(want), nil},
-		{"incomplete", created(), nil, domain.ErrInvalidTransition},
-		{"canceled", canceled(), nil, domain.ErrInvalidTransition},
-	})
+	if got := subscriptionOf(active()...).RenewalOrder(due(1)); got != want {
+		t.Fatalf("renewal order = %+v, want %+v", got, want)
+	}
 }
 
 func TestRenewalCharged(t *testing.T) {
@@ -259,15 +350,11 @@ func TestRenewalCharged(t *testing.T) {
 }
 
 func TestRenewalOrderIsAnOrdinaryOrder(t *testing.T) {
-	events, err := subscriptionOf(subCreated(), subStarted()).PlaceRenewalOrder(feb15)
-	if err != nil {
-		t.Fatal(err)
-	}
-	order := orderOf(events...)
+	order := orderOf(subscriptionOf(subCreated(), subStarted()).RenewalOrder(due(1)))
 
 	got, err := order.Pay("pi_renewal", feb15)
 
-	want := []domain.Event{domain.OrderPaid{OrderRef: events[0].(domain.OrderPlaced).OrderRef, ProviderPaymentID: "pi_renewal", PaidAt: feb15}}
+	want := []domain.Event{domain.OrderPaid{OrderRef: domain.OrderRef{OrderID: order.ID, UserID: order.UserID, PlanID: order.PlanID, Amount: order.Money.Amount, Currency: order.Money.Currency}, ProviderPaymentID: "pi_renewal", PaidAt: feb15}}
 	then(t, got, err, want, nil)
 	if !order.Renewal || order.SubscriptionID != subID() || order.ID != renewalOrder() {
 		t.Errorf("renewal order %+v does not point at its subscription", order)

@@ -102,6 +102,7 @@ var folders = map[string]func(*writeTx, domain.Event) error{
 	domain.EventRefundRequested:             (*writeTx).foldOrder,
 	domain.EventOrderRefunded:               (*writeTx).foldOrder,
 	domain.EventRefundFailed:                (*writeTx).foldOrder,
+	domain.EventPaymentAttemptFailed:        (*writeTx).foldOrder,
 	domain.EventSubscriptionCreated:         as((*writeTx).createSubscription),
 	domain.EventSubscriptionStarted:         as((*writeTx).startSubscription),
 	domain.EventSubscriptionRenewed:         as((*writeTx).renewSubscription),

@@ -60,9 +60,20 @@ func TestReadModelsFoldAsTheDomainDoes(t *testing.T) {
 			return s.ConfirmCanceled(domain.ReasonCustomerRequest, at)
 		},
 		"ended": func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(at) },
+		"due": func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.DueRenewal(at.AddDate(1, 0, 0), dunning)
+		},
+		"paid": func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.SettleRenewal(inFlight(s), domain.Payment{Succeeded: true, ProviderPaymentID: "pi_2"}, dunning, at)
+		},
+		"declined": func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.SettleRenewal(inFlight(s), domain.Payment{FailureCode: "card_declined"}, dunning, at)
+		},
 	}
 	subHistories := []string{"", "start", "decline", "start overdue", "start overdue renew", "start renew", "start cancel",
-		"start cancel confirm", "cancel confirm", "cancel start", "start ended", "start overdue ended", "start cancel ended", "decline ended"}
+		"start cancel confirm", "cancel confirm", "cancel start", "start ended", "start overdue ended", "start cancel ended", "decline ended",
+		"start due declined", "start due declined due paid", "start due declined due declined due declined due declined",
+		"start due paid due declined cancel"}
 
 	type want struct {
 		order *domain.Order
@@ -135,4 +146,12 @@ func decideAll[A interface{ Apply(domain.Event) }](t *testing.T, agg A, steps ma
 		out = append(out, evs...)
 	}
 	return out
+}
+
+var dunning = []time.Duration{24 * time.Hour, 72 * time.Hour, 120 * time.Hour}
+
+// inFlight is the renewal attempt s is making.
+func inFlight(s *domain.Subscription) domain.SubscriptionRenewalDue {
+	return domain.SubscriptionRenewalDue{SubscriptionRef: domain.SubscriptionRef{SubscriptionID: s.ID}, RenewalOrderID: s.Renewing,
+		PeriodStart: s.CurrentPeriodEnd, Attempt: s.Attempt, Final: s.Attempt == len(dunning)+1}
 }

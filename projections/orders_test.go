@@ -197,3 +197,39 @@ func TestUnconfirmedCancels(t *testing.T) {
 		t.Fatalf("unconfirmed cancellations = %+v, want %s's only", got, subscriptionFor(open).SubscriptionID)
 	}
 }
+
+// TestDueRenewals: the scheduler finds, through an index, subscriptions
+// whose period has ended, and past_due ones whose next retry has come;
+// not running ones, not canceled ones, not those still in their period.
+func TestDueRenewals(t *testing.T) {
+	h := newHarness(t)
+	end := t0.AddDate(0, 1, 0)
+	started := func(o domain.OrderPlaced) domain.SubscriptionStarted {
+		return domain.SubscriptionStarted{SubscriptionRef: subscriptionFor(o), CurrentPeriodStart: t0, CurrentPeriodEnd: end}
+	}
+	ended, retrying, lastFailed, canceled := placed("u", "a", 100, t0), placed("u", "b", 100, t0), placed("u", "c", 100, t0), placed("u", "d", 100, t0)
+	h.record(created(ended), started(ended),
+		created(retrying), started(retrying), domain.SubscriptionPastDue{SubscriptionRef: subscriptionFor(retrying), FailureCode: "card_declined", At: end, Attempt: 1, RetryAt: end.Add(24 * time.Hour)},
+		created(lastFailed), started(lastFailed), domain.SubscriptionPastDue{SubscriptionRef: subscriptionFor(lastFailed), FailureCode: "card_declined", At: end, Attempt: 4},
+		created(canceled), started(canceled), domain.SubscriptionCancelRequested{SubscriptionRef: subscriptionFor(canceled), Reason: domain.ReasonCustomerRequest, RequestedAt: t0})
+	ids := func(now time.Time) []string {
+		got, err := h.rm.DueRenewals(context.Background(), now, time.Time{}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range got {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if got := ids(end.Add(-time.Second)); len(got) != 0 {
+		t.Fatalf("due before the period end: %v", got)
+	}
+	if got := ids(end); len(got) != 1 || got[0] != string(subscriptionFor(ended).SubscriptionID) {
+		t.Fatalf("due at the period end: %v, want the active one", got)
+	}
+	if got := ids(end.Add(24 * time.Hour)); len(got) != 2 {
+		t.Fatalf("due a day later: %v, want the active one and the one whose retry came", got)
+	}
+}

@@ -114,11 +114,16 @@ DELETE FROM checkpoint;
 `,
 	// Whether the provider's side of a cancellation is confirmed
 	// (subscription.canceled), so that the reconciler's sweep finds the
-	// ones still open there. The read models are folded again from the
-	// log, which alone knows it for the subscriptions already canceled.
+	// ones still open there; and when the ledger's next charge of a
+	// subscription is due (its period end, or while past_due its next
+	// retry), so that its scheduler finds what is due with an index. The
+	// read models are folded again from the log, which alone knows both
+	// for the subscriptions already there.
 	5: `
 ALTER TABLE subscriptions ADD COLUMN cancel_confirmed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN next_due_at INTEGER;
 CREATE INDEX subscriptions_cancel_unconfirmed ON subscriptions (canceled_at) WHERE status = 'canceled' AND cancel_confirmed = 0;
+CREATE INDEX subscriptions_due ON subscriptions (next_due_at) WHERE next_due_at IS NOT NULL;
 DELETE FROM orders;
 DELETE FROM payment_methods;
 DELETE FROM subscriptions;

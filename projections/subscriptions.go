@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/robotlabor/billing/domain"
@@ -81,19 +82,19 @@ func (w *writeTx) renewSubscription(e domain.SubscriptionRenewed) error {
 
 // setPeriod makes the subscription active for the period [start, end).
 func (w *writeTx) setPeriod(id domain.SubscriptionID, start, end time.Time) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ?
-		WHERE id = ?`, nullTime(start), nullTime(end), id)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ?, next_due_at = ?
+		WHERE id = ?`, nullTime(start), nullTime(end), nullTime(end), id)
 	return err
 }
 
 func (w *writeTx) markPastDue(e domain.SubscriptionPastDue) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'past_due' WHERE id = ?`, e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'past_due', next_due_at = ? WHERE id = ?`, nullTime(e.RetryAt), e.SubscriptionID)
 	return err
 }
 
 // requestCancel: cancellation is immediate, from the customer's request.
 func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ? WHERE id = ?`,
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ?, next_due_at = NULL WHERE id = ?`,
 		nullTime(e.RequestedAt), e.SubscriptionID)
 	return err
 }
@@ -101,7 +102,7 @@ func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
 // cancelSubscription: the end for good. After a cancel request, the
 // subscription keeps the request's time.
 func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1, next_due_at = NULL
 		WHERE id = ?`, nullTime(e.CanceledAt), e.SubscriptionID)
 	return err
 }
@@ -136,4 +137,45 @@ func (rm *ReadModels) UnconfirmedCancels(ctx context.Context, after, before time
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// DueSubscription is a subscription whose next charge by the ledger is due.
+type DueSubscription struct {
+	ID    string
+	DueAt time.Time
+}
+
+// DueRenewals returns up to limit subscriptions, earliest first (ties by
+// id), whose next charge (a period's end, or while past_due the next retry)
+// is due at or before now and after the cursor (after, afterID): the
+// reconciler's scheduler pages through them and asks the ledger, which
+// decides.
+func (rm *ReadModels) DueRenewals(ctx context.Context, now, after time.Time, afterID string, limit int) ([]DueSubscription, error) {
+	rows, err := rm.readers.QueryContext(ctx, `SELECT id, next_due_at FROM subscriptions INDEXED BY subscriptions_due
+		WHERE next_due_at IS NOT NULL AND next_due_at <= ? AND (next_due_at, id) > (?, ?) ORDER BY next_due_at, id LIMIT ?`,
+		now.UnixNano(), cursorNanos(after), afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due renewals: %w", err)
+	}
+	defer rows.Close()
+	var out []DueSubscription
+	for rows.Next() {
+		var d DueSubscription
+		var at int64
+		if err := rows.Scan(&d.ID, &at); err != nil {
+			return nil, err
+		}
+		d.DueAt = fromNanos(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// cursorNanos is a cursor's time as stored; the zero time (no cursor) is
+// before every stored one.
+func cursorNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }

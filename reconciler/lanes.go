@@ -98,7 +98,7 @@ func independent(rec eventstore.RecordedEvent) bool {
 		e, err := domain.Decode(rec.Type, rec.Data)
 		placed, ok := e.(domain.OrderPlaced)
 		return err == nil && ok && placed.SubscriptionID == ""
-	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived:
+	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue:
 		return false
 	default:
 		return true // not handled: nothing to order

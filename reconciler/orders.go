@@ -24,7 +24,12 @@ type charge struct {
 // step checks the ledger first and the provider call is idempotent, so
 // handling it again after a crash at any point finishes what is missing.
 func (r *Reconciler) orderPlaced(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, meta app.Metadata) error {
-	first := placed.SubscriptionID != "" && !placed.Renewal
+	if placed.Renewal {
+		// Charged by its subscription.renewal_due attempts (the ledger
+		// bills), or placed paid (the provider billed by itself).
+		return nil
+	}
+	first := placed.SubscriptionID != ""
 	if first {
 		if err := r.ensureSubscriptionCreated(ctx, rec, placed); err != nil {
 			return err
@@ -150,23 +155,10 @@ func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.Rec
 // event: a plain charge, or for a subscription's first order (sub not nil)
 // the subscription's start with its first period.
 func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, placed domain.OrderPlaced, sub *domain.Subscription) (charge, error) {
-	provider := r.cfg.Provider.Name()
-	wallet, err := r.cfg.Log.Wallet(ctx, placed.UserID, func(w *domain.Wallet) bool {
-		_, card := w.EverAttached(placed.PaymentMethodID)
-		_, customer := w.CustomerID(provider)
-		return card && customer
-	})
-	if err != nil {
-		return charge{}, err
+	customer, card, ok, err := r.cardOf(ctx, placed.UserID, placed.PaymentMethodID)
+	if err != nil || !ok {
+		return charge{result: neverHadCard}, err
 	}
-	// A card detached since is still asked about: the charge may have gone
-	// through before; the provider refuses a new one on a removed card.
-	card, ok := wallet.EverAttached(placed.PaymentMethodID)
-	if !ok {
-		return charge{result: payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
-			FailureMessage: "the order names a card this wallet never had"}}, nil
-	}
-	customer, _ := wallet.CustomerID(provider)
 	key := "order_" + rec.ID.String()
 	q := payments.FindPayment{CustomerID: customer, OrderID: string(placed.OrderID), SubscriptionID: string(placed.SubscriptionID),
 		Since: earliest(rec.RecordedAt, placed.PlacedAt), IdempotencyKey: key} // the first call was made no earlier
@@ -180,7 +172,7 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	}
 	if sub == nil {
 		res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
-			CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID,
+			CustomerID: customer, PaymentMethodID: card,
 			Amount: placed.Amount, Currency: string(placed.Currency), OrderID: string(placed.OrderID), IdempotencyKey: key,
 		})
 		r.cfg.Observe("charge", string(res.Status))
@@ -191,7 +183,7 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 		return charge{}, err
 	}
 	res, err := r.cfg.Provider.StartSubscription(ctx, payments.StartSubscription{
-		CustomerID: customer, PaymentMethodID: card.ProviderPaymentMethodID, PlanID: string(placed.PlanID), PriceRef: plan.ProviderPrice,
+		CustomerID: customer, PaymentMethodID: card, PlanID: string(placed.PlanID), PriceRef: plan.ProviderPrice,
 		Amount: placed.Amount, Currency: string(placed.Currency),
 		Interval: string(sub.Interval), IntervalCount: sub.IntervalCount,
 		SubscriptionID: string(placed.SubscriptionID), OrderID: string(placed.OrderID), IdempotencyKey: key,
@@ -199,6 +191,30 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	r.cfg.Observe("subscription_start", string(res.FirstPayment.Status))
 	return charge{result: res.FirstPayment, subscriptionID: res.ProviderSubscriptionID, periodStart: res.PeriodStart}, err
 }
+
+// cardOf returns the user's customer at the provider and the provider's
+// id of card pm, which the wallet has (or had: a card detached since is
+// still asked about, as a charge may have gone through before; the
+// provider refuses a new one on a removed card). ok is false when the
+// wallet never had pm.
+func (r *Reconciler) cardOf(ctx context.Context, userID string, pm domain.PaymentMethodID) (customer, card string, ok bool, err error) {
+	provider := r.cfg.Provider.Name()
+	wallet, err := r.cfg.Log.Wallet(ctx, userID, func(w *domain.Wallet) bool {
+		_, card := w.EverAttached(pm)
+		_, customer := w.CustomerID(provider)
+		return card && customer
+	})
+	if err != nil {
+		return "", "", false, err
+	}
+	c, ok := wallet.EverAttached(pm)
+	customer, _ = wallet.CustomerID(provider)
+	return customer, c.ProviderPaymentMethodID, ok, nil
+}
+
+// neverHadCard is the decline of a charge on a card the wallet never had.
+var neverHadCard = payments.ChargeResult{Status: payments.Failed, FailureCode: "payment_method_not_found",
+	FailureMessage: "the order names a card this wallet never had"}
 
 // lookUpPayment asks the provider what a call for the order made, where
 // calling again could pay: once its key may have expired at the provider

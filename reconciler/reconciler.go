@@ -75,6 +75,15 @@ type Config struct {
 	// Observe, when set, is told each handled reaction's kind and outcome
 	// (for metrics): e.g. ("charge", "succeeded"), ("refund", "retry").
 	Observe func(kind, outcome string)
+	// Renewals, when set, lets the ledger bill renewals itself (for a
+	// provider that does not, the sandbox): every RenewEvery (default
+	// 10s) the subscriptions it lists as due are asked whether a charge is
+	// due (subscription.renewal_due), which the reconciler then makes.
+	// Declined, the charge is retried Dunning after the period end
+	// (default 24h, 72h, 120h), then the subscription is canceled.
+	Renewals   Renewals
+	RenewEvery time.Duration
+	Dunning    []time.Duration
 }
 
 func (c *Config) validate() error {
@@ -102,6 +111,12 @@ func (c *Config) validate() error {
 	}
 	if c.Observe == nil {
 		c.Observe = func(string, string) {}
+	}
+	if c.RenewEvery <= 0 {
+		c.RenewEvery = 10 * time.Second
+	}
+	if c.Dunning == nil {
+		c.Dunning = DefaultDunning
 	}
 	return nil
 }
@@ -138,6 +153,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	g.Go(func() error { return r.follow(ctx) })
 	g.Go(func() error { return r.retryParked(ctx) })
 	g.Go(func() error { return r.sweep(ctx) })
+	g.Go(func() error { return r.schedule(ctx) })
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
@@ -307,7 +323,7 @@ func definite(err error) bool {
 func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) error {
 	switch rec.Type {
 	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
-		domain.EventProviderEventReceived:
+		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue:
 	default:
 		return nil
 	}
@@ -327,6 +343,8 @@ func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) e
 		return r.cancelRequested(ctx, rec, e, meta)
 	case domain.ProviderEventReceived:
 		return r.providerEvent(ctx, e, meta)
+	case domain.SubscriptionRenewalDue:
+		return r.renewalDue(ctx, rec, e, meta)
 	}
 	return nil
 }

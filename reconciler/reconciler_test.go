@@ -36,6 +36,7 @@ type provider struct {
 	refuse   map[string]bool // order (and provider subscription) ids the provider refuses as invalid
 	made     map[string]any  // what the calls made, by order id (refunds by payment id)
 	lookups  int
+	declines bool // charges are declined (card_declined)
 }
 
 func newProvider() *provider {
@@ -68,6 +69,9 @@ func (p *provider) Charge(_ context.Context, c payments.Charge) (payments.Charge
 		return payments.ChargeResult{}, fmt.Errorf("bad request: %w", payments.ErrInvalidRequest)
 	}
 	r, err := p.call(c.IdempotencyKey, func() any {
+		if p.declines {
+			return payments.ChargeResult{Status: payments.Failed, FailureCode: "card_declined", FailureMessage: "declined"}
+		}
 		p.charges++
 		res := payments.ChargeResult{Status: payments.Succeeded, ProviderPaymentID: fmt.Sprintf("pi_%d_%s", p.charges, c.IdempotencyKey)}
 		p.made[c.OrderID] = res

@@ -234,6 +234,8 @@ func orderSamples() []domain.Event {
 		domain.OrderPlaced{OrderRef: fleet(renewal), PaymentMethodID: sampleCard, SubscriptionID: sampleSub, Renewal: true,
 			IdempotencyKey: "renewal:" + string(sampleSub) + ":" + period.Format(time.RFC3339Nano),
 			Fingerprint:    domain.Fingerprint("plan_fleet_monthly", string(sampleCard), ptr(19900)), PlacedAt: period},
+		domain.PaymentAttemptFailed{OrderRef: fleet(renewal), Attempt: 1, FailureCode: "insufficient_funds",
+			FailureMessage: "Your card has insufficient funds.", FailedAt: period.Add(time.Second)},
 	}
 }
 
@@ -246,7 +248,11 @@ func subscriptionSamples() []domain.Event {
 		domain.SubscriptionStarted{SubscriptionRef: ref, CurrentPeriodStart: at(6), CurrentPeriodEnd: period,
 			ProviderSubscriptionID: "sub_sbx_5d1c0e6f2a9b4c8d"},
 		domain.SubscriptionStarted{SubscriptionRef: ref, CurrentPeriodStart: at(6), CurrentPeriodEnd: period},
+		domain.SubscriptionRenewalDue{SubscriptionRef: ref, RenewalOrderID: domain.RenewalOrderIDFor(sampleSub, period), PeriodStart: period,
+			Attempt: 1, DueAt: period},
 		domain.SubscriptionPastDue{SubscriptionRef: ref, FailureCode: "insufficient_funds", At: period.Add(time.Minute)},
+		domain.SubscriptionPastDue{SubscriptionRef: ref, FailureCode: "insufficient_funds", At: period.Add(time.Minute),
+			Attempt: 1, RetryAt: period.Add(24 * time.Hour)},
 		domain.SubscriptionRenewed{SubscriptionRef: ref, RenewalOrderID: domain.RenewalOrderIDFor(sampleSub, period),
 			CurrentPeriodStart: period, CurrentPeriodEnd: domain.AddInterval(period, domain.Month, 1)},
 		domain.SubscriptionCancelRequested{SubscriptionRef: ref, Reason: domain.ReasonCustomerRequest, RequestedAt: at(60 * 24 * 40)},

@@ -27,6 +27,10 @@ type Config struct {
 	OutcomeWait     time.Duration
 	ShutdownTimeout time.Duration
 	PprofAddr       string // empty: no profiling endpoint; else a loopback host:port
+	// Dunning is when a declined renewal the ledger bills is charged
+	// again, after the period's end; nil when BILLING_DUNNING_SCHEDULE
+	// does not parse (Validate says so).
+	Dunning []time.Duration
 }
 
 // StripeConfig selects Stripe as the payment provider (docs/stripe.md).
@@ -66,7 +70,23 @@ func configFromEnv() Config {
 		OutcomeWait:     envDuration("BILLING_OUTCOME_WAIT", 5*time.Second),
 		ShutdownTimeout: 10 * time.Second,
 		PprofAddr:       os.Getenv("BILLING_PPROF_ADDR"),
+		Dunning:         dunning(env("BILLING_DUNNING_SCHEDULE", "24h,72h,120h")),
 	}
+}
+
+// dunning parses a schedule of retries after a period's end: Go durations,
+// comma-separated, each after the one before ("24h,72h,120h"); an empty
+// list means no retry. nil: it does not parse.
+func dunning(v string) []time.Duration {
+	out := []time.Duration{}
+	for _, item := range list(v) {
+		d, err := time.ParseDuration(item)
+		if err != nil || d <= 0 || len(out) > 0 && d <= out[len(out)-1] {
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // NATSConfig is where the event stream goes.
@@ -166,6 +186,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: BILLING_PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060: profiles show the service's internals")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
+	case c.Dunning == nil:
+		return errors.New("config: BILLING_DUNNING_SCHEDULE must be increasing positive durations after the period end, such as 24h,72h,120h")
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEventStoreURLs: BILLING_EVENTSTORE_URL selects the embedded store or
@@ -53,6 +55,34 @@ func TestPprofListensOnLoopbackOnly(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "BILLING_PPROF_ADDR") {
 			t.Errorf("BILLING_PPROF_ADDR=%q: error %q does not name the variable", addr, err)
+		}
+	}
+}
+
+// TestDunningSchedules: BILLING_DUNNING_SCHEDULE is increasing positive
+// durations after the period end; anything else is refused naming it.
+func TestDunningSchedules(t *testing.T) {
+	for v, want := range map[string][]time.Duration{
+		"24h,72h,120h": {24 * time.Hour, 72 * time.Hour, 120 * time.Hour},
+		" 1h , 2h ":    {time.Hour, 2 * time.Hour},
+		"":             nil, // the default
+		"72h,24h":      nil,
+		"24h,24h":      nil,
+		"0s":           nil,
+		"-1h":          nil,
+		"a day":        nil,
+	} {
+		t.Setenv("BILLING_DUNNING_SCHEDULE", v)
+		cfg := configFromEnv()
+		err := cfg.Validate()
+		if v == "" {
+			want = []time.Duration{24 * time.Hour, 72 * time.Hour, 120 * time.Hour}
+		}
+		switch {
+		case want == nil && (err == nil || !strings.Contains(err.Error(), "BILLING_DUNNING_SCHEDULE")):
+			t.Errorf("BILLING_DUNNING_SCHEDULE=%q: Validate() = %v, want it refused naming the variable", v, err)
+		case want != nil && (err != nil || !slices.Equal(cfg.Dunning, want)):
+			t.Errorf("BILLING_DUNNING_SCHEDULE=%q: %v, %v; want %v", v, cfg.Dunning, err, want)
 		}
 	}
 }

@@ -129,6 +129,7 @@ func (m *Main) openPayments(ctx context.Context) error {
 	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
 		Log: m.Log, Provider: m.Provider, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
 		Observe: m.Metrics.ObserveOutcome, Interpreter: m.interpreter(), Limbo: m.ReadModels,
+		Renewals: m.renewals(), Dunning: m.Config.Dunning,
 	})
 	if err != nil {
 		return err
@@ -240,6 +241,15 @@ func (m *Main) cardSaved(ctx context.Context, e payments.SetupCompleted) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return m.Projector.WaitFor(ctx, pos)
+}
+
+// renewals lets the ledger bill renewals itself with the sandbox; Stripe
+// bills its subscriptions and sends its invoices (nil).
+func (m *Main) renewals() reconciler.Renewals {
+	if m.stripe != nil {
+		return nil
+	}
+	return m.ReadModels
 }
 
 // interpreter reads Stripe's webhooks (nil with the sandbox).

@@ -1,0 +1,172 @@
+package reconciler_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/app"
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/projections"
+	"github.com/robotlabor/billing/reconciler"
+)
+
+// clock is a time tests move forward.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// due lists subscriptions as due at any time: the domain decides.
+type due []domain.SubscriptionID
+
+func (d due) DueRenewals(_ context.Context, now, after time.Time, _ string, _ int) ([]projections.DueSubscription, error) {
+	if !after.IsZero() {
+		return nil, nil
+	}
+	out := make([]projections.DueSubscription, len(d))
+	for i, id := range d {
+		out[i] = projections.DueSubscription{ID: string(id), DueAt: now}
+	}
+	return out, nil
+}
+
+// renewing starts a subscription of the monthly plan at start, then runs a
+// reconciler that bills its renewals on the test's clock, and returns the
+// subscription's id and the clock.
+func renewing(t *testing.T, f *fixture) (domain.SubscriptionID, *clock) {
+	t.Helper()
+	c := &clock{t: now}
+	f.log = app.NewLog(f.store, c.now)
+	orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
+	f.run(t, "first.db", orders)
+	o, err := app.Orders(f.log).Load(context.Background(), orders[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reconciler.New(context.Background(), reconciler.Config{
+		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "renewals.db"),
+		Renewals: due{o.SubscriptionID}, RenewEvery: 2 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; r.Close() })
+	return o.SubscriptionID, c
+}
+
+func (f *fixture) subscription(t *testing.T, id domain.SubscriptionID) *domain.Subscription {
+	t.Helper()
+	s, err := app.Subscriptions(f.log).Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) order(t *testing.T, id domain.OrderID) *domain.Order {
+	t.Helper()
+	o, err := app.Orders(f.log).Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestTheLedgerRenewsEachPeriodOnce: at each period's end the renewal
+// order is placed at the boundary, charged once and the period moves on,
+// month after month.
+func TestTheLedgerRenewsEachPeriodOnce(t *testing.T) {
+	f := setup(t)
+	id, c := renewing(t, f)
+	for month := 1; month <= 3; month++ {
+		end := f.subscription(t, id).CurrentPeriodEnd
+		c.set(end)
+		eventually(t, "the period to be renewed", func() bool { return f.subscription(t, id).CurrentPeriodStart.Equal(end) })
+		renewal := f.order(t, domain.RenewalOrderIDFor(id, end))
+		if renewal.Status != domain.OrderStatusPaid || !renewal.CreatedAt.Equal(end) || !renewal.Renewal {
+			t.Fatalf("month %d: renewal order %s created %v, want paid at the boundary %v", month, renewal.Status, renewal.CreatedAt, end)
+		}
+	}
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.charges != 1+3 {
+		t.Fatalf("%d charges for a first payment and 3 renewals", f.p.charges)
+	}
+}
+
+// TestDunningRetriesThenCancels: a declined renewal makes the subscription
+// past_due with its order pending and the decline shown; each retry on the
+// schedule has its own key; after the last the order fails and the
+// subscription is canceled for payment_failed, and nothing more is charged.
+func TestDunningRetriesThenCancels(t *testing.T) {
+	f := setup(t)
+	id, c := renewing(t, f)
+	end := f.subscription(t, id).CurrentPeriodEnd
+	renewal := domain.RenewalOrderIDFor(id, end)
+	f.p.mu.Lock()
+	f.p.declines = true
+	f.p.mu.Unlock()
+	c.set(end)
+	eventually(t, "past_due", func() bool { return f.subscription(t, id).Status == domain.SubscriptionStatusPastDue })
+	if o := f.order(t, renewal); o.Status != domain.OrderStatusPending || o.FailureCode != "card_declined" {
+		t.Fatalf("after a declined renewal the order is %s (%q), want pending with the decline", o.Status, o.FailureCode)
+	}
+	for i, after := range reconciler.DefaultDunning {
+		c.set(end.Add(after))
+		eventually(t, "the retry", func() bool {
+			s := f.subscription(t, id)
+			return s.FailedAttempts == i+2 || s.Status == domain.SubscriptionStatusCanceled
+		})
+	}
+	eventually(t, "the subscription to end", func() bool { return f.subscription(t, id).ProviderCanceled })
+	s, o := f.subscription(t, id), f.order(t, renewal)
+	if s.Status != domain.SubscriptionStatusCanceled || s.CancelReason != domain.ReasonPaymentFailed || o.Status != domain.OrderStatusFailed {
+		t.Fatalf("subscription %s (%s), order %s; want canceled for payment_failed and the order failed", s.Status, s.CancelReason, o.Status)
+	}
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	attempts := 0
+	for key := range f.p.keys {
+		if strings.HasPrefix(key, "renewal_") {
+			attempts++
+		}
+	}
+	if attempts != 4 {
+		t.Fatalf("%d renewal keys, want one per attempt (4)", attempts)
+	}
+}
+
+// TestARetryThatSucceedsKeepsThePeriod: paid on the first retry, the
+// subscription is active again for the period that started at the old end.
+func TestARetryThatSucceedsKeepsThePeriod(t *testing.T) {
+	f := setup(t)
+	id, c := renewing(t, f)
+	end := f.subscription(t, id).CurrentPeriodEnd
+	f.p.mu.Lock()
+	f.p.declines = true
+	f.p.mu.Unlock()
+	c.set(end)
+	eventually(t, "past_due", func() bool { return f.subscription(t, id).Status == domain.SubscriptionStatusPastDue })
+	f.p.mu.Lock()
+	f.p.declines = false
+	f.p.mu.Unlock()
+	c.set(end.Add(30 * time.Hour))
+	eventually(t, "renewed", func() bool { return f.subscription(t, id).Status == domain.SubscriptionStatusActive })
+	s, o := f.subscription(t, id), f.order(t, domain.RenewalOrderIDFor(id, end))
+	if !s.CurrentPeriodStart.Equal(end) || o.Status != domain.OrderStatusPaid || o.FailureCode != "" {
+		t.Fatalf("period from %v (want %v), order %s (%q)", s.CurrentPeriodStart, end, o.Status, o.FailureCode)
+	}
+}
