@@ -45,9 +45,13 @@ func (v Version) Expected() eventstore.ExpectedRevision {
 type Log struct {
 	Store eventstore.Store
 	Now   func() time.Time
+	// TestClocks gives each user a test clock (the sandbox): UserNow
+	// reads it. Off, every user's time is Now.
+	TestClocks bool
 
 	catalog *snapshots[*domain.Catalog]
 	wallets *snapshots[*domain.Wallet]
+	clocks  *snapshots[*domain.TestClock]
 }
 
 // cachedWallets bounds how many users' wallets stay folded in memory.
@@ -61,7 +65,29 @@ func NewLog(store eventstore.Store, now func() time.Time) *Log {
 	l := &Log{Store: store, Now: now}
 	l.catalog = newSnapshots[*domain.Catalog](l, 1)
 	l.wallets = newSnapshots[*domain.Wallet](l, cachedWallets)
+	l.clocks = newSnapshots[*domain.TestClock](l, cachedWallets)
+	l.clocks.keepMissing = true // most users never advance theirs
 	return l
+}
+
+// UserNow is userID's billing time: their test clock's when TestClocks is
+// on (the real time until they first advance it), else Now. A clock
+// advanced by this instance is read at once; by another, within a second.
+func (l *Log) UserNow(ctx context.Context, userID string) (time.Time, error) {
+	real := l.Now()
+	if !l.TestClocks {
+		return real, nil
+	}
+	c, err := l.Clock(ctx, userID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.Now(real), nil
+}
+
+// Clock returns userID's test clock (shared: read it, never change it).
+func (l *Log) Clock(ctx context.Context, userID string) (*domain.TestClock, error) {
+	return l.clocks.load(ctx, domain.ClockStream(userID), func() *domain.TestClock { return &domain.TestClock{UserID: userID} }, nil)
 }
 
 // Catalog returns the plan catalog as the log had it at most a second ago
@@ -148,6 +174,7 @@ func (l *Log) Append(ctx context.Context, stream string, expected eventstore.Exp
 	// also when the append's outcome is unknown.
 	l.catalog.forget(stream)
 	l.wallets.forget(stream)
+	l.clocks.forget(stream)
 	return res, err
 }
 

@@ -48,7 +48,11 @@ func (s *Service) PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta Me
 	if err != nil {
 		return Placed{}, err
 	}
-	events, err := cmd.Decide(catalog, wallet, s.Log.Now())
+	now, err := s.Log.UserNow(ctx, cmd.UserID) // the order's created_at follows the user's test clock
+	if err != nil {
+		return Placed{}, err
+	}
+	events, err := cmd.Decide(catalog, wallet, now)
 	if err != nil {
 		// A replay is answered with the order it placed even when the
 		// same request would be refused now (its card removed since, its

@@ -31,6 +31,9 @@ type snapshots[A Aggregate] struct {
 	cache  *lru.Cache[string, snapshot[A]]
 	maxAge time.Duration
 	now    func() time.Time // the real clock: ages are not billing times
+	// keepMissing caches that a stream does not exist, too (asked again
+	// after maxAge): for streams most keys never have.
+	keepMissing bool
 }
 
 type snapshot[A Aggregate] struct {
@@ -81,7 +84,7 @@ func (s *snapshots[A]) load(ctx context.Context, stream string, newAgg func() A,
 	if err != nil {
 		return agg, err
 	}
-	if v.Exists {
+	if v.Exists || s.keepMissing {
 		s.cache.Add(stream, snapshot[A]{agg: agg, v: v, checked: checked})
 	}
 	return agg, nil

@@ -12,7 +12,10 @@ import (
 // subscription's last event, for read-your-writes all the same. It returns
 // ErrNotFound for a subscription that is not the user's.
 func (s *Service) CancelSubscription(ctx context.Context, userID string, id domain.SubscriptionID, meta Metadata) (eventstore.Position, error) {
-	now := s.Log.Now()
+	now, err := s.Log.UserNow(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
 	res, err := Subscriptions(s.Log).DecideOwned(ctx, userID, id, meta, func(sub *domain.Subscription) ([]domain.Event, error) {
 		return sub.RequestCancel(domain.ReasonCustomerRequest, now)
 	})

@@ -66,6 +66,8 @@ func newEvent(eventType string) (decoder, error) {
 		return decodeAs[PaymentAttemptFailed], nil
 	case EventSubscriptionRenewalDue:
 		return decodeAs[SubscriptionRenewalDue], nil
+	case EventClockAdvanced:
+		return decodeAs[ClockAdvanced], nil
 	case EventRefundRequested:
 		return decodeAs[RefundRequested], nil
 	case EventOrderRefunded:

@@ -40,6 +40,7 @@ func everyEvent() []domain.Event {
 		domain.ProviderEventReceived{Provider: "stripe", EventID: "evt_1", Type: "payment_intent.succeeded", Created: clock(),
 			Object: json.RawMessage(`{"id":"pi_1","object":"payment_intent"}`), PreviousAttributes: json.RawMessage(`{"status":"processing"}`),
 			ReceivedAt: later(time.Second)},
+		domain.ClockAdvanced{UserID: alice, To: feb15},
 	}
 }
 
@@ -157,7 +158,7 @@ func (foreignEvent) EventType() string { return "order.foreign" }
 func (foreignEvent) StreamID() string  { return "order-x" }
 
 func TestEventTypeNames(t *testing.T) {
-	form := regexp.MustCompile(`^(catalog|wallet|order|subscription|provider)\.[a-z]+(_[a-z]+)*$`)
+	form := regexp.MustCompile(`^(catalog|wallet|order|subscription|provider|clock)\.[a-z]+(_[a-z]+)*$`)
 	seen := make(map[string]bool)
 	for _, typ := range domain.EventTypes() {
 		if seen[typ] {

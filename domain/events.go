@@ -51,5 +51,6 @@ func EventTypes() []string {
 		EventSubscriptionCreated, EventSubscriptionStarted, EventSubscriptionRenewalDue, EventSubscriptionRenewed,
 		EventSubscriptionPastDue, EventSubscriptionCancelRequested, EventSubscriptionCanceled,
 		EventProviderEventReceived,
+		EventClockAdvanced,
 	}
 }

@@ -10,27 +10,41 @@ import "time"
 // It returns no events when nothing is due yet, an attempt is in flight,
 // or s is not billed (incomplete, canceled, or never created).
 func (s *Subscription) DueRenewal(now time.Time, schedule []time.Duration) ([]Event, error) {
-	if !s.Live() || s.CurrentPeriodEnd.IsZero() {
-		return nil, nil
-	}
-	next := 1
-	if s.Renewing != "" {
-		if s.FailedAttempts < s.Attempt || s.Attempt > len(schedule) {
-			return nil, nil // in flight, or the last attempt was made
-		}
-		next = s.Attempt + 1
-	}
-	due := s.CurrentPeriodEnd
-	if next > 1 {
-		due = due.Add(schedule[next-2])
-	}
-	if now.Before(due) {
+	due, attempt, ok := s.NextCharge(schedule)
+	if !ok || now.Before(due) {
 		return nil, nil
 	}
 	return []Event{SubscriptionRenewalDue{
 		SubscriptionRef: s.ref(), RenewalOrderID: RenewalOrderIDFor(s.ID, s.CurrentPeriodEnd), PeriodStart: s.CurrentPeriodEnd,
-		Attempt: next, Final: next == len(schedule)+1, DueAt: due.UTC(),
+		Attempt: attempt, Final: attempt == len(schedule)+1, DueAt: due.UTC(),
 	}}, nil
+}
+
+// NextCharge is when the ledger's next charge of s falls due on schedule,
+// and which attempt it is (see DueRenewal); ok is false when none will
+// (s is not billed, an attempt is in flight, or the last was made).
+func (s *Subscription) NextCharge(schedule []time.Duration) (due time.Time, attempt int, ok bool) {
+	if !s.Live() || s.CurrentPeriodEnd.IsZero() {
+		return time.Time{}, 0, false
+	}
+	attempt = 1
+	if s.Renewing != "" {
+		if s.FailedAttempts < s.Attempt || s.Attempt > len(schedule) {
+			return time.Time{}, 0, false // in flight, or the last attempt was made
+		}
+		attempt = s.Attempt + 1
+	}
+	due = s.CurrentPeriodEnd
+	if attempt > 1 {
+		due = due.Add(schedule[attempt-2])
+	}
+	return due, attempt, true
+}
+
+// ChargeInFlight reports an attempt of the ledger's renewal whose outcome
+// is not recorded yet.
+func (s *Subscription) ChargeInFlight() bool {
+	return s.Live() && s.Renewing != "" && s.FailedAttempts < s.Attempt
 }
 
 // NextAttempt is when the attempt after the declined one, attempt, is

@@ -77,6 +77,7 @@ func newServer(t *testing.T) *billinghttp.Server {
 		MetricsHandler: http.NotFoundHandler(),
 		Sandbox:        http.NotFoundHandler(),
 		Webhooks:       never,
+		Clocks:         never,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +93,7 @@ type unused struct {
 	billinghttp.Queries
 	billinghttp.Progress
 	billinghttp.Webhooks
+	billinghttp.Clocks
 }
 
 // openAPIPath turns gin's /orders/:order_id (or *rest) into /orders/{order_id}.

@@ -34,6 +34,9 @@ type Config struct {
 	// Sandbox serves the sandbox provider's hosted card pages under
 	// /sandbox/; nil when the sandbox is not the provider.
 	Sandbox http.Handler
+	// Clocks serves the users' test clocks under /v1/me/test_clock; nil
+	// when the sandbox is not the provider (the routes are then 404).
+	Clocks Clocks
 	// Ready reports whether the service's dependencies are ready (/readyz).
 	Ready func(ctx context.Context) error
 	// OutcomeWait bounds how long a POST waits for a payment or refund
@@ -137,6 +140,11 @@ func (s *Server) routes() []Route {
 	}
 	if s.cfg.Webhooks != nil {
 		routes = append(routes, Route{http.MethodPost, "/v1/webhooks/stripe", false, s.stripeWebhook, maxWebhookBody})
+	}
+	if s.cfg.Clocks != nil {
+		routes = append(routes,
+			Route{http.MethodGet, "/v1/me/test_clock", true, s.getTestClock, 0},
+			Route{http.MethodPost, "/v1/me/test_clock/advance", true, s.advanceTestClock, 0})
 	}
 	if s.cfg.MetricsHandler != nil {
 		routes = append(routes, Route{http.MethodGet, "/metrics", false, gin.WrapH(s.cfg.MetricsHandler), 0})

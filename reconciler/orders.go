@@ -278,12 +278,17 @@ func paymentOf(res payments.ChargeResult) domain.Payment {
 // recordFirstPeriod starts the subscription when its first payment
 // succeeded and ends it when it failed.
 func (r *Reconciler) recordFirstPeriod(ctx context.Context, placed domain.OrderPlaced, c charge, meta app.Metadata) error {
-	now := r.now()
+	now, err := r.cfg.Log.UserNow(ctx, placed.UserID)
+	if err != nil {
+		return err
+	}
+	// The provider's period when it bills by itself; the user's time when
+	// the ledger bills (a test clock moves it).
 	start := c.periodStart
-	if start.IsZero() {
+	if start.IsZero() || r.cfg.Renewals != nil {
 		start = now
 	}
-	_, err := app.Subscriptions(r.cfg.Log).Decide(ctx, placed.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+	_, err = app.Subscriptions(r.cfg.Log).Decide(ctx, placed.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 		return s.SettleFirstPayment(paymentOf(c.result), start, c.subscriptionID, now)
 	})
 	if err != nil {
@@ -371,7 +376,10 @@ func (r *Reconciler) orderRefunded(ctx context.Context, e domain.OrderRefunded, 
 	if err != nil || order.SubscriptionID == "" || order.Renewal {
 		return err
 	}
-	now := r.now()
+	now, err := r.cfg.Log.UserNow(ctx, order.UserID)
+	if err != nil {
+		return err
+	}
 	_, err = app.Subscriptions(r.cfg.Log).Decide(ctx, order.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 		return s.RequestCancel(domain.ReasonFirstOrderRefunded, now)
 	})

@@ -51,8 +51,10 @@ func (r *Reconciler) schedule(ctx context.Context) error {
 // renewalPage is how many due subscriptions one read of the index returns.
 const renewalPage = 500
 
-// RenewDue records every renewal charge due at now. It returns the first
-// error that stopped it; the next round goes on from the start.
+// RenewDue records every renewal charge due at now, each decided at its
+// user's time (a test clock that was advanced stays where it was put). It
+// returns the first error that stopped it; the next round goes on from the
+// start.
 func (r *Reconciler) RenewDue(ctx context.Context, now time.Time) error {
 	subs := app.Subscriptions(r.cfg.Log)
 	var after time.Time
@@ -68,7 +70,13 @@ func (r *Reconciler) RenewDue(ctx context.Context, now time.Time) error {
 				continue
 			}
 			meta := app.Metadata{CorrelationID: d.ID}
-			_, err = subs.Decide(ctx, id, meta, func(s *domain.Subscription) ([]domain.Event, error) { return s.DueRenewal(now, r.cfg.Dunning) })
+			_, err = subs.Decide(ctx, id, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+				at, err := r.cfg.Log.UserNow(ctx, s.UserID)
+				if err != nil {
+					return nil, err
+				}
+				return s.DueRenewal(at, r.cfg.Dunning)
+			})
 			if err != nil {
 				return err
 			}
@@ -109,7 +117,10 @@ func (r *Reconciler) renewalDue(ctx context.Context, rec eventstore.RecordedEven
 			return err
 		}
 	}
-	now := r.now()
+	now, err := r.cfg.Log.UserNow(ctx, due.UserID)
+	if err != nil {
+		return err
+	}
 	var p domain.Payment
 	if recorded, ok := attemptOutcome(order, due); ok {
 		p = recorded

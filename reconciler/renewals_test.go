@@ -2,6 +2,7 @@ package reconciler_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -44,8 +45,17 @@ func (d due) DueRenewals(_ context.Context, now, after time.Time, _ string, _ in
 // subscription's id and the clock.
 func renewing(t *testing.T, f *fixture) (domain.SubscriptionID, *clock) {
 	t.Helper()
+	id, c, _ := renewingEvery(t, f, 2*time.Millisecond)
+	return id, c
+}
+
+// renewingEvery is renewing with the scheduler's period; it also returns
+// the reconciler.
+func renewingEvery(t *testing.T, f *fixture, every time.Duration) (domain.SubscriptionID, *clock, *reconciler.Reconciler) {
+	t.Helper()
 	c := &clock{t: now}
 	f.log = app.NewLog(f.store, c.now)
+	f.log.TestClocks = true // the real time (c) until a test advances a user's clock
 	orders := f.placeOrders(t, "alice", 1, "plan_fleet_monthly")
 	f.run(t, "first.db", orders)
 	o, err := app.Orders(f.log).Load(context.Background(), orders[0])
@@ -54,7 +64,7 @@ func renewing(t *testing.T, f *fixture) (domain.SubscriptionID, *clock) {
 	}
 	r, err := reconciler.New(context.Background(), reconciler.Config{
 		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "renewals.db"),
-		Renewals: due{o.SubscriptionID}, RenewEvery: 2 * time.Millisecond,
+		Renewals: due{o.SubscriptionID}, RenewEvery: every,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 	})
 	if err != nil {
@@ -64,7 +74,7 @@ func renewing(t *testing.T, f *fixture) (domain.SubscriptionID, *clock) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; r.Close() })
-	return o.SubscriptionID, c
+	return o.SubscriptionID, c, r
 }
 
 func (f *fixture) subscription(t *testing.T, id domain.SubscriptionID) *domain.Subscription {
@@ -168,5 +178,58 @@ func TestARetryThatSucceedsKeepsThePeriod(t *testing.T) {
 	s, o := f.subscription(t, id), f.order(t, domain.RenewalOrderIDFor(id, end))
 	if !s.CurrentPeriodStart.Equal(end) || o.Status != domain.OrderStatusPaid || o.FailureCode != "" {
 		t.Fatalf("period from %v (want %v), order %s (%q)", s.CurrentPeriodStart, end, o.Status, o.FailureCode)
+	}
+}
+
+// TestAdvancingATestClockRenewsInTimeOrder: advancing a user's test clock
+// three months and a day charges the three renewals at their boundaries,
+// each recorded before the next is due, and leaves the clock at the time
+// asked; going back is refused.
+func TestAdvancingATestClockRenewsInTimeOrder(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	id, _, r := renewingEvery(t, f, time.Hour) // the advance alone renews
+	first := f.subscription(t, id).CurrentPeriodEnd
+	to := first.AddDate(0, 2, 1)
+	if err := r.Advance(ctx, "alice", to, []domain.SubscriptionID{id}, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	s := f.subscription(t, id)
+	if !s.CurrentPeriodStart.Equal(first.AddDate(0, 2, 0)) || s.Status != domain.SubscriptionStatusActive {
+		t.Fatalf("after the advance the period starts %v (%s), want the third boundary %v", s.CurrentPeriodStart, s.Status, first.AddDate(0, 2, 0))
+	}
+	for i := range 3 {
+		boundary := first.AddDate(0, i, 0)
+		if o := f.order(t, domain.RenewalOrderIDFor(id, boundary)); o.Status != domain.OrderStatusPaid || !o.CreatedAt.Equal(boundary) {
+			t.Fatalf("renewal %d: %s at %v, want paid at %v", i+1, o.Status, o.CreatedAt, boundary)
+		}
+	}
+	if now, err := f.log.UserNow(ctx, "alice"); err != nil || !now.Equal(to) {
+		t.Fatalf("the clock reads %v, %v; want %v", now, err, to)
+	}
+	if err := r.Advance(ctx, "alice", to.Add(-time.Hour), []domain.SubscriptionID{id}, app.Metadata{}); !errors.Is(err, domain.ErrClockCannotGoBack) {
+		t.Fatalf("advancing back: %v, want ErrClockCannotGoBack", err)
+	}
+}
+
+// TestAdvancingThroughDunning: with a declining card, advancing past the
+// whole schedule makes every attempt at its time and cancels the
+// subscription at the last one.
+func TestAdvancingThroughDunning(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	id, _, r := renewingEvery(t, f, time.Hour)
+	end := f.subscription(t, id).CurrentPeriodEnd
+	f.p.mu.Lock()
+	f.p.declines = true
+	f.p.mu.Unlock()
+	if err := r.Advance(ctx, "alice", end.AddDate(0, 0, 10), []domain.SubscriptionID{id}, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	s, o := f.subscription(t, id), f.order(t, domain.RenewalOrderIDFor(id, end))
+	last := end.Add(reconciler.DefaultDunning[len(reconciler.DefaultDunning)-1])
+	if s.Status != domain.SubscriptionStatusCanceled || s.CancelReason != domain.ReasonPaymentFailed || !s.CanceledAt.Equal(last) || o.Status != domain.OrderStatusFailed {
+		t.Fatalf("subscription %s (%s) canceled at %v, order %s; want canceled for payment_failed at the last retry %v, the order failed",
+			s.Status, s.CancelReason, s.CanceledAt, o.Status, last)
 	}
 }

@@ -27,7 +27,10 @@ func (r *Reconciler) cancelRequested(ctx context.Context, rec eventstore.Recorde
 		}
 		r.cfg.Observe("subscription_cancel", "succeeded")
 	}
-	now := r.now()
+	now, err := r.cfg.Log.UserNow(ctx, e.UserID)
+	if err != nil {
+		return err
+	}
 	_, err = subs.Decide(ctx, e.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) { return s.ConfirmCanceled(e.Reason, now) })
 	return err
 }

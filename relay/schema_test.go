@@ -262,6 +262,7 @@ func subscriptionSamples() []domain.Event {
 
 func providerSamples() []domain.Event {
 	return []domain.Event{
+		domain.ClockAdvanced{UserID: sampleUser, To: at(60 * 24 * 31)},
 		domain.ProviderEventReceived{Provider: "stripe", EventID: "evt_1OqXyZ2eZvKYlo2C", Type: "charge.refunded", Created: at(60),
 			Object:             json.RawMessage(`{"id":"ch_3OqXyZ2eZvKYlo2C","object":"charge","amount_refunded":4900}`),
 			PreviousAttributes: json.RawMessage(`{"amount_refunded":0}`), ReceivedAt: at(61)},

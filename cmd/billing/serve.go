@@ -172,6 +172,7 @@ func (m *Main) openProvider(ctx context.Context, publicURL string) error {
 		Logger:           m.Logger,
 	})
 	m.Sandbox, m.Provider = sb, sb
+	m.Log.TestClocks = true // each user's billing times follow their test clock
 	return err
 }
 
@@ -243,6 +244,15 @@ func (m *Main) cardSaved(ctx context.Context, e payments.SetupCompleted) error {
 	return m.Projector.WaitFor(ctx, pos)
 }
 
+// testClocks serves the users' test clocks with the sandbox; with Stripe,
+// its own test clocks apply (nil: the routes answer 404).
+func (m *Main) testClocks() bhttp.Clocks {
+	if m.stripe != nil {
+		return nil
+	}
+	return newClocks(m)
+}
+
 // renewals lets the ledger bill renewals itself with the sandbox; Stripe
 // bills its subscriptions and sends its invoices (nil).
 func (m *Main) renewals() reconciler.Renewals {
@@ -287,6 +297,7 @@ func (m *Main) openHTTP(context.Context) error {
 		Queries:         m.ReadModels,
 		Progress:        m.Projector,
 		Sandbox:         m.sandboxPages(),
+		Clocks:          m.testClocks(),
 		Webhooks:        m.webhooks(),
 		Metrics:         m.Metrics,
 		MetricsHandler:  m.Metrics.Handler(),
