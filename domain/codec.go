@@ -66,6 +66,12 @@ func newEvent(eventType string) (decoder, error) {
 		return decodeAs[PaymentAttemptFailed], nil
 	case EventSubscriptionRenewalDue:
 		return decodeAs[SubscriptionRenewalDue], nil
+	case EventSubscriptionCardChanged:
+		return decodeAs[SubscriptionCardChanged], nil
+	case EventCancelScheduled:
+		return decodeAs[CancelScheduled], nil
+	case EventCancelUnscheduled:
+		return decodeAs[CancelUnscheduled], nil
 	case EventClockAdvanced:
 		return decodeAs[ClockAdvanced], nil
 	case EventRefundRequested:

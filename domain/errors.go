@@ -54,6 +54,8 @@ var (
 	ErrSetupSessionExpired error = &Error{Code: "setup_session_expired", Message: "setup session expired"}
 	// ErrSetupSessionCompleted: the card setup session already saved another card.
 	ErrSetupSessionCompleted error = &Error{Code: "setup_session_completed", Message: "setup session already completed"}
+	// ErrSubscriptionCanceled: a change to a subscription that has ended.
+	ErrSubscriptionCanceled error = &Error{Code: "subscription_canceled", Message: "the subscription is canceled"}
 	// ErrInvalidTransition: an outcome contradicts recorded history (for
 	// example "paid" for an order already recorded as failed).
 	ErrInvalidTransition error = &Error{Code: "invalid_transition", Message: "transition contradicts recorded history"}

@@ -39,6 +39,9 @@ const (
 	EventSubscriptionCancelRequested = "subscription.cancel_requested"
 	EventSubscriptionCanceled        = "subscription.canceled"
 	EventSubscriptionRenewalDue      = "subscription.renewal_due"
+	EventSubscriptionCardChanged     = "subscription.card_changed"
+	EventCancelScheduled             = "subscription.cancel_scheduled"
+	EventCancelUnscheduled           = "subscription.cancel_unscheduled"
 )
 
 // EventTypes lists every stored event type, grouped by aggregate.
@@ -49,7 +52,8 @@ func EventTypes() []string {
 		EventOrderPlaced, EventOrderPaid, EventOrderPaymentFailed,
 		EventRefundRequested, EventOrderRefunded, EventRefundFailed, EventPaymentAttemptFailed,
 		EventSubscriptionCreated, EventSubscriptionStarted, EventSubscriptionRenewalDue, EventSubscriptionRenewed,
-		EventSubscriptionPastDue, EventSubscriptionCancelRequested, EventSubscriptionCanceled,
+		EventSubscriptionPastDue, EventSubscriptionCardChanged, EventCancelScheduled, EventCancelUnscheduled,
+		EventSubscriptionCancelRequested, EventSubscriptionCanceled,
 		EventProviderEventReceived,
 		EventClockAdvanced,
 	}

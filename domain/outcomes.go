@@ -105,6 +105,9 @@ func NewSubscriptionCreated(placed OrderPlaced, plan Plan) SubscriptionCreated {
 // yet (incomplete).
 func (s *Subscription) AwaitsStart() bool { return s.Status == SubscriptionStatusIncomplete }
 
+// Ended reports a canceled subscription.
+func (s *Subscription) Ended() bool { return s.Status == SubscriptionStatusCanceled }
+
 // Live reports a subscription that is billed (active or past_due).
 func (s *Subscription) Live() bool {
 	return s.Status == SubscriptionStatusActive || s.Status == SubscriptionStatusPastDue

@@ -11,8 +11,12 @@ import "time"
 // or s is not billed (incomplete, canceled, or never created).
 func (s *Subscription) DueRenewal(now time.Time, schedule []time.Duration) ([]Event, error) {
 	due, attempt, ok := s.NextCharge(schedule)
-	if !ok || now.Before(due) {
+	switch {
+	case !ok || now.Before(due):
 		return nil, nil
+	case attempt == 0:
+		// Canceled at the period's end, as the user asked: not renewed.
+		return s.RequestCancel(ReasonCustomerRequest, due)
 	}
 	return []Event{SubscriptionRenewalDue{
 		SubscriptionRef: s.ref(), RenewalOrderID: RenewalOrderIDFor(s.ID, s.CurrentPeriodEnd), PeriodStart: s.CurrentPeriodEnd,
@@ -21,24 +25,28 @@ func (s *Subscription) DueRenewal(now time.Time, schedule []time.Duration) ([]Ev
 }
 
 // NextCharge is when the ledger's next charge of s falls due on schedule,
-// and which attempt it is (see DueRenewal); ok is false when none will
-// (s is not billed, an attempt is in flight, or the last was made).
+// and which attempt it is (see DueRenewal); attempt 0 is the end of a
+// subscription canceled at its period's end instead. ok is false when
+// nothing will fall due (s is not billed, an attempt is in flight, or the
+// last was made).
 func (s *Subscription) NextCharge(schedule []time.Duration) (due time.Time, attempt int, ok bool) {
-	if !s.Live() || s.CurrentPeriodEnd.IsZero() {
+	switch {
+	case !s.Live() || s.CurrentPeriodEnd.IsZero():
 		return time.Time{}, 0, false
+	case s.ChargeInFlight():
+		return time.Time{}, 0, false
+	case s.CancelAtPeriodEnd:
+		return s.CurrentPeriodEnd, 0, true
+	case s.Renewing == "":
+		return s.CurrentPeriodEnd, 1, true
+	case s.Attempt > len(schedule):
+		return time.Time{}, 0, false // the last attempt was made
 	}
-	attempt = 1
-	if s.Renewing != "" {
-		if s.FailedAttempts < s.Attempt || s.Attempt > len(schedule) {
-			return time.Time{}, 0, false // in flight, or the last attempt was made
-		}
-		attempt = s.Attempt + 1
+	attempt = s.Attempt + 1
+	if !s.RetryAt.IsZero() {
+		return s.RetryAt, attempt, true // on schedule, or at once with a new card
 	}
-	due = s.CurrentPeriodEnd
-	if attempt > 1 {
-		due = due.Add(schedule[attempt-2])
-	}
-	return due, attempt, true
+	return s.CurrentPeriodEnd.Add(schedule[attempt-2]), attempt, true
 }
 
 // ChargeInFlight reports an attempt of the ledger's renewal whose outcome

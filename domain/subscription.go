@@ -46,6 +46,7 @@ type Subscription struct {
 	CanceledAt             time.Time
 	CancelReason           string
 	CancelRequested        bool // the customer canceled (the API's DELETE)
+	CancelAtPeriodEnd      bool // not renewed: canceled at CurrentPeriodEnd
 	ProviderCanceled       bool // subscription.canceled is recorded: nothing is left to do
 	CreatedAt              time.Time
 	// The ledger's renewal in progress (see DueRenewal): its order, the
@@ -83,6 +84,15 @@ func (s *Subscription) Apply(e Event) {
 	case SubscriptionPastDue:
 		s.Status, s.PastDueCode, s.RetryAt = SubscriptionStatusPastDue, e.FailureCode, e.RetryAt
 		s.FailedAttempts = max(s.FailedAttempts, e.Attempt)
+	case SubscriptionCardChanged:
+		s.PaymentMethodID = e.PaymentMethodID
+		if s.Status == SubscriptionStatusPastDue {
+			s.RetryAt = e.ChangedAt // the unpaid renewal is retried with the new card at once
+		}
+	case CancelScheduled:
+		s.CancelAtPeriodEnd = true
+	case CancelUnscheduled:
+		s.CancelAtPeriodEnd = false
 	case SubscriptionCancelRequested:
 		s.Status, s.CancelRequested, s.CanceledAt, s.CancelReason = SubscriptionStatusCanceled, true, e.RequestedAt, e.Reason
 	case SubscriptionCanceled:
@@ -212,4 +222,69 @@ func (s *Subscription) contradiction(what string) error {
 		status = "not created"
 	}
 	return refuse(ErrInvalidTransition, "", "subscription %s (%s) %s", s.ID, status, what)
+}
+
+// CancelReasonView is the reason an API client sees (cancel_reason):
+// "requested" for an end someone asked for (the user, a refund of the
+// first order, the provider), "payment_failed" when payments failed; empty
+// while not canceled.
+func (s *Subscription) CancelReasonView() string {
+	if s.Status != SubscriptionStatusCanceled {
+		return ""
+	}
+	return CancelReasonView(s.CancelReason)
+}
+
+// CancelReasonView maps a recorded reason to the API's cancel_reason.
+func CancelReasonView(reason string) string {
+	if reason == ReasonPaymentFailed || reason == ReasonFirstPaymentFailed {
+		return "payment_failed"
+	}
+	return "requested"
+}
+
+// ScheduleCancel ends s at its current period's end instead of renewing
+// it. It returns no events when that is scheduled already, and
+// ErrSubscriptionCanceled once s has ended (ErrInvalidTransition before
+// it started: there is no period to end).
+func (s *Subscription) ScheduleCancel(now time.Time) ([]Event, error) {
+	switch {
+	case s.Status == SubscriptionStatusCanceled:
+		return nil, refuse(ErrSubscriptionCanceled, "", "subscription %s is canceled", s.ID)
+	case !s.Live():
+		return nil, s.contradiction("has no period to end")
+	case s.CancelAtPeriodEnd:
+		return nil, nil
+	}
+	return []Event{CancelScheduled{SubscriptionRef: s.ref(), ScheduledAt: now.UTC()}}, nil
+}
+
+// UnscheduleCancel takes back a scheduled cancellation. It returns no
+// events when none is scheduled, and ErrSubscriptionCanceled once s has
+// ended.
+func (s *Subscription) UnscheduleCancel(now time.Time) ([]Event, error) {
+	switch {
+	case s.Status == SubscriptionStatusCanceled:
+		return nil, refuse(ErrSubscriptionCanceled, "", "subscription %s is canceled", s.ID)
+	case !s.CancelAtPeriodEnd:
+		return nil, nil
+	}
+	return []Event{CancelUnscheduled{SubscriptionRef: s.ref(), UnscheduledAt: now.UTC()}}, nil
+}
+
+// ChangeCard makes pm, one of wallet's saved cards, the card s renews
+// on; while past_due its unpaid renewal is then retried at once. It
+// returns no events for the card s has, ErrPaymentMethodNotFound for a
+// card the wallet does not have, and ErrSubscriptionCanceled once s has
+// ended.
+func (s *Subscription) ChangeCard(pm PaymentMethodID, wallet *Wallet, now time.Time) ([]Event, error) {
+	switch {
+	case s.Status == SubscriptionStatusCanceled:
+		return nil, refuse(ErrSubscriptionCanceled, "", "subscription %s is canceled", s.ID)
+	case !wallet.HasCard(pm):
+		return nil, refuse(ErrPaymentMethodNotFound, "payment_method_id", "payment method %s not found", pm)
+	case pm == s.PaymentMethodID:
+		return nil, nil
+	}
+	return []Event{SubscriptionCardChanged{SubscriptionRef: s.ref(), PaymentMethodID: pm, ChangedAt: now.UTC()}}, nil
 }

@@ -67,6 +67,29 @@ type SubscriptionPastDue struct {
 	RetryAt     time.Time `json:"retry_at,omitempty"` // the next attempt's time (the ledger's dunning); zero: none
 }
 
+// SubscriptionCardChanged: the user chose another saved card for the
+// subscription's renewals. While past_due, the unpaid renewal is retried
+// with it at once.
+type SubscriptionCardChanged struct {
+	SubscriptionRef
+	PaymentMethodID PaymentMethodID `json:"payment_method_id"`
+	ChangedAt       time.Time       `json:"changed_at"`
+}
+
+// CancelScheduled: the user asked to end the subscription at its current
+// period's end (cancel_at_period_end): it is not renewed.
+type CancelScheduled struct {
+	SubscriptionRef
+	ScheduledAt time.Time `json:"scheduled_at"`
+}
+
+// CancelUnscheduled: the user took back a scheduled cancellation before
+// the period ended.
+type CancelUnscheduled struct {
+	SubscriptionRef
+	UnscheduledAt time.Time `json:"unscheduled_at"`
+}
+
 // SubscriptionCancelRequested: the customer canceled. Cancellation is
 // immediate: the subscription is canceled from now; the provider's side is
 // confirmed later by SubscriptionCanceled.
@@ -91,4 +114,7 @@ func (SubscriptionRenewalDue) EventType() string      { return EventSubscription
 func (SubscriptionRenewed) EventType() string         { return EventSubscriptionRenewed }
 func (SubscriptionPastDue) EventType() string         { return EventSubscriptionPastDue }
 func (SubscriptionCancelRequested) EventType() string { return EventSubscriptionCancelRequested }
+func (SubscriptionCardChanged) EventType() string     { return EventSubscriptionCardChanged }
+func (CancelScheduled) EventType() string             { return EventCancelScheduled }
+func (CancelUnscheduled) EventType() string           { return EventCancelUnscheduled }
 func (SubscriptionCanceled) EventType() string        { return EventSubscriptionCanceled }

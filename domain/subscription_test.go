@@ -360,3 +360,73 @@ func TestRenewalOrderIsAnOrdinaryOrder(t *testing.T) {
 		t.Errorf("renewal order %+v does not point at its subscription", order)
 	}
 }
+
+func scheduled() domain.CancelScheduled {
+	return domain.CancelScheduled{SubscriptionRef: subRef(), ScheduledAt: jan15}
+}
+
+func TestScheduleAndUnscheduleCancel(t *testing.T) {
+	schedule := func(s *domain.Subscription) ([]domain.Event, error) { return s.ScheduleCancel(jan15) }
+	given(t, subscriptionOf, schedule, []spec{
+		{"active: scheduled", active(), events(scheduled()), nil},
+		{"past_due: scheduled", overdue(), events(scheduled()), nil},
+		{"scheduled already: nothing", append(active(), scheduled()), nil, nil},
+		{"canceled", canceled(), nil, domain.ErrSubscriptionCanceled},
+		{"incomplete: no period to end", created(), nil, domain.ErrInvalidTransition},
+	})
+	unscheduled := domain.CancelUnscheduled{SubscriptionRef: subRef(), UnscheduledAt: jan15}
+	unschedule := func(s *domain.Subscription) ([]domain.Event, error) { return s.UnscheduleCancel(jan15) }
+	given(t, subscriptionOf, unschedule, []spec{
+		{"scheduled: taken back", append(active(), scheduled()), events(unscheduled), nil},
+		{"nothing scheduled: nothing", active(), nil, nil},
+		{"canceled", canceled(), nil, domain.ErrSubscriptionCanceled},
+	})
+	// At the period's end a scheduled cancellation ends it, not renews it.
+	end := domain.SubscriptionCancelRequested{SubscriptionRef: subRef(), Reason: domain.ReasonCustomerRequest, RequestedAt: feb15}
+	due := func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.DueRenewal(feb15.Add(time.Hour), dunning)
+	}
+	given(t, subscriptionOf, due, []spec{
+		{"scheduled: canceled at the period end", append(active(), scheduled()), events(end), nil},
+		{"taken back: renewed", append(active(), scheduled(), unscheduled), events(dueAt(1, feb15)), nil},
+	})
+	if s := subscriptionOf(append(active(), scheduled(), end)...); s.CancelReasonView() != "requested" || !s.CanceledAt.Equal(feb15) {
+		t.Errorf("ended at the period end: reason %q at %v, want requested at %v", s.CancelReasonView(), s.CanceledAt, feb15)
+	}
+}
+
+func dueAt(n int, at time.Time) domain.SubscriptionRenewalDue {
+	d := due(n)
+	d.DueAt = at
+	return d
+}
+
+func TestChangeCard(t *testing.T) {
+	wallet := domain.NewWallet(alice)
+	for _, e := range events(cardAttached(alice)) {
+		wallet.Apply(e)
+	}
+	other := domain.PaymentMethodID("pm_00000000000000000000000000000009")
+	change := func(pm domain.PaymentMethodID) func(*domain.Subscription) ([]domain.Event, error) {
+		return func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.ChangeCard(pm, wallet, feb15.Add(48*time.Hour))
+		}
+	}
+	changed := domain.SubscriptionCardChanged{SubscriptionRef: subRef(), PaymentMethodID: card(), ChangedAt: feb15.Add(48 * time.Hour)}
+	given(t, subscriptionOf, change(card()), []spec{
+		{"the same card: nothing", active(), nil, nil},
+		{"canceled", canceled(), nil, domain.ErrSubscriptionCanceled},
+	})
+	given(t, subscriptionOf, change(other), []spec{
+		{"a card the wallet does not have", active(), nil, domain.ErrPaymentMethodNotFound},
+	})
+	onOther := domain.SubscriptionCardChanged{SubscriptionRef: subRef(), PaymentMethodID: other, ChangedAt: jan15}
+	given(t, subscriptionOf, change(card()), []spec{
+		{"back to a saved card", append(active(), onOther), events(changed), nil},
+	})
+	// past_due: the unpaid renewal is retried at once with the new card.
+	s := subscriptionOf(append(active(), onOther, due(1), declined(1), changed)...)
+	if at, attempt, ok := s.NextCharge(dunning); !ok || attempt != 2 || !at.Equal(changed.ChangedAt) {
+		t.Fatalf("after a card change while past_due the next attempt is %d at %v (%v), want 2 at once (%v)", attempt, at, ok, changed.ChangedAt)
+	}
+}

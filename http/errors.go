@@ -39,7 +39,8 @@ type errorDetail struct {
 // domainStatus maps the domain's refusal codes to statuses. A business rule
 // refused on a well-formed request is 422; a state conflict is 409.
 var domainStatus = map[string]int{
-	"order_not_refundable": http.StatusConflict,
+	"order_not_refundable":  http.StatusConflict,
+	"subscription_canceled": http.StatusConflict,
 }
 
 // toHTTP is the one place where an error becomes a status and a body. An

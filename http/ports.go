@@ -15,6 +15,8 @@ type Commands interface {
 	PlaceOrder(ctx context.Context, cmd domain.PlaceOrder, meta app.Metadata) (app.Placed, error)
 	RequestRefund(ctx context.Context, userID string, id domain.OrderID, meta app.Metadata) (eventstore.Position, error)
 	CancelSubscription(ctx context.Context, userID string, id domain.SubscriptionID, meta app.Metadata) (eventstore.Position, error)
+	CancelAtPeriodEnd(ctx context.Context, userID string, id domain.SubscriptionID, meta app.Metadata) (eventstore.Position, error)
+	UpdateSubscription(ctx context.Context, userID string, id domain.SubscriptionID, change app.SubscriptionChange, meta app.Metadata) (eventstore.Position, error)
 }
 
 // Queries is the read side the list endpoints serve (package projections).

@@ -137,6 +137,7 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/v1/me/wallet/orders/:order_id/refund", true, s.refundOrder, 0},
 		{http.MethodGet, "/v1/me/wallet/subscriptions", true, s.listSubscriptions, 0},
 		{http.MethodDelete, "/v1/me/wallet/subscriptions/:subscription_id", true, s.cancelSubscription, 0},
+		{http.MethodPatch, "/v1/me/wallet/subscriptions/:subscription_id", true, s.updateSubscription, 0},
 	}
 	if s.cfg.Webhooks != nil {
 		routes = append(routes, Route{http.MethodPost, "/v1/webhooks/stripe", false, s.stripeWebhook, maxWebhookBody})

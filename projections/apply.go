@@ -108,6 +108,9 @@ var folders = map[string]func(*writeTx, domain.Event) error{
 	domain.EventSubscriptionRenewed:         as((*writeTx).renewSubscription),
 	domain.EventSubscriptionPastDue:         as((*writeTx).markPastDue),
 	domain.EventSubscriptionCancelRequested: as((*writeTx).requestCancel),
+	domain.EventSubscriptionCardChanged:     as((*writeTx).changeCard),
+	domain.EventCancelScheduled:             as((*writeTx).scheduleCancel),
+	domain.EventCancelUnscheduled:           as((*writeTx).unscheduleCancel),
 	domain.EventSubscriptionCanceled:        as((*writeTx).cancelSubscription),
 }
 

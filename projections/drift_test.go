@@ -59,7 +59,9 @@ func TestReadModelsFoldAsTheDomainDoes(t *testing.T) {
 		"confirm": func(s *domain.Subscription) ([]domain.Event, error) {
 			return s.ConfirmCanceled(domain.ReasonCustomerRequest, at)
 		},
-		"ended": func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(at) },
+		"ended":      func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(at) },
+		"schedule":   func(s *domain.Subscription) ([]domain.Event, error) { return s.ScheduleCancel(at) },
+		"unschedule": func(s *domain.Subscription) ([]domain.Event, error) { return s.UnscheduleCancel(at) },
 		"due": func(s *domain.Subscription) ([]domain.Event, error) {
 			return s.DueRenewal(at.AddDate(1, 0, 0), dunning)
 		},
@@ -73,7 +75,8 @@ func TestReadModelsFoldAsTheDomainDoes(t *testing.T) {
 	subHistories := []string{"", "start", "decline", "start overdue", "start overdue renew", "start renew", "start cancel",
 		"start cancel confirm", "cancel confirm", "cancel start", "start ended", "start overdue ended", "start cancel ended", "decline ended",
 		"start due declined", "start due declined due paid", "start due declined due declined due declined due declined",
-		"start due paid due declined cancel"}
+		"start due paid due declined cancel", "start schedule", "start schedule due", "start schedule unschedule due",
+		"start due declined schedule due", "start schedule ended"}
 
 	type want struct {
 		order *domain.Order
@@ -121,6 +124,14 @@ func TestReadModelsFoldAsTheDomainDoes(t *testing.T) {
 		canceled := got.CanceledAt != nil && got.CanceledAt.Equal(d.CanceledAt)
 		if got.Status != string(d.Status) || canceled == d.CanceledAt.IsZero() {
 			t.Errorf("%q: read model %s (canceled at %v), domain %s (canceled at %v)", name, got.Status, got.CanceledAt, d.Status, d.CanceledAt)
+		}
+		reason := ""
+		if got.CancelReason != nil {
+			reason = *got.CancelReason
+		}
+		if reason != d.CancelReasonView() || got.CancelAtPeriodEnd != d.CancelAtPeriodEnd || got.PaymentMethodID != string(d.PaymentMethodID) {
+			t.Errorf("%q: read model reason %q, at period end %v, card %s; domain %q, %v, %s", name,
+				reason, got.CancelAtPeriodEnd, got.PaymentMethodID, d.CancelReasonView(), d.CancelAtPeriodEnd, d.PaymentMethodID)
 		}
 	}
 }

@@ -74,18 +74,26 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	start1, end1 := t0.Add(2*time.Second), t0.AddDate(0, 1, 0).Add(2*time.Second)
 	end2 := end1.AddDate(0, 1, 0)
 	requested := end1.Add(18 * 24 * time.Hour)
+	other := domain.PaymentMethodID("pm_00000000000000000000000000000002")
+	requestedReason := "requested"
 	steps := []struct {
 		event      domain.Event
 		status     string
 		start, end *time.Time
 		canceledAt *time.Time
+		card       domain.PaymentMethodID
+		atEnd      bool
+		reason     *string
 	}{
-		{created(o), "incomplete", nil, nil, nil},
-		{domain.SubscriptionStarted{SubscriptionRef: ref, CurrentPeriodStart: start1, CurrentPeriodEnd: end1}, "active", &start1, &end1, nil},
-		{domain.SubscriptionPastDue{SubscriptionRef: ref, FailureCode: "insufficient_funds", At: end1}, "past_due", &start1, &end1, nil},
-		{domain.SubscriptionRenewed{SubscriptionRef: ref, RenewalOrderID: "ord_r", CurrentPeriodStart: end1, CurrentPeriodEnd: end2}, "active", &end1, &end2, nil},
-		{domain.SubscriptionCancelRequested{SubscriptionRef: ref, Reason: "customer_request", RequestedAt: requested}, "canceled", &end1, &end2, &requested},
-		{domain.SubscriptionCanceled{SubscriptionRef: ref, Reason: "provider", CanceledAt: requested.Add(time.Second)}, "canceled", &end1, &end2, &requested},
+		{created(o), "incomplete", nil, nil, nil, card, false, nil},
+		{domain.SubscriptionStarted{SubscriptionRef: ref, CurrentPeriodStart: start1, CurrentPeriodEnd: end1}, "active", &start1, &end1, nil, card, false, nil},
+		{domain.SubscriptionPastDue{SubscriptionRef: ref, FailureCode: "insufficient_funds", At: end1}, "past_due", &start1, &end1, nil, card, false, nil},
+		{domain.SubscriptionCardChanged{SubscriptionRef: ref, PaymentMethodID: other, ChangedAt: end1}, "past_due", &start1, &end1, nil, other, false, nil},
+		{domain.SubscriptionRenewed{SubscriptionRef: ref, RenewalOrderID: "ord_r", CurrentPeriodStart: end1, CurrentPeriodEnd: end2}, "active", &end1, &end2, nil, other, false, nil},
+		{domain.CancelScheduled{SubscriptionRef: ref, ScheduledAt: end1}, "active", &end1, &end2, nil, other, true, nil},
+		{domain.CancelUnscheduled{SubscriptionRef: ref, UnscheduledAt: end1}, "active", &end1, &end2, nil, other, false, nil},
+		{domain.SubscriptionCancelRequested{SubscriptionRef: ref, Reason: "customer_request", RequestedAt: requested}, "canceled", &end1, &end2, &requested, other, false, &requestedReason},
+		{domain.SubscriptionCanceled{SubscriptionRef: ref, Reason: "provider", CanceledAt: requested.Add(time.Second)}, "canceled", &end1, &end2, &requested, other, false, &requestedReason},
 	}
 	for _, s := range steps {
 		h.record(s.event)
@@ -96,6 +104,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		want := projections.Subscription{
 			ID: string(ref.SubscriptionID), PlanID: string(plan), OrderID: string(o.OrderID), Status: s.status,
 			CurrentPeriodStart: s.start, CurrentPeriodEnd: s.end, CanceledAt: s.canceledAt, CreatedAt: t0,
+			PaymentMethodID: string(s.card), CancelAtPeriodEnd: s.atEnd, CancelReason: s.reason,
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("after %s:\ngot  %+v\nwant %+v", s.event.EventType(), got, want)
@@ -110,8 +119,9 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != "canceled" || got.CanceledAt == nil || !got.CanceledAt.Equal(endedAt) || got.CurrentPeriodStart != nil {
-		t.Fatalf("subscription whose first payment failed: got %+v, want canceled at %v with no period", got, endedAt)
+	if got.Status != "canceled" || got.CanceledAt == nil || !got.CanceledAt.Equal(endedAt) || got.CurrentPeriodStart != nil ||
+		got.CancelReason == nil || *got.CancelReason != "payment_failed" {
+		t.Fatalf("subscription whose first payment failed: got %+v, want canceled for payment_failed at %v with no period", got, endedAt)
 	}
 }
 

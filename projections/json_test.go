@@ -24,9 +24,10 @@ func TestRowsMarshalAsTheAPIShowsThem(t *testing.T) {
 			PaymentMethodID: "pm_1", SubscriptionID: ptr("sub_1"), RefundedAt: &refunded},
 			`{"id":"ord_1","plan_id":"plan_1","status":"refunded","currency":"usd","amount":4900,"is_refundable":false,` +
 				`"created_at":"2026-03-02T09:15:00Z","payment_method_id":"pm_1","subscription_id":"sub_1","failure_code":null,"refunded_at":"2026-03-02T10:15:00Z"}`},
-		{projections.Subscription{ID: "sub_1", PlanID: "plan_1", OrderID: "ord_1", Status: "incomplete", CreatedAt: t0},
+		{projections.Subscription{ID: "sub_1", PlanID: "plan_1", OrderID: "ord_1", Status: "incomplete", CreatedAt: t0, PaymentMethodID: "pm_1"},
 			`{"id":"sub_1","plan_id":"plan_1","order_id":"ord_1","status":"incomplete","current_period_start":null,` +
-				`"current_period_end":null,"canceled_at":null,"created_at":"2026-03-02T09:15:00Z"}`},
+				`"current_period_end":null,"canceled_at":null,"created_at":"2026-03-02T09:15:00Z",` +
+				`"payment_method_id":"pm_1","cancel_at_period_end":false,"cancel_reason":null}`},
 		{projections.PaymentMethod{ID: "pm_1", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2030, CreatedAt: t0},
 			`{"id":"pm_1","brand":"visa","last4":"4242","exp_month":12,"exp_year":2030,"created_at":"2026-03-02T09:15:00Z"}`},
 	} {

@@ -112,9 +112,10 @@ DELETE FROM payment_methods;
 DELETE FROM subscriptions;
 DELETE FROM checkpoint;
 `,
-	// Whether the provider's side of a cancellation is confirmed
-	// (subscription.canceled), so that the reconciler's sweep finds the
-	// ones still open there; and when the ledger's next charge of a
+	// A subscription's card, cancel_at_period_end and cancel_reason, as
+	// the API shows them; whether the provider's side of a cancellation is
+	// confirmed (subscription.canceled), so that the reconciler's sweep
+	// finds the ones still open there; and when the ledger's next charge of a
 	// subscription is due (its period end, or while past_due its next
 	// retry), so that its scheduler finds what is due with an index. The
 	// read models are folded again from the log, which alone knows both
@@ -122,6 +123,9 @@ DELETE FROM checkpoint;
 	5: `
 ALTER TABLE subscriptions ADD COLUMN cancel_confirmed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE subscriptions ADD COLUMN next_due_at INTEGER;
+ALTER TABLE subscriptions ADD COLUMN payment_method_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN cancel_at_period_end INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN cancel_reason TEXT;
 CREATE INDEX subscriptions_cancel_unconfirmed ON subscriptions (canceled_at) WHERE status = 'canceled' AND cancel_confirmed = 0;
 CREATE INDEX subscriptions_due ON subscriptions (next_due_at) WHERE next_due_at IS NOT NULL;
 DELETE FROM orders;

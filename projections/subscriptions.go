@@ -21,9 +21,13 @@ type Subscription struct {
 	CurrentPeriodEnd   *time.Time `json:"current_period_end"`
 	CanceledAt         *time.Time `json:"canceled_at"`
 	CreatedAt          time.Time  `json:"created_at"`
+	PaymentMethodID    string     `json:"payment_method_id"`
+	CancelAtPeriodEnd  bool       `json:"cancel_at_period_end"`
+	CancelReason       *string    `json:"cancel_reason"`
 }
 
-const subscriptionColumns = `id, plan_id, order_id, status, current_period_start, current_period_end, canceled_at, created_at`
+const subscriptionColumns = `id, plan_id, order_id, status, current_period_start, current_period_end, canceled_at, created_at,
+	payment_method_id, cancel_at_period_end, cancel_reason`
 
 // Subscriptions returns a page of userID's subscriptions, newest first (ties
 // by id), and the cursor of the next page (empty when this is the last). A
@@ -53,9 +57,14 @@ func scanSubscription(s scanner) (Subscription, error) {
 		sub                  Subscription
 		start, end, canceled sql.NullInt64
 		created              int64
+		reason               sql.NullString
 	)
-	if err := s.Scan(&sub.ID, &sub.PlanID, &sub.OrderID, &sub.Status, &start, &end, &canceled, &created); err != nil {
+	if err := s.Scan(&sub.ID, &sub.PlanID, &sub.OrderID, &sub.Status, &start, &end, &canceled, &created,
+		&sub.PaymentMethodID, &sub.CancelAtPeriodEnd, &reason); err != nil {
 		return sub, err
+	}
+	if reason.Valid {
+		sub.CancelReason = &reason.String
 	}
 	sub.CurrentPeriodStart, sub.CurrentPeriodEnd, sub.CanceledAt = timePtr(start), timePtr(end), timePtr(canceled)
 	sub.CreatedAt = fromNanos(created)
@@ -66,9 +75,9 @@ func scanSubscription(s scanner) (Subscription, error) {
 // statement per event. A repeated subscription.created keeps the first.
 
 func (w *writeTx) createSubscription(e domain.SubscriptionCreated) error {
-	_, err := w.exec(`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at)
-		VALUES (?, ?, ?, ?, 'incomplete', ?) ON CONFLICT (id) DO NOTHING`,
-		e.SubscriptionID, e.UserID, e.PlanID, e.OrderID, nanos(e.CreatedAt))
+	_, err := w.exec(`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at, payment_method_id)
+		VALUES (?, ?, ?, ?, 'incomplete', ?, ?) ON CONFLICT (id) DO NOTHING`,
+		e.SubscriptionID, e.UserID, e.PlanID, e.OrderID, nanos(e.CreatedAt), e.PaymentMethodID)
 	return err
 }
 
@@ -94,16 +103,35 @@ func (w *writeTx) markPastDue(e domain.SubscriptionPastDue) error {
 
 // requestCancel: cancellation is immediate, from the customer's request.
 func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ?, next_due_at = NULL WHERE id = ?`,
-		nullTime(e.RequestedAt), e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ?, next_due_at = NULL, cancel_reason = ? WHERE id = ?`,
+		nullTime(e.RequestedAt), domain.CancelReasonView(e.Reason), e.SubscriptionID)
 	return err
 }
 
 // cancelSubscription: the end for good. After a cancel request, the
 // subscription keeps the request's time.
 func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1, next_due_at = NULL
-		WHERE id = ?`, nullTime(e.CanceledAt), e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1, next_due_at = NULL,
+		cancel_reason = COALESCE(cancel_reason, ?) WHERE id = ?`, nullTime(e.CanceledAt), domain.CancelReasonView(e.Reason), e.SubscriptionID)
+	return err
+}
+
+// changeCard: renewals charge the new card; a past_due subscription's
+// unpaid renewal is retried with it at once.
+func (w *writeTx) changeCard(e domain.SubscriptionCardChanged) error {
+	_, err := w.exec(`UPDATE subscriptions SET payment_method_id = ?,
+		next_due_at = CASE WHEN status = 'past_due' THEN ? ELSE next_due_at END WHERE id = ?`,
+		e.PaymentMethodID, nanos(e.ChangedAt), e.SubscriptionID)
+	return err
+}
+
+func (w *writeTx) scheduleCancel(e domain.CancelScheduled) error {
+	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 1 WHERE id = ?`, e.SubscriptionID)
+	return err
+}
+
+func (w *writeTx) unscheduleCancel(e domain.CancelUnscheduled) error {
+	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 0 WHERE id = ?`, e.SubscriptionID)
 	return err
 }
 

@@ -98,7 +98,8 @@ func independent(rec eventstore.RecordedEvent) bool {
 		e, err := domain.Decode(rec.Type, rec.Data)
 		placed, ok := e.(domain.OrderPlaced)
 		return err == nil && ok && placed.SubscriptionID == ""
-	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue:
+	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue,
+		domain.EventSubscriptionCardChanged:
 		return false
 	default:
 		return true // not handled: nothing to order

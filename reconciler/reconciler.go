@@ -323,7 +323,7 @@ func definite(err error) bool {
 func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) error {
 	switch rec.Type {
 	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
-		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue:
+		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue, domain.EventSubscriptionCardChanged:
 	default:
 		return nil
 	}
@@ -345,6 +345,8 @@ func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) e
 		return r.providerEvent(ctx, e, meta)
 	case domain.SubscriptionRenewalDue:
 		return r.renewalDue(ctx, rec, e, meta)
+	case domain.SubscriptionCardChanged:
+		return r.cardChanged(ctx, e, meta)
 	}
 	return nil
 }

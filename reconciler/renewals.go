@@ -128,7 +128,7 @@ func (r *Reconciler) renewalDue(ctx context.Context, rec eventstore.RecordedEven
 		if !s.Live() || s.Attempt != due.Attempt {
 			return nil // canceled since, or a later attempt supersedes this one
 		}
-		res, err := r.chargeRenewal(ctx, rec, order)
+		res, err := r.chargeRenewal(ctx, rec, order, s.PaymentMethodID)
 		if err != nil {
 			return err
 		}
@@ -164,11 +164,12 @@ func attemptOutcome(o *domain.Order, due domain.SubscriptionRenewalDue) (domain.
 	return domain.Payment{}, false
 }
 
-// chargeRenewal charges a renewal order on the subscription's card, keyed
-// by the attempt's event. The ledger bills renewals only for a provider
-// that does not bill by itself, the sandbox, which never forgets a key.
-func (r *Reconciler) chargeRenewal(ctx context.Context, rec eventstore.RecordedEvent, o *domain.Order) (payments.ChargeResult, error) {
-	customer, card, ok, err := r.cardOf(ctx, o.UserID, o.PaymentMethodID)
+// chargeRenewal charges a renewal order on pm, the subscription's card now
+// (a retry after a card change charges the new one), keyed by the
+// attempt's event. The ledger bills renewals only for a provider that does
+// not bill by itself, the sandbox, which never forgets a key.
+func (r *Reconciler) chargeRenewal(ctx context.Context, rec eventstore.RecordedEvent, o *domain.Order, pm domain.PaymentMethodID) (payments.ChargeResult, error) {
+	customer, card, ok, err := r.cardOf(ctx, o.UserID, pm)
 	if err != nil || !ok {
 		return neverHadCard, err
 	}
@@ -178,4 +179,21 @@ func (r *Reconciler) chargeRenewal(ctx context.Context, rec eventstore.RecordedE
 	})
 	r.cfg.Observe("renewal", string(res.Status))
 	return res, err
+}
+
+// cardChanged: a past_due subscription's unpaid renewal is retried with
+// the new card at once, when the ledger bills (the scheduler would find it
+// too, at its next round).
+func (r *Reconciler) cardChanged(ctx context.Context, e domain.SubscriptionCardChanged, meta app.Metadata) error {
+	if r.cfg.Renewals == nil {
+		return nil
+	}
+	_, err := app.Subscriptions(r.cfg.Log).Decide(ctx, e.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
+		now, err := r.cfg.Log.UserNow(ctx, s.UserID)
+		if err != nil {
+			return nil, err
+		}
+		return s.DueRenewal(now, r.cfg.Dunning)
+	})
+	return err
 }

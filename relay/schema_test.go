@@ -255,6 +255,9 @@ func subscriptionSamples() []domain.Event {
 			Attempt: 1, RetryAt: period.Add(24 * time.Hour)},
 		domain.SubscriptionRenewed{SubscriptionRef: ref, RenewalOrderID: domain.RenewalOrderIDFor(sampleSub, period),
 			CurrentPeriodStart: period, CurrentPeriodEnd: domain.AddInterval(period, domain.Month, 1)},
+		domain.SubscriptionCardChanged{SubscriptionRef: ref, PaymentMethodID: sampleCard, ChangedAt: at(60 * 24 * 35)},
+		domain.CancelScheduled{SubscriptionRef: ref, ScheduledAt: at(60 * 24 * 36)},
+		domain.CancelUnscheduled{SubscriptionRef: ref, UnscheduledAt: at(60 * 24 * 37)},
 		domain.SubscriptionCancelRequested{SubscriptionRef: ref, Reason: domain.ReasonCustomerRequest, RequestedAt: at(60 * 24 * 40)},
 		domain.SubscriptionCanceled{SubscriptionRef: ref, Reason: domain.ReasonCustomerRequest, CanceledAt: at(1 + 60*24*40)},
 	}

@@ -60,3 +60,76 @@ func TestTestClockRenewsMonthByMonth(t *testing.T) {
 		t.Fatalf("another user's clock moved: %+v", clock)
 	}
 }
+
+// TestCancelAtPeriodEndAndCardChanges is the rest of the README's walk: a
+// subscription canceled at its period's end stays active, is not renewed
+// and ends at the boundary; taken back, it renews. A renewal declined on a
+// card that fails makes it past_due; changing the card retries at once
+// and recovers it.
+func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	good, bad := alice.saveCard(visa), alice.saveCard(declines)
+	alice.buy(orderBody(good, monthlyPlan, "fleet"))
+	sub := alice.subscriptions()[0]
+	path := "/v1/me/wallet/subscriptions/" + sub.ID
+	end := *sub.CurrentPeriodEnd
+	advance := func(to time.Time) {
+		t.Helper()
+		alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": to.Format(time.RFC3339Nano)}), http.StatusOK, "")
+	}
+
+	var got subscription
+	alice.want(alice.call(http.MethodDelete, path+"?at_period_end=true", nil), http.StatusOK, "").decode(t, &got)
+	if got.Status != "active" || !got.CancelAtPeriodEnd || got.CanceledAt != nil {
+		t.Fatalf("after DELETE ?at_period_end=true: %+v, want active, cancel_at_period_end", got)
+	}
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"cancel_at_period_end": false}), http.StatusOK, "").decode(t, &got)
+	if got.CancelAtPeriodEnd {
+		t.Fatalf("PATCH cancel_at_period_end false: %+v", got)
+	}
+	alice.want(alice.call(http.MethodDelete, path+"?at_period_end=maybe", nil), http.StatusBadRequest, "invalid_request")
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": "pm_00000000000000000000000000000000"}),
+		http.StatusUnprocessableEntity, "payment_method_not_found")
+	bob := s.user(t, "bob")
+	bob.want(bob.call(http.MethodPatch, path, map[string]any{"cancel_at_period_end": true}), http.StatusNotFound, "not_found")
+
+	// Renewals charge the card chosen now; it declines: past_due.
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": bad}), http.StatusOK, "").decode(t, &got)
+	if got.PaymentMethodID != bad {
+		t.Fatalf("PATCH payment_method_id: %+v", got)
+	}
+	advance(end.Add(time.Hour))
+	if got = alice.subscriptions()[0]; got.Status != "past_due" {
+		t.Fatalf("a renewal on a declining card left the subscription %s", got.Status)
+	}
+	renewal := alice.orders("?order_by_desc=created_at").Data[0]
+	if renewal.Status != "pending" || renewal.FailureCode == nil {
+		t.Fatalf("the declined renewal order = %+v, want pending with its decline", renewal)
+	}
+	// Back to the good card: retried at once, paid, active for the period
+	// that started at the old end.
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": good}), http.StatusOK, "")
+	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "active" }, "the retry with the new card")
+	if got = alice.subscriptions()[0]; !got.CurrentPeriodStart.Equal(end) {
+		t.Fatalf("recovered subscription = %+v, want its period from %v", got, end)
+	}
+	if o := alice.orders("?order_by_desc=created_at").Data[0]; o.ID != renewal.ID || o.Status != "paid" || o.FailureCode != nil {
+		t.Fatalf("the renewal order after the retry = %+v, want paid", o)
+	}
+
+	// Canceled at the period's end: ends at the boundary, nothing charged.
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"cancel_at_period_end": true}), http.StatusOK, "")
+	next := *alice.subscriptions()[0].CurrentPeriodEnd
+	orders := len(alice.orders("?limit=100").Data)
+	advance(next.AddDate(0, 1, 0))
+	got = alice.subscriptions()[0]
+	if got.Status != "canceled" || got.CanceledAt == nil || !got.CanceledAt.Equal(next) || got.CancelReason == nil || *got.CancelReason != "requested" {
+		t.Fatalf("after the period end: %+v, want canceled at %v for requested", got, next)
+	}
+	if n := len(alice.orders("?limit=100").Data); n != orders {
+		t.Fatalf("%d orders after a period end that cancels, want %d: nothing charged", n, orders)
+	}
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": good}), http.StatusConflict, "subscription_canceled")
+	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": "pm_00000000000000000000000000000000"}), http.StatusConflict, "subscription_canceled")
+}

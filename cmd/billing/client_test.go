@@ -206,6 +206,9 @@ type subscription struct {
 	Status             string     `json:"status"`
 	CurrentPeriodStart *time.Time `json:"current_period_start"`
 	CurrentPeriodEnd   *time.Time `json:"current_period_end"`
+	PaymentMethodID    string     `json:"payment_method_id"`
+	CancelAtPeriodEnd  bool       `json:"cancel_at_period_end"`
+	CancelReason       *string    `json:"cancel_reason"`
 	CanceledAt         *time.Time `json:"canceled_at"`
 	CreatedAt          time.Time  `json:"created_at"`
 }
