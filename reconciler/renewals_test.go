@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -231,5 +232,58 @@ func TestAdvancingThroughDunning(t *testing.T) {
 	if s.Status != domain.SubscriptionStatusCanceled || s.CancelReason != domain.ReasonPaymentFailed || !s.CanceledAt.Equal(last) || o.Status != domain.OrderStatusFailed {
 		t.Fatalf("subscription %s (%s) canceled at %v, order %s; want canceled for payment_failed at the last retry %v, the order failed",
 			s.Status, s.CancelReason, s.CanceledAt, o.Status, last)
+	}
+}
+
+// TestTwoInstancesRenewEachPeriodOnce: two reconcilers on one store, each
+// with its own log and scheduler, renewing the same subscriptions as fast
+// as they can: every period of every subscription is made due once and
+// charged once.
+func TestTwoInstancesRenewEachPeriodOnce(t *testing.T) {
+	f := setup(t)
+	c := &clock{t: now}
+	f.log = app.NewLog(f.store, c.now)
+	orders := f.placeOrders(t, "alice", 10, "plan_fleet_monthly")
+	f.run(t, "first.db", orders)
+	var ids due
+	for _, id := range orders {
+		ids = append(ids, f.order(t, id).SubscriptionID)
+	}
+	for i := range 2 {
+		l := app.NewLog(f.store, c.now)
+		l.TestClocks = true
+		r, err := reconciler.New(context.Background(), reconciler.Config{
+			Log: l, Provider: f.p, CheckpointPath: filepath.Join(f.dir, fmt.Sprintf("instance%d.db", i)),
+			Renewals: ids, RenewEvery: time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done; r.Close() })
+	}
+	end := f.subscription(t, ids[0]).CurrentPeriodEnd
+	for month := range 2 {
+		boundary := end.AddDate(0, month, 0)
+		c.set(boundary)
+		eventually(t, "every subscription renewed", func() bool {
+			for _, id := range ids {
+				if !f.subscription(t, id).CurrentPeriodStart.Equal(boundary) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if n := f.count(t, domain.EventSubscriptionRenewalDue); n != 2*len(ids) {
+		t.Fatalf("%d renewal_due events for %d subscriptions over 2 periods, want one each", n, len(ids))
+	}
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.charges != 3*len(ids) {
+		t.Fatalf("%d charges, want %d: a first payment and 2 renewals each", f.p.charges, 3*len(ids))
 	}
 }

@@ -341,3 +341,81 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 	}
 }
+
+// TestKillNineDuringAnAdvance: serve is killed with SIGKILL while a test
+// clock advance renews many subscriptions. After a restart the same advance
+// finishes what is left: every period of every subscription is charged
+// exactly once, `billing verify` exits 0 and the NATS stream holds exactly
+// the log.
+func TestKillNineDuringAnAdvance(t *testing.T) {
+	dir := t.TempDir()
+	nf := startNATS(t)
+	p := startProcess(t, dir, "BILLING_NATS_URL="+nf.url)
+	alice := processUser(t, dir, p.base, "alice")
+	pm := alice.saveCard(visa)
+	const subs = 20
+	var end time.Time
+	for i := range subs {
+		o := alice.buy(orderBody(pm, monthlyPlan, fmt.Sprintf("fleet-%d", i)))
+		if o.Status != "paid" {
+			t.Fatalf("subscription %d: first order %s", i, o.Status)
+		}
+	}
+	for _, s := range alice.subscriptions() {
+		if s.CurrentPeriodEnd.After(end) {
+			end = *s.CurrentPeriodEnd
+		}
+	}
+	to := end.AddDate(0, 2, 1) // three period ends of each subscription
+	advance := map[string]any{"to": to.Format(time.RFC3339Nano)}
+
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		raw, _ := json.Marshal(advance)
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/me/test_clock/advance", strings.NewReader(string(raw)))
+		req.Header.Set("Authorization", "Bearer "+alice.token)
+		if resp, err := noKeepAlive.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	// Killed once some renewals are recorded, before all of them.
+	killAt := subs + 1 + rand.IntN(subs)
+	t.Logf("killing serve after %d orders", killAt)
+	for deadline := time.Now().Add(30 * time.Second); len(alice.orders("?limit=100").Data) < killAt; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the advance renewed nothing")
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	<-answered
+
+	p = startProcess(t, dir, "BILLING_NATS_URL="+nf.url)
+	alice.s.base = p.base
+	var clock testClock
+	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", advance), http.StatusOK, "").decode(t, &clock)
+	if !clock.Now.Equal(to) {
+		t.Fatalf("after the restart's advance the clock reads %v, want %v", clock.Now, to)
+	}
+	orders := settledOrders(t, alice, subs*4)
+	for id, n := range orders {
+		if n != 1 {
+			t.Fatalf("order %s listed %d times", id, n)
+		}
+	}
+	for _, s := range alice.subscriptions() {
+		if s.Status != "active" || !s.CurrentPeriodEnd.After(to) {
+			t.Fatalf("subscription %s after the advance: %s until %v, want active past %v", s.ID, s.Status, s.CurrentPeriodEnd, to)
+		}
+	}
+	if _, _, err := runCLI(t, dir, "verify"); err != nil {
+		t.Fatalf("verify after the crash: %v", err)
+	}
+	s := &service{Main: &Main{Config: Config{DataDir: dir}}}
+	if charges := s.sandboxCharges(t); charges != subs*4 {
+		t.Fatalf("the provider charged %d times for %d subscriptions' first payments and 3 renewals each", charges, subs)
+	}
+	streamCaughtUp(t, nf.js, dir)
+	streamMatchesExport(t, nf.js, dir)
+}
