@@ -204,6 +204,22 @@ func (s *Server) refundOrder(c *gin.Context) {
 	answerOrder(c, http.StatusOK, order)
 }
 
+// getOrder answers GET /v1/me/wallet/orders/{id}: the order as it is now,
+// so a client can follow a pending one; another user's is 404.
+func (s *Server) getOrder(c *gin.Context) {
+	id, err := domain.ParseOrderID(c.Param("order_id"))
+	if err != nil {
+		fail(c, notFound("no such order"))
+		return
+	}
+	o, err := s.cfg.Queries.Order(c.Request.Context(), userOf(c), string(id))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	answerOrder(c, http.StatusOK, o)
+}
+
 // answerOrder answers with the order's own JSON, the bytes a page of
 // orders shows for it (c.JSON would escape <, > and & in them again).
 func answerOrder(c *gin.Context, status int, o projections.Order) {

@@ -134,8 +134,10 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/v1/me/payment-methods", true, s.createSetupSession, 0},
 		{http.MethodGet, "/v1/me/wallet/orders", true, s.listOrders, 0},
 		{http.MethodPost, "/v1/me/wallet/orders", true, s.placeOrder, 0},
+		{http.MethodGet, "/v1/me/wallet/orders/:order_id", true, s.getOrder, 0},
 		{http.MethodPost, "/v1/me/wallet/orders/:order_id/refund", true, s.refundOrder, 0},
 		{http.MethodGet, "/v1/me/wallet/subscriptions", true, s.listSubscriptions, 0},
+		{http.MethodGet, "/v1/me/wallet/subscriptions/:subscription_id", true, s.getSubscription, 0},
 		{http.MethodDelete, "/v1/me/wallet/subscriptions/:subscription_id", true, s.cancelSubscription, 0},
 		{http.MethodPatch, "/v1/me/wallet/subscriptions/:subscription_id", true, s.updateSubscription, 0},
 	}

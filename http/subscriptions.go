@@ -27,6 +27,22 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 	c.JSON(http.StatusOK, list[projections.Subscription]{Data: nonNil(items), HasMore: next != "", NextCursor: next})
 }
 
+// getSubscription answers GET /v1/me/wallet/subscriptions/{id}; another
+// user's is 404.
+func (s *Server) getSubscription(c *gin.Context) {
+	id, err := domain.ParseSubscriptionID(c.Param("subscription_id"))
+	if err != nil {
+		fail(c, notFound("no such subscription"))
+		return
+	}
+	sub, err := s.cfg.Queries.Subscription(c.Request.Context(), userOf(c), string(id))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, sub)
+}
+
 // cancelSubscription answers DELETE /v1/me/wallet/subscriptions/{id}: the
 // subscription canceled at once, or with at_period_end=true at its period's
 // end; a canceled one unchanged.

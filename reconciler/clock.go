@@ -58,16 +58,10 @@ func (r *Reconciler) Advance(ctx context.Context, userID string, to time.Time, s
 // attempt of theirs is in flight (it waits for those); sub is empty when
 // none is due.
 func (r *Reconciler) nextCharge(ctx context.Context, subs []domain.SubscriptionID, to time.Time) (time.Time, domain.SubscriptionID, error) {
-	handle := app.Subscriptions(r.cfg.Log)
 	var next time.Time
 	var which domain.SubscriptionID
 	for _, id := range subs {
-		s, err := handle.Load(ctx, id)
-		for err == nil && s.ChargeInFlight() {
-			if err = sleep(ctx, 2*time.Millisecond); err == nil {
-				s, err = handle.Load(ctx, id)
-			}
-		}
+		s, err := r.settledSubscription(ctx, id)
 		if err != nil {
 			return time.Time{}, "", fmt.Errorf("advance: %s: %w", id, err)
 		}
@@ -79,14 +73,68 @@ func (r *Reconciler) nextCharge(ctx context.Context, subs []domain.SubscriptionI
 	return next, which, nil
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// settledSubscription loads subscription id once no charge of it is in
+// flight: it waits for this reconciler to tell it handled one (or, should
+// another instance handle it, looks again every settleCheck).
+func (r *Reconciler) settledSubscription(ctx context.Context, id domain.SubscriptionID) (*domain.Subscription, error) {
+	handle := app.Subscriptions(r.cfg.Log)
+	for {
+		handled := r.watch(id)
+		s, err := handle.Load(ctx, id)
+		if err != nil || !s.ChargeInFlight() {
+			r.unwatch(id, handled)
+			return s, err
+		}
+		t := time.NewTimer(settleCheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			r.unwatch(id, handled)
+			return nil, ctx.Err()
+		case <-handled:
+		case <-t.C:
+			r.unwatch(id, handled)
+		}
+		t.Stop()
+	}
+}
+
+// settleCheck is how often a wait for a charge looks at the log itself.
+const settleCheck = 100 * time.Millisecond
+
+// watch returns a channel closed when this reconciler next finishes
+// handling a charge of subscription id.
+func (r *Reconciler) watch(id domain.SubscriptionID) chan struct{} {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watchers == nil {
+		r.watchers = map[domain.SubscriptionID]chan struct{}{}
+	}
+	ch, ok := r.watchers[id]
+	if !ok {
+		ch = make(chan struct{})
+		r.watchers[id] = ch
+	}
+	return ch
+}
+
+// unwatch drops ch when no charge closed it (shared by every waiter of
+// id: dropping it only makes the next watch make another).
+func (r *Reconciler) unwatch(id domain.SubscriptionID, ch chan struct{}) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watchers[id] == ch {
+		delete(r.watchers, id)
+	}
+}
+
+// handled tells the waiters of subscription id that a charge of it was
+// handled.
+func (r *Reconciler) handled(id domain.SubscriptionID) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if ch, ok := r.watchers[id]; ok {
+		close(ch)
+		delete(r.watchers, id)
 	}
 }

@@ -84,21 +84,22 @@ func (r *Reconciler) handleSideBySide(ctx context.Context, evs []eventstore.Reco
 
 // independent reports an event whose handling no other independent event's
 // handling can affect: a plain order's placement (no subscription), a
-// refund request, a recorded refund; and events the reconciler ignores.
-// They read and write their own order stream; the one write beyond it,
-// order.refunded of a subscription's first order asking to cancel the
-// subscription, touches a stream no independent handler reads. Keep it so:
-// a handler here that comes to read a subscription (or anything shared)
-// must move to the barriers.
+// refund request, a charge of a renewal the ledger bills; and events the
+// reconciler ignores. They read and write their own order stream, and a
+// renewal its subscription's and its renewal order's streams, which no
+// other independent handler writes (order.refunded, whose handler may
+// cancel a subscription, is a barrier for that reason). Keep it so: a
+// handler here that comes to write anything another one reads must move to
+// the barriers.
 func independent(rec eventstore.RecordedEvent) bool {
 	switch rec.Type {
-	case domain.EventRefundRequested, domain.EventOrderRefunded:
+	case domain.EventRefundRequested, domain.EventSubscriptionRenewalDue:
 		return true
 	case domain.EventOrderPlaced:
 		e, err := domain.Decode(rec.Type, rec.Data)
 		placed, ok := e.(domain.OrderPlaced)
 		return err == nil && ok && placed.SubscriptionID == ""
-	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue,
+	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventOrderRefunded,
 		domain.EventSubscriptionCardChanged:
 		return false
 	default:

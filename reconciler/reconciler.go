@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,6 +127,9 @@ type Reconciler struct {
 	cfg Config
 	cp  *checkpoints
 	pos atomic.Uint64 // last position handled
+
+	watchMu  sync.Mutex
+	watchers map[domain.SubscriptionID]chan struct{} // advances waiting for a charge (see settledSubscription)
 }
 
 // Position is the position of the last event handled.

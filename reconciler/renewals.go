@@ -96,6 +96,7 @@ func (r *Reconciler) RenewDue(ctx context.Context, now time.Time) error {
 // crash, an attempt whose outcome the order already shows only finishes
 // the subscription's side; a charge asked again returns its first answer.
 func (r *Reconciler) renewalDue(ctx context.Context, rec eventstore.RecordedEvent, due domain.SubscriptionRenewalDue, meta app.Metadata) error {
+	defer r.handled(due.SubscriptionID)
 	subs, orders := app.Subscriptions(r.cfg.Log), app.Orders(r.cfg.Log)
 	s, err := subs.Load(ctx, due.SubscriptionID)
 	if err != nil {

@@ -6,7 +6,11 @@
 // real flow: save a card through the hosted sandbox page, then place orders
 // in a loop, listing them every -list-every orders and refunding every
 // -refund-every paid order. The list scenario gives every user a full page
-// of orders, then measures GET /v1/me/wallet/orders?limit=20 alone.
+// of orders, then measures GET /v1/me/wallet/orders?limit=20 alone. The
+// renewals scenario (sandbox only) has every user subscribe to the monthly
+// plan, then every user advance their test clock a month at once: each
+// advance answers once its renewal is charged and recorded, so renewals/s
+// is users over the advance phase's time.
 //
 // Latencies are recorded per route pattern in HDR histograms, one per
 // goroutine, merged when a phase ends. Requests started during -warmup are
@@ -30,7 +34,7 @@ import (
 // config is the tool's settings, one flag each.
 type config struct {
 	URL         string
-	Scenario    string // "orders" or "list"
+	Scenario    string // "orders", "list" or "renewals"
 	Users       int
 	Duration    time.Duration
 	Warmup      time.Duration
@@ -69,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("billing-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the running service")
-	fs.StringVar(&cfg.Scenario, "scenario", "orders", "orders: save a card, then order, list and refund; list: fill a page of orders, then GET it")
+	fs.StringVar(&cfg.Scenario, "scenario", "orders", "orders: save a card, then order, list and refund; list: fill a page of orders, then GET it; renewals: subscribe, then advance every user's test clock a month at once")
 	fs.IntVar(&cfg.Users, "users", 64, "concurrent virtual users, each a distinct user id")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long the measured load runs, after the warm-up")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load before the measurement, excluded from the figures")
@@ -104,8 +108,8 @@ func (c config) Validate() error {
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("-url %q is not an http(s) URL", c.URL)
-	case c.Scenario != "orders" && c.Scenario != "list":
-		return fmt.Errorf("-scenario %q: want orders or list", c.Scenario)
+	case c.Scenario != "orders" && c.Scenario != "list" && c.Scenario != "renewals":
+		return fmt.Errorf("-scenario %q: want orders, list or renewals", c.Scenario)
 	case c.Users < 1:
 		return errors.New("-users must be at least 1")
 	case c.Duration <= 0 || c.Timeout <= 0:

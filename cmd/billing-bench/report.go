@@ -28,6 +28,9 @@ type report struct {
 	Phases       []phaseReport `json:"phases"`
 	OrdersPerSec float64       `json:"orders_per_sec,omitempty"` // 201s of POST orders in the load phase
 	PagesPerSec  float64       `json:"pages_per_sec,omitempty"`  // 200s of GET orders in the list load phase
+	// RenewalsPerSec: renewals charged and recorded per second of the
+	// renewals scenario's advance phase.
+	RenewalsPerSec float64 `json:"renewals_per_sec,omitempty"`
 }
 
 // phaseReport is one phase. Seconds is its measured wall time: for the
@@ -77,6 +80,9 @@ func buildReport(cfg config, results []phaseResult, interrupted bool) report {
 			ph.Routes = append(ph.Routes, newRouteReport(name, res.rec.routes[name], ph.Seconds))
 		}
 		rep.Phases = append(rep.Phases, ph)
+		if res.name == "advance" && res.window > 0 {
+			rep.RenewalsPerSec = float64(res.rec.counts["renewed"]) / res.window.Seconds()
+		}
 		if res.timed && cfg.Scenario == "list" {
 			rep.PagesPerSec = ph.rate(pageRoute, "200")
 		} else if res.timed {
@@ -148,6 +154,8 @@ func writeText(w io.Writer, rep report) error {
 	}
 	writeSamples(w, rep.Phases)
 	switch {
+	case rep.Scenario == "renewals":
+		fmt.Fprintf(w, "\nrenewals/s: %.1f\n", rep.RenewalsPerSec)
 	case rep.Scenario == "list":
 		fmt.Fprintf(w, "\n%d-order pages/s: %.1f\n", pageSize, rep.PagesPerSec)
 	default:

@@ -30,6 +30,13 @@ type phaseResult struct {
 // scenarioPhases are the phases of cfg's scenario. The setup and fill
 // phases are measured whole, as their own routes; only load is timed.
 func scenarioPhases(cfg config) []phase {
+	if cfg.Scenario == "renewals" {
+		return []phase{
+			{name: "setup", step: (*user).ensureCard},
+			{name: "subscribe", step: (*user).subscribe},
+			{name: "advance", step: (*user).advanceAMonth},
+		}
+	}
 	if cfg.Scenario == "list" {
 		return []phase{
 			{name: "setup", step: (*user).ensureCard},

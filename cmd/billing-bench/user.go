@@ -24,6 +24,7 @@ const (
 	customPlan = "plan_robot_hours_custom" // amounts 500..500000
 	pageSize   = 20
 	ordersPath = "/v1/me/wallet/orders"
+	monthly    = "plan_fleet_monthly"
 )
 
 var errNoCard = errors.New("the user has no saved card")
@@ -35,6 +36,9 @@ type user struct {
 	api   *api
 	cfg   *config
 	card  string // the saved card's id; "" until saved
+	// periodEnd is the end of the period of the subscription subscribe
+	// bought (renewals scenario).
+	periodEnd time.Time
 
 	// Set by each phase; the user's goroutine owns them while it runs.
 	rec  *recorder
@@ -274,3 +278,82 @@ func backOff(ctx context.Context) {
 
 // every reports whether n is a multiple of k (never when k is 0).
 func every(k, n int) bool { return k > 0 && n%k == 0 }
+
+// subscribe buys the monthly plan and keeps its period's end.
+func (u *user) subscribe(ctx context.Context) error {
+	body := map[string]any{"payment_method_id": u.card, "plan_id": monthly, "idempotency_key": "bench_sub_" + u.id + "_" + randomID()}
+	a, err := u.call(ctx, request{method: http.MethodPost, path: ordersPath, json: body})
+	if err != nil {
+		return err
+	}
+	var o struct {
+		Status         string `json:"status"`
+		SubscriptionID string `json:"subscription_id"`
+	}
+	if err := a.decode(&o); err != nil {
+		return err
+	}
+	if o.Status != "paid" {
+		return fmt.Errorf("the subscription's first order is %s", o.Status)
+	}
+	a, err = u.call(ctx, request{method: http.MethodGet, path: "/v1/me/wallet/subscriptions/" + o.SubscriptionID})
+	if err != nil {
+		return err
+	}
+	var sub struct {
+		CurrentPeriodEnd time.Time `json:"current_period_end"`
+	}
+	if err := a.decode(&sub); err != nil {
+		return err
+	}
+	u.periodEnd = sub.CurrentPeriodEnd
+	return nil
+}
+
+// advanceAMonth advances the user's test clock past its subscription's
+// period end; the answer comes once the renewal is recorded (a 202 means
+// it was still running, counted apart).
+func (u *user) advanceAMonth(ctx context.Context) error {
+	to := u.periodEnd.Add(time.Hour).Format(time.RFC3339Nano)
+	a, err := u.call(ctx, request{method: http.MethodPost, path: "/v1/me/test_clock/advance", json: map[string]any{"to": to}})
+	if err != nil {
+		return err
+	}
+	if a.status == http.StatusAccepted {
+		// Still running after the service's bounded wait: done once the
+		// clock says ready.
+		u.rec.count("advance answered 202", a.start)
+		for {
+			if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
+			a, err := u.call(ctx, request{method: http.MethodGet, path: "/v1/me/test_clock"})
+			if err != nil {
+				return err
+			}
+			var clock struct {
+				Status string `json:"status"`
+			}
+			if err := a.decode(&clock); err != nil {
+				return err
+			}
+			if clock.Status == "ready" {
+				break
+			}
+		}
+	}
+	u.rec.count("renewed", time.Now())
+	return nil
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -133,3 +133,27 @@ func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": good}), http.StatusConflict, "subscription_canceled")
 	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": "pm_00000000000000000000000000000000"}), http.StatusConflict, "subscription_canceled")
 }
+
+// TestOneOrderAndOneSubscription: an order and a subscription can be read
+// alone, as the lists show them; another user's, or an id that is none,
+// is 404.
+func TestOneOrderAndOneSubscription(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice, bob := s.user(t, "alice"), s.user(t, "bob")
+	o := alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "fleet"))
+	var got order
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders/"+o.ID, nil), http.StatusOK, "").decode(t, &got)
+	if got.ID != o.ID || got.Status != "paid" || got.SubscriptionID == nil {
+		t.Fatalf("GET the order = %+v, want %+v", got, o)
+	}
+	var sub subscription
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions/"+*o.SubscriptionID, nil), http.StatusOK, "").decode(t, &sub)
+	if listed := alice.subscriptions()[0]; sub.ID != listed.ID || sub.Status != listed.Status || !sub.CurrentPeriodEnd.Equal(*listed.CurrentPeriodEnd) {
+		t.Fatalf("GET the subscription = %+v, the list shows %+v", sub, listed)
+	}
+	for _, path := range []string{"/v1/me/wallet/orders/" + o.ID, "/v1/me/wallet/subscriptions/" + *o.SubscriptionID} {
+		bob.want(bob.call(http.MethodGet, path, nil), http.StatusNotFound, "not_found")
+	}
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders/ord_nope", nil), http.StatusNotFound, "not_found")
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions/sub_nope", nil), http.StatusNotFound, "not_found")
+}
