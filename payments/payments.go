@@ -177,6 +177,16 @@ type Price struct {
 	IntervalCount int
 }
 
+// UpdateSubscription changes a subscription the provider bills by itself:
+// whether it ends at its period's end, and/or the card it charges (nil and
+// empty: unchanged).
+type UpdateSubscription struct {
+	ProviderSubscriptionID string
+	CancelAtPeriodEnd      *bool
+	PaymentMethodID        string // the provider's
+	IdempotencyKey         string
+}
+
 // CancelSubscription asks to end a subscription now.
 type CancelSubscription struct {
 	ProviderSubscriptionID string
@@ -208,6 +218,7 @@ const (
 	NoticeSubscriptionRenewed                   // SubscriptionID's next period was paid: ProviderPaymentID
 	NoticeSubscriptionPastDue                   // SubscriptionID's renewal failed: FailureCode
 	NoticeCardDetached                          // UserID's card ProviderPaymentMethodID was removed
+	NoticeCancelAtPeriodEnd                     // SubscriptionID ends at its period's end (CancelAtPeriodEnd) or not any more
 )
 
 // Notice is a provider event read for the ledger.
@@ -227,4 +238,5 @@ type Notice struct {
 	ProviderSubscriptionID  string
 	UserID                  string // NoticeCardDetached
 	ProviderPaymentMethodID string // NoticeCardDetached
+	CancelAtPeriodEnd       bool   // NoticeCancelAtPeriodEnd
 }

@@ -100,7 +100,7 @@ func independent(rec eventstore.RecordedEvent) bool {
 		placed, ok := e.(domain.OrderPlaced)
 		return err == nil && ok && placed.SubscriptionID == ""
 	case domain.EventSubscriptionCancelRequested, domain.EventProviderEventReceived, domain.EventOrderRefunded,
-		domain.EventSubscriptionCardChanged:
+		domain.EventSubscriptionCardChanged, domain.EventCancelScheduled, domain.EventCancelUnscheduled:
 		return false
 	default:
 		return true // not handled: nothing to order

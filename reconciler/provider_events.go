@@ -59,6 +59,21 @@ var noticeActions = map[payments.NoticeKind]func(*Reconciler, context.Context, n
 	payments.NoticeSubscriptionRenewed: (*Reconciler).subscriptionRenewed,
 	payments.NoticeSubscriptionPastDue: (*Reconciler).renewalFailed,
 	payments.NoticeCardDetached:        (*Reconciler).cardDetached,
+	payments.NoticeCancelAtPeriodEnd:   (*Reconciler).cancelAtPeriodEnd,
+}
+
+// cancelAtPeriodEnd: the provider says the subscription ends at its
+// period's end, or no longer does (its dashboard, its customer portal).
+func (r *Reconciler) cancelAtPeriodEnd(ctx context.Context, n news) error {
+	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) {
+		switch {
+		case s.Ended():
+			return nil, nil
+		case n.CancelAtPeriodEnd:
+			return s.ScheduleCancel(n.now)
+		}
+		return s.UnscheduleCancel(n.now)
+	})
 }
 
 // setupCompleted: the user saved a card on the provider's page.

@@ -29,6 +29,12 @@ type Provider interface {
 	FindSubscription(ctx context.Context, f payments.FindPayment) (payments.SubscriptionResult, bool, error)
 }
 
+// Updater is a Provider that bills subscriptions by itself (Stripe): the
+// ledger's cancellations at period end and card changes are passed on.
+type Updater interface {
+	UpdateSubscription(ctx context.Context, u payments.UpdateSubscription) error
+}
+
 // Forgetful is a Provider that forgets idempotency keys after KeyLifetime
 // (Stripe: 24 hours), when a repeated call becomes a new one. Past it (less
 // a margin), the reconciler asks what the first call did instead of
@@ -327,7 +333,8 @@ func definite(err error) bool {
 func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) error {
 	switch rec.Type {
 	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
-		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue, domain.EventSubscriptionCardChanged:
+		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue, domain.EventSubscriptionCardChanged,
+		domain.EventCancelScheduled, domain.EventCancelUnscheduled:
 	default:
 		return nil
 	}
@@ -350,7 +357,11 @@ func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) e
 	case domain.SubscriptionRenewalDue:
 		return r.renewalDue(ctx, rec, e, meta)
 	case domain.SubscriptionCardChanged:
-		return r.cardChanged(ctx, e, meta)
+		return r.cardChanged(ctx, rec, e, meta)
+	case domain.CancelScheduled:
+		return r.updateAtProvider(ctx, rec, e.SubscriptionID, func(u *payments.UpdateSubscription) { u.CancelAtPeriodEnd = ptr(true) })
+	case domain.CancelUnscheduled:
+		return r.updateAtProvider(ctx, rec, e.SubscriptionID, func(u *payments.UpdateSubscription) { u.CancelAtPeriodEnd = ptr(false) })
 	}
 	return nil
 }

@@ -182,12 +182,13 @@ func (r *Reconciler) chargeRenewal(ctx context.Context, rec eventstore.RecordedE
 	return res, err
 }
 
-// cardChanged: a past_due subscription's unpaid renewal is retried with
-// the new card at once, when the ledger bills (the scheduler would find it
-// too, at its next round).
-func (r *Reconciler) cardChanged(ctx context.Context, e domain.SubscriptionCardChanged, meta app.Metadata) error {
+// cardChanged: a provider that bills by itself charges the new card from
+// now on; when the ledger bills, a past_due subscription's unpaid renewal
+// is retried with it at once (the scheduler would find it too, at its
+// next round).
+func (r *Reconciler) cardChanged(ctx context.Context, rec eventstore.RecordedEvent, e domain.SubscriptionCardChanged, meta app.Metadata) error {
 	if r.cfg.Renewals == nil {
-		return nil
+		return r.updateAtProvider(ctx, rec, e.SubscriptionID, func(u *payments.UpdateSubscription) {})
 	}
 	_, err := app.Subscriptions(r.cfg.Log).Decide(ctx, e.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) {
 		now, err := r.cfg.Log.UserNow(ctx, s.UserID)
@@ -198,3 +199,31 @@ func (r *Reconciler) cardChanged(ctx context.Context, e domain.SubscriptionCardC
 	})
 	return err
 }
+
+// updateAtProvider passes a change of a subscription the provider bills
+// by itself on to it (an Updater), keyed by the event that recorded it: set
+// changes u; the card is always the subscription's current one.
+func (r *Reconciler) updateAtProvider(ctx context.Context, rec eventstore.RecordedEvent, id domain.SubscriptionID, set func(u *payments.UpdateSubscription)) error {
+	up, ok := r.cfg.Provider.(Updater)
+	if !ok {
+		return nil
+	}
+	s, err := app.Subscriptions(r.cfg.Log).Load(ctx, id)
+	if err != nil || s.ProviderSubscriptionID == "" || s.Ended() {
+		return err
+	}
+	_, card, ok, err := r.cardOf(ctx, s.UserID, s.PaymentMethodID)
+	if err != nil {
+		return err
+	}
+	u := payments.UpdateSubscription{ProviderSubscriptionID: s.ProviderSubscriptionID, IdempotencyKey: "update_" + rec.ID.String()}
+	if ok {
+		u.PaymentMethodID = card
+	}
+	set(&u)
+	err = up.UpdateSubscription(ctx, u)
+	r.cfg.Observe("subscription_update", outcome(err))
+	return err
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -149,6 +149,10 @@ type provider interface {
 // looks an order's payment up instead of asking for it again.
 var _ reconciler.Forgetful = (*stripe.Stripe)(nil)
 
+// Stripe bills subscriptions by itself: the ledger's cancellations at
+// period end and card changes are passed on to it.
+var _ reconciler.Updater = (*stripe.Stripe)(nil)
+
 // openProvider opens Stripe when a secret key is configured, else the
 // sandbox with its hosted pages.
 func (m *Main) openProvider(ctx context.Context, publicURL string) error {

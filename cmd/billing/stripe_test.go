@@ -667,3 +667,56 @@ func TestStripeIdempotency(t *testing.T) {
 		t.Fatalf("Stripe was asked to charge %d times, want once", charges)
 	}
 }
+
+// TestStripeCancelAtPeriodEndAndCardChanges: with Stripe, which bills the
+// subscription itself, a cancellation at period end and a card change are
+// passed on to Stripe's subscription; a cancellation at period end taken
+// back in Stripe's dashboard is recorded from its webhook.
+func TestStripeCancelAtPeriodEndAndCardChanges(t *testing.T) {
+	s, _, proxy := stripeService(t)
+	alice := s.user(t, "alice")
+	pm := stripeCard(t, s, alice, "alice")
+	first := alice.buy(orderBody(pm, monthlyPlan, "fleet"))
+	sub := alice.subscriptions()[0]
+	var provider domain.Subscription
+	if _, err := s.Log.Load(context.Background(), domain.SubscriptionID(sub.ID).Stream(), &provider); err != nil || provider.ProviderSubscriptionID == "" {
+		t.Fatalf("subscription %+v not started at Stripe: %v", first, err)
+	}
+	stripePath := "/v1/subscriptions/" + provider.ProviderSubscriptionID
+	sent := func(field, want string) bool {
+		for _, r := range proxy.Requests() {
+			if r.Method == http.MethodPost && r.Path == stripePath && r.Form.Get(field) == want {
+				return true
+			}
+		}
+		return false
+	}
+
+	var got subscription
+	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+sub.ID+"?at_period_end=true", nil), http.StatusOK, "").decode(t, &got)
+	if got.Status != "active" || !got.CancelAtPeriodEnd {
+		t.Fatalf("after DELETE ?at_period_end=true: %+v", got)
+	}
+	eventually(t, func() bool { return sent("cancel_at_period_end", "true") }, "cancel_at_period_end sent to Stripe")
+
+	if status := webhookPostData(t, s, "evt_uncancel", "customer.subscription.updated", map[string]any{
+		"object": map[string]any{"id": provider.ProviderSubscriptionID, "object": "subscription", "status": "active",
+			"cancel_at_period_end": false, "metadata": map[string]string{"subscription_id": sub.ID}},
+		"previous_attributes": map[string]any{"cancel_at_period_end": true},
+	}, time.Now(), whsec, time.Now()); status != http.StatusOK {
+		t.Fatalf("customer.subscription.updated answered %d", status)
+	}
+	waitFor(t, s, func() bool { return !alice.subscriptions()[0].CancelAtPeriodEnd }, "the cancellation taken back at Stripe to be recorded")
+
+	other := stripeCard(t, s, alice, "alice")
+	alice.want(alice.call(http.MethodPatch, "/v1/me/wallet/subscriptions/"+sub.ID, map[string]any{"payment_method_id": other}), http.StatusOK, "").decode(t, &got)
+	if got.PaymentMethodID != other {
+		t.Fatalf("PATCH payment_method_id: %+v", got)
+	}
+	w := domain.NewWallet("alice")
+	if _, err := s.Log.Load(context.Background(), domain.WalletStream("alice"), w); err != nil {
+		t.Fatal(err)
+	}
+	card, _ := w.EverAttached(domain.PaymentMethodID(other))
+	eventually(t, func() bool { return sent("default_payment_method", card.ProviderPaymentMethodID) }, "the new card sent to Stripe")
+}

@@ -211,6 +211,23 @@ func subscriptionResult(sub *stripego.Subscription) payments.SubscriptionResult 
 	}
 }
 
+// UpdateSubscription sets cancel_at_period_end and/or the default payment
+// method of a subscription, so Stripe bills (or stops billing) as the
+// ledger says.
+func (s *Stripe) UpdateSubscription(ctx context.Context, u payments.UpdateSubscription) error {
+	p := &stripego.SubscriptionParams{Params: params(ctx, u.IdempotencyKey)}
+	if u.CancelAtPeriodEnd != nil {
+		p.CancelAtPeriodEnd = stripego.Bool(*u.CancelAtPeriodEnd)
+	}
+	if u.PaymentMethodID != "" {
+		p.DefaultPaymentMethod = stripego.String(u.PaymentMethodID)
+	}
+	if _, err := s.api.Subscriptions.Update(u.ProviderSubscriptionID, p); err != nil {
+		return fail("update subscription", err)
+	}
+	return nil
+}
+
 // CancelSubscription ends the subscription now.
 func (s *Stripe) CancelSubscription(ctx context.Context, c payments.CancelSubscription) error {
 	_, err := s.api.Subscriptions.Cancel(c.ProviderSubscriptionID, &stripego.SubscriptionCancelParams{Params: params(ctx, c.IdempotencyKey)})

@@ -64,6 +64,10 @@ func subscriptionChanged(ev payments.ProviderEvent) (payments.Notice, error) {
 		n.Kind = payments.NoticeSubscriptionEnded
 	case sub.Status == stripego.SubscriptionStatusPastDue || sub.Status == stripego.SubscriptionStatusUnpaid:
 		n.Kind, n.FailureCode = payments.NoticeSubscriptionPastDue, "renewal_payment_failed"
+	case changed(ev, "cancel_at_period_end"):
+		// Scheduled or taken back in Stripe's dashboard or portal (or
+		// by the ledger's own update, which this confirms).
+		n.Kind, n.CancelAtPeriodEnd = payments.NoticeCancelAtPeriodEnd, sub.CancelAtPeriodEnd
 	}
 	return n, nil
 }
@@ -224,4 +228,15 @@ func (s *Stripe) orderOf(ctx context.Context, paymentIntent string, meta map[str
 		return "", fail("read payment intent", err)
 	}
 	return pi.Metadata["order_id"], nil
+}
+
+// changed reports whether an *.updated event's previous attributes name
+// field: it changed.
+func changed(ev payments.ProviderEvent, field string) bool {
+	var prev map[string]json.RawMessage
+	if json.Unmarshal(ev.PreviousAttributes, &prev) != nil {
+		return false
+	}
+	_, ok := prev[field]
+	return ok
 }
