@@ -142,10 +142,11 @@ func (s *Subscription) RenewalFailed(code string, now time.Time) ([]Event, error
 }
 
 // EndedByProvider records that the provider ended s by itself (in its
-// dashboard, after failed renewals): the cancellation and its
-// confirmation at once; nothing when that is recorded already.
-func (s *Subscription) EndedByProvider(now time.Time) ([]Event, error) {
-	requested, err := s.RequestCancel(ReasonProvider, now)
+// dashboard; ReasonPaymentFailed after its failed renewals): the
+// cancellation and its confirmation at once; nothing when that is
+// recorded already.
+func (s *Subscription) EndedByProvider(reason string, now time.Time) ([]Event, error) {
+	requested, err := s.RequestCancel(reason, now)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +154,6 @@ func (s *Subscription) EndedByProvider(now time.Time) ([]Event, error) {
 	for _, e := range requested {
 		after.Apply(e)
 	}
-	confirmed, err := after.ConfirmCanceled(ReasonProvider, now)
+	confirmed, err := after.ConfirmCanceled(reason, now)
 	return append(requested, confirmed...), err
 }

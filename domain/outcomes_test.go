@@ -90,13 +90,21 @@ func TestRenewalFailed(t *testing.T) {
 
 func TestEndedByProvider(t *testing.T) {
 	at := later(2 * time.Hour)
-	end := func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(at) }
+	end := func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(domain.ReasonProvider, at) }
 	request := domain.SubscriptionCancelRequested{SubscriptionRef: subRef(), Reason: domain.ReasonProvider, RequestedAt: at}
 	given(t, subscriptionOf, end, []spec{
 		{"active: requested and confirmed at once", active(), events(request, subCanceled(domain.ReasonProvider)), nil},
 		{"canceled by the customer: confirmed", canceled(), events(subCanceled(domain.ReasonProvider)), nil},
 		{"ended already: nothing", ended(), nil, nil},
 	})
+	s := subscriptionOf(active()...)
+	evs, err := s.EndedByProvider(domain.ReasonPaymentFailed, at)
+	for _, e := range evs {
+		s.Apply(e)
+	}
+	if err != nil || s.CancelReasonView() != "payment_failed" {
+		t.Fatalf("ended by the provider for failed payments: %v, cancel_reason %q", err, s.CancelReasonView())
+	}
 }
 
 func TestNewSubscriptionCreatedIsWhatPlacingDecides(t *testing.T) {

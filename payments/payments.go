@@ -239,4 +239,5 @@ type Notice struct {
 	UserID                  string // NoticeCardDetached
 	ProviderPaymentMethodID string // NoticeCardDetached
 	CancelAtPeriodEnd       bool   // NoticeCancelAtPeriodEnd
+	PaymentFailed           bool   // NoticeSubscriptionEnded: it ended because its payments failed
 }

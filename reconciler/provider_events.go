@@ -112,7 +112,11 @@ func (r *Reconciler) refundFailed(ctx context.Context, n news) error {
 // subscriptionEnded: the provider ended a subscription (in its dashboard,
 // or after failed renewals).
 func (r *Reconciler) subscriptionEnded(ctx context.Context, n news) error {
-	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(n.now) })
+	reason := domain.ReasonProvider
+	if n.PaymentFailed {
+		reason = domain.ReasonPaymentFailed // shown as cancel_reason payment_failed, as with the sandbox's dunning
+	}
+	return r.decideSubscription(ctx, n, func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(reason, n.now) })
 }
 
 // renewalFailed: the provider could not charge a renewal. News older than

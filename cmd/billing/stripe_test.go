@@ -719,4 +719,14 @@ func TestStripeCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	}
 	card, _ := w.EverAttached(domain.PaymentMethodID(other))
 	eventually(t, func() bool { return sent("default_payment_method", card.ProviderPaymentMethodID) }, "the new card sent to Stripe")
+
+	// Stripe's retries failed and it ended the subscription: the same
+	// cancel_reason as the sandbox's dunning shows.
+	deliver(t, s, "customer.subscription.deleted", map[string]any{"id": provider.ProviderSubscriptionID, "object": "subscription",
+		"status": "canceled", "cancellation_details": map[string]any{"reason": "payment_failed"},
+		"metadata": map[string]string{"subscription_id": sub.ID}})
+	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "canceled" }, "the subscription to end")
+	if got = alice.subscriptions()[0]; got.CancelReason == nil || *got.CancelReason != "payment_failed" {
+		t.Fatalf("ended by Stripe after failed payments: %+v, want cancel_reason payment_failed", got)
+	}
 }

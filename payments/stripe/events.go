@@ -62,6 +62,7 @@ func subscriptionChanged(ev payments.ProviderEvent) (payments.Notice, error) {
 	case n.SubscriptionID == "":
 	case ev.Type == "customer.subscription.deleted" || sub.Status == stripego.SubscriptionStatusCanceled:
 		n.Kind = payments.NoticeSubscriptionEnded
+		n.PaymentFailed = sub.CancellationDetails != nil && sub.CancellationDetails.Reason == stripego.SubscriptionCancellationDetailsReasonPaymentFailed
 	case sub.Status == stripego.SubscriptionStatusPastDue || sub.Status == stripego.SubscriptionStatusUnpaid:
 		n.Kind, n.FailureCode = payments.NoticeSubscriptionPastDue, "renewal_payment_failed"
 	case changed(ev, "cancel_at_period_end"):
