@@ -90,7 +90,9 @@ func TestRenewalFailed(t *testing.T) {
 
 func TestEndedByProvider(t *testing.T) {
 	at := later(2 * time.Hour)
-	end := func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(domain.ReasonProvider, at) }
+	end := func(s *domain.Subscription) ([]domain.Event, error) {
+		return s.EndedByProvider(domain.ReasonProvider, at)
+	}
 	request := domain.SubscriptionCancelRequested{SubscriptionRef: subRef(), Reason: domain.ReasonProvider, RequestedAt: at}
 	given(t, subscriptionOf, end, []spec{
 		{"active: requested and confirmed at once", active(), events(request, subCanceled(domain.ReasonProvider)), nil},

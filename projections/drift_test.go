@@ -59,7 +59,9 @@ func TestReadModelsFoldAsTheDomainDoes(t *testing.T) {
 		"confirm": func(s *domain.Subscription) ([]domain.Event, error) {
 			return s.ConfirmCanceled(domain.ReasonCustomerRequest, at)
 		},
-		"ended":      func(s *domain.Subscription) ([]domain.Event, error) { return s.EndedByProvider(domain.ReasonProvider, at) },
+		"ended": func(s *domain.Subscription) ([]domain.Event, error) {
+			return s.EndedByProvider(domain.ReasonProvider, at)
+		},
 		"schedule":   func(s *domain.Subscription) ([]domain.Event, error) { return s.ScheduleCancel(at) },
 		"unschedule": func(s *domain.Subscription) ([]domain.Event, error) { return s.UnscheduleCancel(at) },
 		"due": func(s *domain.Subscription) ([]domain.Event, error) {
