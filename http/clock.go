@@ -84,5 +84,8 @@ func (s *Server) advanceTestClock(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if status == http.StatusAccepted {
+		clock.Status = "advancing" // this advance was, when the wait ended
+	}
 	c.JSON(status, clock)
 }

@@ -157,3 +157,28 @@ func TestOneOrderAndOneSubscription(t *testing.T) {
 	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders/ord_nope", nil), http.StatusNotFound, "not_found")
 	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions/sub_nope", nil), http.StatusNotFound, "not_found")
 }
+
+// TestAnAdvanceLongerThanTheWaitAnswers202: past the bounded wait the
+// advance answers 202 advancing, and the clock reads advancing until
+// everything due is handled, then ready, with the lists showing it.
+func TestAnAdvanceLongerThanTheWaitAnswers202(t *testing.T) {
+	t.Setenv("BILLING_OUTCOME_WAIT", "1ns")
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "fleet"))
+	waitFor(t, s, func() bool { subs := alice.subscriptions(); return len(subs) == 1 && subs[0].Status == "active" }, "the subscription to start")
+	end := *alice.subscriptions()[0].CurrentPeriodEnd
+	var clock testClock
+	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": end.AddDate(0, 2, 1).Format(time.RFC3339)}),
+		http.StatusAccepted, "").decode(t, &clock)
+	if clock.Status != "advancing" {
+		t.Fatalf("a 202 advance shows the clock %+v, want advancing", clock)
+	}
+	eventually(t, func() bool {
+		alice.want(alice.call(http.MethodGet, "/v1/me/test_clock", nil), http.StatusOK, "").decode(t, &clock)
+		return clock.Status == "ready"
+	}, "the advance to finish")
+	if n := len(alice.orders("").Data); n != 4 {
+		t.Fatalf("%d orders once the clock is ready, want the first and 3 renewals listed", n)
+	}
+}
