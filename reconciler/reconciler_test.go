@@ -546,11 +546,23 @@ func (l limbo) UnconfirmedCancels(_ context.Context, after, _ time.Time, _ int) 
 // the test ends, once it has read the whole log.
 func (f *fixture) sweeping(t *testing.T, l limbo) {
 	t.Helper()
-	r, err := reconciler.New(context.Background(), reconciler.Config{
-		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "sweep.db"), Limbo: l,
-		SweepEvery: 5 * time.Millisecond, SweepAfter: time.Nanosecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-	})
+	r := f.background(t, reconciler.Config{Log: f.log, Provider: f.p, CheckpointPath: "sweep.db", Limbo: l,
+		SweepEvery: 5 * time.Millisecond, SweepAfter: time.Nanosecond})
+	head, _ := f.store.Head(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); r.Position() < head; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reconciler never read the log")
+		}
+	}
+}
+
+// background runs a reconciler of cfg (a checkpoint file in the fixture's
+// dir, a silent logger, short retries) until the test ends.
+func (f *fixture) background(t *testing.T, cfg reconciler.Config) *reconciler.Reconciler {
+	t.Helper()
+	cfg.CheckpointPath = filepath.Join(f.dir, cfg.CheckpointPath)
+	cfg.Logger, cfg.RetryMin, cfg.RetryMax = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond, 5*time.Millisecond
+	r, err := reconciler.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,12 +570,7 @@ func (f *fixture) sweeping(t *testing.T, l limbo) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; r.Close() })
-	head, _ := f.store.Head(context.Background())
-	for deadline := time.Now().Add(10 * time.Second); r.Position() < head; time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the reconciler never read the log")
-		}
-	}
+	return r
 }
 
 // eventually waits until cond holds, failing with what after 10 seconds.

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -63,18 +60,8 @@ func renewingEvery(t *testing.T, f *fixture, every time.Duration) (domain.Subscr
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := reconciler.New(context.Background(), reconciler.Config{
-		Log: f.log, Provider: f.p, CheckpointPath: filepath.Join(f.dir, "renewals.db"),
-		Renewals: due{o.SubscriptionID}, RenewEvery: every,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; r.Close() })
+	r := f.background(t, reconciler.Config{Log: f.log, Provider: f.p, CheckpointPath: "renewals.db",
+		Renewals: due{o.SubscriptionID}, RenewEvery: every})
 	return o.SubscriptionID, c, r
 }
 
@@ -252,18 +239,8 @@ func TestTwoInstancesRenewEachPeriodOnce(t *testing.T) {
 	for i := range 2 {
 		l := app.NewLog(f.store, c.now)
 		l.TestClocks = true
-		r, err := reconciler.New(context.Background(), reconciler.Config{
-			Log: l, Provider: f.p, CheckpointPath: filepath.Join(f.dir, fmt.Sprintf("instance%d.db", i)),
-			Renewals: ids, RenewEvery: time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done; r.Close() })
+		f.background(t, reconciler.Config{Log: l, Provider: f.p, CheckpointPath: fmt.Sprintf("instance%d.db", i),
+			Renewals: ids, RenewEvery: time.Millisecond})
 	}
 	end := f.subscription(t, ids[0]).CurrentPeriodEnd
 	for month := range 2 {

@@ -47,6 +47,16 @@ func TestTestClockRenewsMonthByMonth(t *testing.T) {
 	if sub.Status != "active" || !sub.CurrentPeriodStart.Equal(end.AddDate(0, 2, 0)) {
 		t.Fatalf("subscription after three renewals = %+v", sub)
 	}
+	// A renewal refunds its period's payment only: the subscription goes on.
+	var refunded order
+	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+orders[1].ID+"/refund", nil), http.StatusOK, "").decode(t, &refunded)
+	if refunded.Status != "refunded" {
+		t.Fatalf("refunding a renewal order: %+v", refunded)
+	}
+	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "active" }, "the subscription")
+	if got := alice.subscriptions()[0]; got.Status != "active" || got.CancelReason != nil {
+		t.Fatalf("after refunding a renewal the subscription is %+v, want active", got)
+	}
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": end.Format(time.RFC3339)}),
 		http.StatusUnprocessableEntity, "clock_cannot_go_back")
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": "next month"}),
