@@ -264,3 +264,25 @@ func TestTwoInstancesRenewEachPeriodOnce(t *testing.T) {
 		t.Fatalf("%d charges, want %d: a first payment and 2 renewals each", f.p.charges, 3*len(ids))
 	}
 }
+
+// TestCancelingWhilePastDueFailsTheUnpaidRenewal: a past_due subscription
+// canceled by its user is not retried, and its unpaid renewal order fails
+// instead of staying pending for ever.
+func TestCancelingWhilePastDueFailsTheUnpaidRenewal(t *testing.T) {
+	f := setup(t)
+	id, c := renewing(t, f)
+	end := f.subscription(t, id).CurrentPeriodEnd
+	f.p.mu.Lock()
+	f.p.declines = true
+	f.p.mu.Unlock()
+	c.set(end)
+	eventually(t, "past_due", func() bool { return f.subscription(t, id).Status == domain.SubscriptionStatusPastDue })
+	if _, err := (&app.Service{Log: f.log}).CancelSubscription(context.Background(), "alice", id, app.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	renewal := domain.RenewalOrderIDFor(id, end)
+	eventually(t, "the unpaid renewal to fail", func() bool { return f.order(t, renewal).Status == domain.OrderStatusFailed })
+	if o := f.order(t, renewal); o.FailureCode != domain.FailureSubscriptionCanceled {
+		t.Fatalf("the unpaid renewal failed with %q, want %s", o.FailureCode, domain.FailureSubscriptionCanceled)
+	}
+}

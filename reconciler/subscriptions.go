@@ -32,5 +32,14 @@ func (r *Reconciler) cancelRequested(ctx context.Context, rec eventstore.Recorde
 		return err
 	}
 	_, err = subs.Decide(ctx, e.SubscriptionID, meta, func(s *domain.Subscription) ([]domain.Event, error) { return s.ConfirmCanceled(e.Reason, now) })
+	if err != nil || sub.Renewing == "" {
+		return err
+	}
+	// A renewal still unpaid (past_due) is not retried any more: its order
+	// fails, uncharged. Should an attempt in flight pay it after all, the
+	// payment is recorded and refunded (see renewalDue).
+	_, err = app.Orders(r.cfg.Log).Decide(ctx, sub.Renewing, meta, func(o *domain.Order) ([]domain.Event, error) {
+		return o.SettlePayment(domain.Payment{FailureCode: domain.FailureSubscriptionCanceled, FailureMessage: failureMessages[domain.FailureSubscriptionCanceled]}, now)
+	})
 	return err
 }
