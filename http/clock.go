@@ -35,7 +35,7 @@ func (s *Server) getTestClock(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, clock)
+	c.PureJSON(http.StatusOK, clock)
 }
 
 // advanceTestClock answers POST /v1/me/test_clock/advance: 200 with the
@@ -87,5 +87,5 @@ func (s *Server) advanceTestClock(c *gin.Context) {
 	if status == http.StatusAccepted {
 		clock.Status = "advancing" // this advance was, when the wait ended
 	}
-	c.JSON(status, clock)
+	c.PureJSON(status, clock)
 }

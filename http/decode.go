@@ -21,7 +21,7 @@ const maxBody = 64 << 10
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			fail(c, tooLarge())
+			fail(c, tooLarge(n))
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
@@ -29,8 +29,21 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
-func tooLarge() *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "the request body is too large"}
+// tooLarge refuses a body over limit bytes, saying the limit.
+func tooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+		Message: fmt.Sprintf("the request body is larger than %s, the limit", sizeOf(limit))}
+}
+
+// sizeOf is n bytes for people: 64 KiB, 1 MiB, 100 bytes.
+func sizeOf(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // decodeJSON reads the body into dst strictly: one JSON object, no unknown
@@ -42,7 +55,7 @@ func decodeJSON(c *gin.Context, dst any, emptyOK bool) error {
 	body, err := io.ReadAll(c.Request.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return tooLarge()
+		return tooLarge(tooBig.Limit)
 	}
 	if err != nil {
 		return invalidRequest("", "could not read the request body")

@@ -83,5 +83,6 @@ func fail(c *gin.Context, err error) {
 	if status >= 500 {
 		_ = c.Error(err) // logged with the request id, never sent
 	}
-	c.AbortWithStatusJSON(status, errorBody{Error: detail})
+	c.Abort()
+	c.PureJSON(status, errorBody{Error: detail}) // no HTML escaping: messages read as written
 }

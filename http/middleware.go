@@ -56,7 +56,8 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Error("panic", "request_id", c.GetString(requestIDHeader), "panic", err)
 		status, detail := toHTTP(nil)
-		c.AbortWithStatusJSON(status, errorBody{Error: detail})
+		c.Abort()
+		c.PureJSON(status, errorBody{Error: detail}) // no HTML escaping: messages read as written
 	})
 }
 

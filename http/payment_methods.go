@@ -23,7 +23,7 @@ func (s *Server) listPaymentMethods(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, list[projections.PaymentMethod]{Data: nonNil(items), HasMore: next != "", NextCursor: next})
+	c.PureJSON(http.StatusOK, list[projections.PaymentMethod]{Data: nonNil(items), HasMore: next != "", NextCursor: next})
 }
 
 type setupRequest struct {
@@ -57,7 +57,7 @@ func (s *Server) createSetupSession(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, setupSession{ID: string(setup.SessionID), URL: setup.URL, ExpiresAt: setup.ExpiresAt.UTC()})
+	c.PureJSON(http.StatusCreated, setupSession{ID: string(setup.SessionID), URL: setup.URL, ExpiresAt: setup.ExpiresAt.UTC()})
 }
 
 func checkReturnURL(raw string) error {

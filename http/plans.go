@@ -49,5 +49,5 @@ func (s *Server) listPlans(c *gin.Context) {
 	for _, p := range plans {
 		out.Data = append(out.Data, planJSON(p))
 	}
-	c.JSON(http.StatusOK, out)
+	c.PureJSON(http.StatusOK, out)
 }

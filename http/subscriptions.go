@@ -24,7 +24,7 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, list[projections.Subscription]{Data: nonNil(items), HasMore: next != "", NextCursor: next})
+	c.PureJSON(http.StatusOK, list[projections.Subscription]{Data: nonNil(items), HasMore: next != "", NextCursor: next})
 }
 
 // getSubscription answers GET /v1/me/wallet/subscriptions/{id}; another
@@ -40,7 +40,7 @@ func (s *Server) getSubscription(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, sub)
+	c.PureJSON(http.StatusOK, sub)
 }
 
 // cancelSubscription answers DELETE /v1/me/wallet/subscriptions/{id}: the
@@ -109,5 +109,5 @@ func (s *Server) answerSubscription(c *gin.Context, id domain.SubscriptionID, co
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, sub)
+	c.PureJSON(http.StatusOK, sub)
 }

@@ -24,7 +24,7 @@ const maxWebhookBody = 1 << 20
 func (s *Server) stripeWebhook(c *gin.Context) {
 	payload, err := io.ReadAll(c.Request.Body) // limited by the route's MaxBody
 	if err != nil {
-		fail(c, tooLarge())
+		fail(c, tooLarge(maxWebhookBody))
 		return
 	}
 	err = s.cfg.Webhooks.Receive(c.Request.Context(), payload, c.GetHeader("Stripe-Signature"))
@@ -36,5 +36,5 @@ func (s *Server) stripeWebhook(c *gin.Context) {
 		fail(c, err) // 500: Stripe redelivers
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"received": true})
+	c.PureJSON(http.StatusOK, gin.H{"received": true})
 }

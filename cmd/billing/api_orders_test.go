@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -127,6 +128,11 @@ func TestOrderRefusals(t *testing.T) {
 	}
 	if got := alice.orders("").Data; len(got) != 0 {
 		t.Fatalf("refused requests left %d orders", len(got))
+	}
+	// The refusal of a body too large says the limit.
+	a := alice.call(http.MethodPost, "/v1/me/wallet/orders", with("r17", map[string]any{"plan_id": strings.Repeat("p", 70<<10)}))
+	if !strings.Contains(string(a.body), "64 KiB") {
+		t.Fatalf("413 answer %s does not say the limit", a.body)
 	}
 }
 
@@ -352,5 +358,20 @@ func TestRefunds(t *testing.T) {
 	}
 	if refunds := s.sandboxRefunds(t); refunds != 2 {
 		t.Fatalf("the provider refunded %d times for two orders, want 2", refunds)
+	}
+}
+
+// TestErrorMessagesAreNotHTMLEscaped: a message reads as written, `<` and
+// `>` included, not as \u003c and \u003e.
+func TestErrorMessagesAreNotHTMLEscaped(t *testing.T) {
+	s := startService(t, t.TempDir())
+	resp, err := apiClient.Get(s.base + "/v1/me/wallet/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Bearer <token>") {
+		t.Fatalf("401 answer %s, want its message with <token> as written", body)
 	}
 }
