@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -102,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 		handlers := []gin.HandlerFunc{limitBody(r.maxBody())}
 		if r.Auth {
 			handlers = append(handlers, s.authenticate)
+		}
+		if strings.HasPrefix(r.Path, "/v1/") {
+			handlers = append(handlers, knownQuery(r.Method, r.Path))
 		}
 		s.engine.Handle(r.Method, r.Path, append(handlers, r.Handler)...)
 	}

@@ -375,3 +375,24 @@ func TestErrorMessagesAreNotHTMLEscaped(t *testing.T) {
 		t.Fatalf("401 answer %s, want its message with <token> as written", body)
 	}
 }
+
+// TestUnknownQueryParametersAreRefused: a query parameter a route does not
+// define is a 400 naming it, so ?cursor= on the orders list (which pages
+// with after_public_id) cannot silently answer the first page again.
+func TestUnknownQueryParametersAreRefused(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	for path, param := range map[string]string{
+		"/v1/me/wallet/orders?cursor=ord_x":           "cursor",
+		"/v1/me/payment-methods?after_public_id=pm_x": "after_public_id",
+		"/v1/me/wallet/subscriptions?limit=5&sort=x":  "sort",
+		"/v1/plans?page=2":                            "page",
+		"/v1/me/test_clock?now=1":                     "now",
+	} {
+		a := alice.want(alice.call(http.MethodGet, path, nil), http.StatusBadRequest, "invalid_request")
+		if _, got := a.errCode(); got != param {
+			t.Errorf("GET %s: param %q, want %q", path, got, param)
+		}
+	}
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders?limit=5&order_by_asc=amount", nil), http.StatusOK, "")
+}
