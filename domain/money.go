@@ -39,7 +39,36 @@ type Money struct {
 	Currency Currency `json:"currency"`
 }
 
-// String renders m for people and logs, e.g. "4900 usd".
+// String renders m for people: "$49.00" for usd, "49.00 EUR" for other
+// currencies, with the currency's own count of minor-unit digits ("4900
+// JPY", "4.900 KWD"). The integer fields stay what the API and the log
+// carry; this is only for messages.
 func (m Money) String() string {
-	return fmt.Sprintf("%d %s", m.Amount, m.Currency)
+	digits := m.Currency.MinorDigits()
+	amount, sign := m.Amount, ""
+	if amount < 0 {
+		amount, sign = -amount, "-"
+	}
+	s := fmt.Sprint(amount)
+	if digits > 0 {
+		s = fmt.Sprintf("%0*d", digits+1, amount)
+		s = s[:len(s)-digits] + "." + s[len(s)-digits:]
+	}
+	if m.Currency == "usd" {
+		return sign + "$" + s
+	}
+	return sign + s + " " + strings.ToUpper(string(m.Currency))
+}
+
+// MinorDigits is how many digits c's minor unit has, as Stripe counts them:
+// 0 for zero-decimal currencies (jpy, krw, …), 3 for bhd, jod, kwd, omr and
+// tnd, else 2.
+func (c Currency) MinorDigits() int {
+	switch c {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return 0
+	case "bhd", "jod", "kwd", "omr", "tnd":
+		return 3
+	}
+	return 2
 }

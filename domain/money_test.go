@@ -34,8 +34,23 @@ func TestParseCurrency(t *testing.T) {
 	}
 }
 
+// TestMoneyString: amounts read as people read them, in the currency's
+// own minor units: 4900 usd is $49.00, not $4,900.
 func TestMoneyString(t *testing.T) {
-	if got, want := (domain.Money{Amount: 1999, Currency: "usd"}).String(), "1999 usd"; got != want {
-		t.Errorf("String() = %q, want %q", got, want)
+	for _, tt := range []struct {
+		m    domain.Money
+		want string
+	}{
+		{domain.Money{Amount: 4900, Currency: "usd"}, "$49.00"},
+		{domain.Money{Amount: 5, Currency: "usd"}, "$0.05"},
+		{domain.Money{Amount: 0, Currency: "usd"}, "$0.00"},
+		{domain.Money{Amount: 1999, Currency: "eur"}, "19.99 EUR"},
+		{domain.Money{Amount: 4900, Currency: "jpy"}, "4900 JPY"},
+		{domain.Money{Amount: 4900, Currency: "kwd"}, "4.900 KWD"},
+		{domain.Money{Amount: -250, Currency: "gbp"}, "-2.50 GBP"},
+	} {
+		if got := tt.m.String(); got != tt.want {
+			t.Errorf("%d %s: String() = %q, want %q", tt.m.Amount, tt.m.Currency, got, tt.want)
+		}
 	}
 }

@@ -143,7 +143,7 @@ func (p Plan) ResolveAmount(requested *int64) (Money, error) {
 	}
 	if r := p.CustomAmount; *requested < r.Min || *requested > r.Max {
 		return Money{}, refuse(ErrAmountOutOfRange, "amount",
-			"amount must be between %d and %d %s", r.Min, r.Max, p.Price.Currency)
+			"amount must be between %s and %s", Money{r.Min, p.Price.Currency}, Money{r.Max, p.Price.Currency})
 	}
 	return Money{Amount: *requested, Currency: p.Price.Currency}, nil
 }

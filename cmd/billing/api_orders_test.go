@@ -396,3 +396,17 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	}
 	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders?limit=5&order_by_asc=amount", nil), http.StatusOK, "")
 }
+
+// TestMoneyInMessagesReadsAsMoney: 4900 usd reads $49.00 in a refusal,
+// not as a number of dollars.
+func TestMoneyInMessagesReadsAsMoney(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	pm := alice.saveCard(visa)
+	body := orderBody(pm, fixedPlan, "k")
+	body["amount"] = 5000
+	a := alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", body), http.StatusUnprocessableEntity, "amount_not_allowed")
+	if !strings.Contains(string(a.body), "$49.00") || strings.Contains(string(a.body), "4900 usd") {
+		t.Fatalf("the refusal %s does not show the price as $49.00", a.body)
+	}
+}
