@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -297,5 +298,20 @@ func TestEncodeIsOneLineOfTheStoredJSON(t *testing.T) {
 	e.Data = []byte(`{"amount": 1`)
 	if _, err := relay.Encode(e); err == nil {
 		t.Fatal("data that is not JSON was encoded")
+	}
+}
+
+// TestABusyNATSPortFailsAtOnce: the embedded server's port taken, start-up
+// fails at once saying the address is in use and naming the variable,
+// rather than after a long wait for a server that never becomes ready.
+func TestABusyNATSPortFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = relay.StartServer(ln.Addr().String(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "BILLING_NATS_LISTEN") {
+		t.Fatalf("starting on a busy port: %v, want address already in use, naming BILLING_NATS_LISTEN", err)
 	}
 }

@@ -29,6 +29,14 @@ func StartServer(listen, storeDir string) (*Server, error) {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// nats-server retries a busy port quietly and ReadyForConnections
+		// would only say "not ready" after its timeout: say why at once.
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats-server cannot listen on %s (BILLING_NATS_LISTEN; port 0 picks a free one): %w", listen, err)
+		}
+		ln.Close()
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "billing-embedded",
