@@ -29,14 +29,8 @@ func StartServer(listen, storeDir string) (*Server, error) {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
-	} else {
-		// nats-server retries a busy port quietly and ReadyForConnections
-		// would only say "not ready" after its timeout: say why at once.
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return nil, fmt.Errorf("nats-server cannot listen on %s (BILLING_NATS_LISTEN; port 0 picks a free one): %w", listen, err)
-		}
-		ln.Close()
+	} else if err := CheckListen(listen); err != nil {
+		return nil, err
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "billing-embedded",
@@ -56,6 +50,17 @@ func StartServer(listen, storeDir string) (*Server, error) {
 		return nil, fmt.Errorf("nats-server on %s did not become ready", listen)
 	}
 	return &Server{ns: ns}, nil
+}
+
+// CheckListen reports, at once, that the embedded server could not listen
+// on listen (a port in use): nats-server would retry it quietly and only
+// say "not ready" after a long wait.
+func CheckListen(listen string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("nats-server cannot listen on %s (BILLING_NATS_LISTEN; port 0 picks a free one): %w", listen, err)
+	}
+	return ln.Close()
 }
 
 // ClientURL is where clients connect (nats://host:port).

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +88,33 @@ func TestDunningSchedules(t *testing.T) {
 			t.Errorf("BILLING_DUNNING_SCHEDULE=%q: Validate() = %v, want it refused naming the variable", v, err)
 		case want != nil && (err != nil || !slices.Equal(cfg.Dunning, want)):
 			t.Errorf("BILLING_DUNNING_SCHEDULE=%q: %v, %v; want %v", v, cfg.Dunning, err, want)
+		}
+	}
+}
+
+// TestBusyPortsFailBeforeAnythingIsWritten: with the HTTP port or the
+// embedded NATS port taken, serve fails at once naming the variable, and
+// has written nothing: no token key, no log.
+func TestBusyPortsFailBeforeAnythingIsWritten(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct{ http, nats, names string }{
+		{busy.Addr().String(), "127.0.0.1:0", "BILLING_HTTP_ADDR"},
+		{"127.0.0.1:0", busy.Addr().String(), "BILLING_NATS_LISTEN"},
+	} {
+		cfg := configFromEnv()
+		cfg.DataDir, cfg.HTTPAddr, cfg.NATS.Listen, cfg.NATS.URL = t.TempDir(), tc.http, tc.nats, ""
+		m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		err := m.Open(context.Background())
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), tc.names) {
+			t.Fatalf("%s taken: %v, want address already in use naming %s", tc.names, err, tc.names)
+		}
+		if entries, _ := os.ReadDir(cfg.DataDir); len(entries) != 0 {
+			t.Fatalf("%s taken: serve wrote %d files (%s …) before failing", tc.names, len(entries), entries[0].Name())
 		}
 	}
 }

@@ -65,10 +65,25 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // so that when it returns the service's address is known. After a failed
 // Open, Close releases what was opened.
 func (m *Main) Open(ctx context.Context) error {
-	for _, step := range []func(context.Context) error{m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openNATS, m.openPprof, m.openHTTP} {
+	for _, step := range []func(context.Context) error{m.openListeners, m.openLedger, m.openAuth, m.openReadModels, m.openPayments, m.openNATS, m.openPprof, m.openHTTP} {
 		if err := step(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// openListeners binds the HTTP address, and checks the embedded NATS's,
+// before anything is written (the catalog, the token key): a port in use
+// fails start-up with nothing changed.
+func (m *Main) openListeners(context.Context) error {
+	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (BILLING_HTTP_ADDR): %w", m.Config.HTTPAddr, err)
+	}
+	m.listener = ln
+	if l := m.Config.NATS.Listen; m.Config.NATS.URL == "" && !strings.HasSuffix(l, ":0") {
+		return relay.CheckListen(l)
 	}
 	return nil
 }
@@ -117,15 +132,11 @@ func (m *Main) openReadModels(ctx context.Context) error {
 }
 
 func (m *Main) openPayments(ctx context.Context) error {
-	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Config.HTTPAddr, err)
-	}
-	m.listener = ln
-	if err := m.openProvider(ctx, m.Config.publicURL(ln.Addr().String())); err != nil {
+	if err := m.openProvider(ctx, m.Config.publicURL(m.listener.Addr().String())); err != nil {
 		return err
 	}
 	m.Service = &app.Service{Log: m.Log, Provider: m.Provider}
+	var err error
 	m.Reconciler, err = reconciler.New(ctx, reconciler.Config{
 		Log: m.Log, Provider: m.Provider, CheckpointPath: m.Config.path("reconciler.db"), Logger: m.Logger,
 		Observe: m.Metrics.ObserveOutcome, Interpreter: m.interpreter(), Limbo: m.ReadModels,
