@@ -2,6 +2,9 @@
 # whose default command is `serve` (docs/operations.md). The other
 # subcommands run in the same image:
 #
+#   docker run -p 8080:8080 -e BILLING_PUBLIC_URL=http://localhost:8080 -v billing-data:/data IMAGE
+#     (BILLING_PUBLIC_URL is required: the image listens on 0.0.0.0, from
+#     which the URLs handed to browsers cannot be derived)
 #   docker run --rm -v billing-data:/data IMAGE token --user user_42
 #   docker run --rm -v billing-data:/data IMAGE verify
 #

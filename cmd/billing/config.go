@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -193,11 +195,19 @@ func (c *Config) Validate() error {
 }
 
 // publicURL is where browsers reach this service.
-func (c *Config) publicURL(listening string) string {
+func (c *Config) publicURL(listening string) (string, error) {
 	if c.PublicURL != "" {
-		return strings.TrimRight(c.PublicURL, "/")
+		return strings.TrimRight(c.PublicURL, "/"), nil
 	}
-	return "http://" + listening
+	host, port, err := net.SplitHostPort(listening)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "", fmt.Errorf("config: serve listens on every interface (%s), so the URLs it hands to browsers (card pages) cannot be derived "+
+			"from its address: set BILLING_PUBLIC_URL to where browsers reach it, e.g. http://localhost:%s", listening, port)
+	}
+	return "http://" + listening, nil
 }
 
 // path is a file in the data dir.

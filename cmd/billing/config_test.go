@@ -118,3 +118,24 @@ func TestBusyPortsFailBeforeAnythingIsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicURLs: a service bound to every interface cannot hand browsers
+// its address (http://[::]:8080 opens nowhere): it refuses to start unless
+// BILLING_PUBLIC_URL says where it is reached.
+func TestPublicURLs(t *testing.T) {
+	for _, tc := range []struct{ public, listening, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", ""},
+		{"", "[::]:8080", ""},
+		{"https://billing.example.com/", "0.0.0.0:8080", "https://billing.example.com"},
+	} {
+		c := Config{PublicURL: tc.public}
+		got, err := c.publicURL(tc.listening)
+		switch {
+		case tc.want == "" && (err == nil || !strings.Contains(err.Error(), "BILLING_PUBLIC_URL")):
+			t.Errorf("listening on %s without BILLING_PUBLIC_URL: %q, %v; want refused naming BILLING_PUBLIC_URL", tc.listening, got, err)
+		case tc.want != "" && (err != nil || got != tc.want):
+			t.Errorf("BILLING_PUBLIC_URL %q on %s: %q, %v; want %q", tc.public, tc.listening, got, err, tc.want)
+		}
+	}
+}

@@ -52,6 +52,7 @@ type Main struct {
 	nats       *nats.Conn
 
 	listener      net.Listener
+	publicURL     string              // where browsers reach this service (BILLING_PUBLIC_URL, or derived from the listener)
 	pprofListener net.Listener        // nil unless BILLING_PPROF_ADDR is set
 	startupHead   eventstore.Position // the read models are ready once they reach it
 }
@@ -82,6 +83,9 @@ func (m *Main) openListeners(context.Context) error {
 		return fmt.Errorf("listen on %s (BILLING_HTTP_ADDR): %w", m.Config.HTTPAddr, err)
 	}
 	m.listener = ln
+	if m.publicURL, err = m.Config.publicURL(ln.Addr().String()); err != nil {
+		return err
+	}
 	if l := m.Config.NATS.Listen; m.Config.NATS.URL == "" && !strings.HasSuffix(l, ":0") {
 		return relay.CheckListen(l)
 	}
@@ -132,7 +136,7 @@ func (m *Main) openReadModels(ctx context.Context) error {
 }
 
 func (m *Main) openPayments(ctx context.Context) error {
-	if err := m.openProvider(ctx, m.Config.publicURL(m.listener.Addr().String())); err != nil {
+	if err := m.openProvider(ctx, m.publicURL); err != nil {
 		return err
 	}
 	m.Service = &app.Service{Log: m.Log, Provider: m.Provider}
