@@ -61,6 +61,28 @@ func New(key []byte, now func() time.Time) (*Keys, error) {
 		verified: verified, times: jwt.NewValidator(options...)}, nil
 }
 
+// ErrNoKey: the data dir holds no key (serve creates it on first start).
+var ErrNoKey = errors.New("auth: no token key")
+
+// LoadKey returns the configured secret when set, otherwise the key stored
+// in dataDir, and where it came from (the file, or BILLING_JWT_SECRET). A
+// data dir without a key is ErrNoKey: nothing is created.
+func LoadKey(secret, dataDir string) (key []byte, from string, err error) {
+	if secret != "" {
+		return []byte(secret), "BILLING_JWT_SECRET", nil
+	}
+	path := filepath.Join(dataDir, "jwt.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, path, fmt.Errorf("%w in %s", ErrNoKey, path)
+	}
+	if err != nil {
+		return nil, path, fmt.Errorf("auth: read key: %w", err)
+	}
+	key, err = hex.DecodeString(strings.TrimSpace(string(b)))
+	return key, path, err
+}
+
 // LoadOrCreateKey returns the configured secret when set; otherwise the key
 // stored in dataDir, generating it on first use (readable by the owner only).
 func LoadOrCreateKey(secret, dataDir string) ([]byte, error) {
@@ -122,18 +144,39 @@ func (k *Keys) Issue(userID string, ttl time.Duration) (string, error) {
 func (k *Keys) Verify(token string) (string, error) {
 	if claims, ok := k.verified.Get(token); ok {
 		if err := k.times.Validate(claims); err != nil {
-			return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+			return "", fmt.Errorf("%w: %s", ErrUnauthorized, reason(err))
 		}
 		return claims.Subject, nil
 	}
 	claims := &jwt.RegisteredClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return k.key, nil }, k.options...)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return "", fmt.Errorf("%w: %s", ErrUnauthorized, reason(err))
 	}
 	if claims.Subject == "" {
 		return "", fmt.Errorf("%w: token has no subject", ErrUnauthorized)
 	}
 	k.verified.Add(token, claims)
 	return claims.Subject, nil
+}
+
+// reason says, for a person, why a token was refused.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "the token has expired"
+	case errors.Is(err, jwt.ErrTokenUnverifiable), strings.Contains(err.Error(), "signing method"):
+		return "unsupported signing method: only HS256 is accepted"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "bad signature: the token was signed with another key (another data dir's jwt.key, or another BILLING_JWT_SECRET)"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "the token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "the token lacks a required claim (exp)"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "the token is not billing's (issuer)"
+	}
+	return err.Error()
 }

@@ -80,12 +80,22 @@ func TestRefusedTokens(t *testing.T) {
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"admin","exp":9999999999}`)) + "." + parts[2]
 
-	for name, tok := range map[string]string{
-		"empty": "", "garbage": "not.a.jwt", "expired": expired, "signed with another key": otherKey,
-		"no subject": noSub, "no expiry": noExp, "alg none": none, "alg HS512": hs512, "tampered claims": tampered,
+	// Each refusal says why, so a person can tell a stale token from one
+	// made with another data dir's key.
+	for name, tc := range map[string]struct{ tok, why string }{
+		"empty":                   {"", "malformed"},
+		"garbage":                 {"not.a.jwt", "malformed"},
+		"expired":                 {expired, "expired"},
+		"signed with another key": {otherKey, "another key"},
+		"no subject":              {noSub, "no subject"},
+		"no expiry":               {noExp, "exp"},
+		"alg none":                {none, "HS256"},
+		"alg HS512":               {hs512, "HS256"},
+		"tampered claims":         {tampered, "another key"},
 	} {
-		if sub, err := ks.Verify(tok); !errors.Is(err, auth.ErrUnauthorized) {
-			t.Errorf("%s: Verify = %q, %v; want ErrUnauthorized", name, sub, err)
+		sub, err := ks.Verify(tc.tok)
+		if !errors.Is(err, auth.ErrUnauthorized) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%s: Verify = %q, %v; want ErrUnauthorized saying %q", name, sub, err, tc.why)
 		}
 	}
 }

@@ -12,7 +12,10 @@ type Verifier interface {
 	Verify(token string) (userID string, err error)
 }
 
-const userKey = "user_id"
+const (
+	userKey       = "user_id"
+	authReasonKey = "auth_reason" // why a token was refused
+)
 
 // authenticate admits requests with a valid bearer token; every other one
 // is a 401 in the error envelope.
@@ -25,8 +28,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	user, err := s.cfg.Auth.Verify(strings.TrimSpace(token))
 	if err != nil {
+		why := strings.TrimPrefix(err.Error(), "auth: unauthorized: ")
 		c.Header("WWW-Authenticate", `Bearer realm="billing", error="invalid_token"`)
-		fail(c, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is invalid or expired"})
+		c.Set(authReasonKey, why) // for the access log
+		fail(c, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is refused: " + why})
 		return
 	}
 	c.Set(userKey, user)

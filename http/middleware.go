@@ -43,6 +43,12 @@ func accessLog(log *slog.Logger, obs RequestObserver) gin.HandlerFunc {
 			"status", c.Writer.Status(),
 			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		}
+		if user := userOf(c); user != "" {
+			attrs = append(attrs, "user_id", user)
+		}
+		if why := c.GetString(authReasonKey); why != "" {
+			attrs = append(attrs, "auth", why)
+		}
 		if len(c.Errors) > 0 {
 			log.Error("request failed", append(attrs, "error", c.Errors.String())...)
 			return

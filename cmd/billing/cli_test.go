@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -90,5 +92,30 @@ func TestHealthCommandProbesServe(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, t.TempDir(), "health", "--http-addr", addr); err == nil {
 		t.Fatal("health of a stopped serve succeeded")
+	}
+}
+
+// TestTokenFromTheWrongDirectoryIsRefused: `billing token` on a data dir
+// with no key says so instead of creating one whose tokens serve refuses;
+// --init creates it; the key file used is named on stderr. A token made
+// with another key is refused by serve saying why.
+func TestTokenFromTheWrongDirectoryIsRefused(t *testing.T) {
+	served, elsewhere := t.TempDir(), t.TempDir()
+	t.Setenv("BILLING_JWT_SECRET", "")
+	s := startService(t, served)
+	if _, _, err := runCLI(t, elsewhere, "token", "--user", "carol"); err == nil || !strings.Contains(err.Error(), "--init") {
+		t.Fatalf("token on a data dir without a key: %v, want refused, suggesting --init", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Fatalf("a refused token command wrote %s", entries[0].Name())
+	}
+	out, stderr, err := runCLI(t, elsewhere, "token", "--user", "carol", "--init")
+	if err != nil || !strings.Contains(stderr, filepath.Join(elsewhere, "jwt.key")) {
+		t.Fatalf("token --init: %v, stderr %q; want the key file named", err, stderr)
+	}
+	carol := &client{t: t, s: s, token: strings.TrimSpace(out)}
+	a := carol.want(carol.call("GET", "/v1/me/wallet/orders", nil), 401, "unauthorized")
+	if !strings.Contains(string(a.body), "another key") {
+		t.Fatalf("401 for a token of another key: %s, want the reason", a.body)
 	}
 }
