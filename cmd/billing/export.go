@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/relay"
 	"github.com/spf13/cobra"
@@ -36,7 +39,7 @@ func eventsCommand() *cobra.Command {
 		},
 	}
 	cfg.bindFlags(export.Flags(), false)
-	export.Flags().StringVar(&stream, "stream", "", "only this stream (e.g. order-<uuid>, wallet-<user id>, catalog)")
+	export.Flags().StringVar(&stream, "stream", "", "only this stream: an order or subscription id (ord_…, sub_…), a user id (their wallet), or a stream name (order-<uuid>, catalog)")
 	export.Flags().StringVar(&since, "since", "", "only events recorded at or after this RFC 3339 time")
 	export.Flags().StringVar(&until, "until", "", "only events recorded before this RFC 3339 time")
 	cmd.AddCommand(export)
@@ -48,8 +51,43 @@ type exportFilter struct {
 	since, until time.Time // zero: unbounded
 }
 
+// streamOf is the stream --stream names: an API id (ord_…, sub_…), a
+// stream name as the log has it (order-<uuid>, subscription-<uuid>,
+// wallet-<user id>, clock-<user id>, provider-…, catalog), or else a user id,
+// whose wallet is meant.
+func streamOf(arg string) (string, error) {
+	switch {
+	case arg == "":
+		return "", nil
+	case strings.HasPrefix(arg, "ord_"):
+		id, err := domain.ParseOrderID(arg)
+		if err != nil {
+			return "", fmt.Errorf("--stream %q is not an order id (ord_ and 32 hex digits)", arg)
+		}
+		return id.Stream(), nil
+	case strings.HasPrefix(arg, "sub_"):
+		id, err := domain.ParseSubscriptionID(arg)
+		if err != nil {
+			return "", fmt.Errorf("--stream %q is not a subscription id (sub_ and 32 hex digits)", arg)
+		}
+		return id.Stream(), nil
+	case arg == domain.CatalogStream:
+		return arg, nil
+	}
+	for _, prefix := range []string{"order-", "subscription-", "wallet-", "clock-", "provider-"} {
+		if strings.HasPrefix(arg, prefix) {
+			return arg, nil
+		}
+	}
+	return domain.WalletStream(arg), nil
+}
+
 func parseExportFilter(stream, since, until string) (exportFilter, error) {
-	f := exportFilter{stream: stream}
+	name, err := streamOf(stream)
+	if err != nil {
+		return exportFilter{}, err
+	}
+	f := exportFilter{stream: name}
 	for _, p := range []struct {
 		name, value string
 		into        *time.Time
@@ -150,6 +188,10 @@ func pager(store eventstore.Store, stream string) func(context.Context) ([]event
 			return nil, nil
 		}
 		evs, err := store.ReadStream(ctx, stream, eventstore.Forwards, rev, exportPage)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return nil, fmt.Errorf("the log has no stream %s: --stream takes an order id (ord_…), a subscription id (sub_…), "+
+				"a user id (their wallet), or a stream name (order-<uuid>, subscription-<uuid>, wallet-<user id>, catalog)", stream)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("export stream %s: %w", stream, err)
 		}

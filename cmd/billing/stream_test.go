@@ -195,6 +195,16 @@ func TestExportFilters(t *testing.T) {
 	if _, _, err := runCLI(t, dir, "events", "export", "--since", "yesterday"); err == nil {
 		t.Fatal("a malformed --since was accepted")
 	}
+	// The API's ids name streams too: the order's id, the user's wallet.
+	if byID, _, err := runCLI(t, dir, "events", "export", "--stream", o.ID); err != nil || byID != out {
+		t.Fatalf("export --stream %s: %v\n%s\nwant the order's stream:\n%s", o.ID, err, byID, out)
+	}
+	if wallet, _, err := runCLI(t, dir, "events", "export", "--stream", "alice"); err != nil || !strings.Contains(wallet, `"type":"wallet.card_attached"`) {
+		t.Fatalf("export --stream alice: %v\n%s\nwant alice's wallet", err, wallet)
+	}
+	if _, _, err := runCLI(t, dir, "events", "export", "--stream", "nobody"); err == nil || !strings.Contains(err.Error(), "ord_") {
+		t.Fatalf("export of an unknown stream: %v, want a refusal saying what --stream takes", err)
+	}
 }
 
 func orderStream(t *testing.T, id string) string {
