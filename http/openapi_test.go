@@ -106,3 +106,21 @@ func openAPIPath(ginPath string) string {
 	}
 	return strings.Join(segs, "/")
 }
+
+// TestOpenAPISecurityMatchesTheRouter: every operation declares its
+// security: the bearer token where the router asks for one, `security: []`
+// on the public ones (a linter's recommended rules ask for it).
+func TestOpenAPISecurityMatchesTheRouter(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for _, r := range newServer(t).Routes() {
+		op := doc.Paths.Find(openAPIPath(r.Path)).GetOperation(r.Method)
+		switch {
+		case op == nil:
+			t.Errorf("%s %s is not in the document", r.Method, r.Path)
+		case op.Security == nil:
+			t.Errorf("%s %s declares no security", r.Method, r.Path)
+		case r.Auth != (len(*op.Security) > 0):
+			t.Errorf("%s %s: the router asks for a token: %v; the document: %v", r.Method, r.Path, r.Auth, *op.Security)
+		}
+	}
+}
