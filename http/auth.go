@@ -15,6 +15,7 @@ type Verifier interface {
 const (
 	userKey       = "user_id"
 	authReasonKey = "auth_reason" // why a token was refused
+	errorCodeKey  = "error_code"  // the code of an error answer, for the access log
 )
 
 // authenticate admits requests with a valid bearer token; every other one

@@ -80,6 +80,7 @@ func fail(c *gin.Context, err error) {
 		return
 	}
 	status, detail := toHTTP(err)
+	c.Set(errorCodeKey, detail.Code)
 	if status >= 500 {
 		_ = c.Error(err) // logged with the request id, never sent
 	}

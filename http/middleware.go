@@ -46,6 +46,9 @@ func accessLog(log *slog.Logger, obs RequestObserver) gin.HandlerFunc {
 		if user := userOf(c); user != "" {
 			attrs = append(attrs, "user_id", user)
 		}
+		if code := c.GetString(errorCodeKey); code != "" {
+			attrs = append(attrs, "error_code", code)
+		}
 		if why := c.GetString(authReasonKey); why != "" {
 			attrs = append(attrs, "auth", why)
 		}

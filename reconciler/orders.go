@@ -267,6 +267,12 @@ func (r *Reconciler) recordPayment(ctx context.Context, placed domain.OrderPlace
 	if err != nil {
 		return fmt.Errorf("record payment of %s: %w", placed.OrderID, err)
 	}
+	if !c.result.Succeeded() {
+		// A decline is the card's answer, not the service's failure:
+		// told at info, with the code a support person asks for.
+		r.cfg.Logger.Info("payment declined", "order", placed.OrderID, "user_id", placed.UserID,
+			"decline_code", c.result.FailureCode, "provider_payment", c.result.ProviderPaymentID)
+	}
 	return nil
 }
 

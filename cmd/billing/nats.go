@@ -29,6 +29,9 @@ func (m *Main) openNATS(context.Context) error {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // a clean close (serve stopping): nothing to warn about
+			}
 			m.Logger.Warn("nats disconnected", "error", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { m.Logger.Info("nats reconnected", "url", c.ConnectedUrl()) }),
