@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -117,5 +118,33 @@ func TestTokenFromTheWrongDirectoryIsRefused(t *testing.T) {
 	a := carol.want(carol.call("GET", "/v1/me/wallet/orders", nil), 401, "unauthorized")
 	if !strings.Contains(string(a.body), "another key") {
 		t.Fatalf("401 for a token of another key: %s, want the reason", a.body)
+	}
+}
+
+// TestServeHelpListsEverySetting: every variable of operations.md's
+// configuration table is named in serve --help, as a flag's env var or
+// among the settings read from the environment only; and verify shows
+// only the flags it uses.
+func TestServeHelpListsEverySetting(t *testing.T) {
+	help, _, err := runCLI(t, t.TempDir(), "serve", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile("(?m)^\\| `(BILLING_[A-Z_]+)`").FindAllStringSubmatch(string(doc), -1)
+	if len(names) < 20 {
+		t.Fatalf("found %d variables in operations.md's table", len(names))
+	}
+	for _, m := range names {
+		if !strings.Contains(help, m[1]) {
+			t.Errorf("serve --help does not name %s", m[1])
+		}
+	}
+	verify, _, err := runCLI(t, t.TempDir(), "verify", "--help")
+	if err != nil || strings.Contains(verify, "--jwt-secret") || strings.Contains(verify, "--http-addr") {
+		t.Errorf("verify --help shows flags it does not use:\n%s", verify)
 	}
 }

@@ -70,7 +70,7 @@ func configFromEnv() Config {
 		},
 		LogFormat:       env("BILLING_LOG_FORMAT", "text"),
 		OutcomeWait:     envDuration("BILLING_OUTCOME_WAIT", 5*time.Second),
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: envDuration("BILLING_SHUTDOWN_TIMEOUT", 10*time.Second),
 		PprofAddr:       os.Getenv("BILLING_PPROF_ADDR"),
 		Dunning:         dunning(env("BILLING_DUNNING_SCHEDULE", "24h,72h,120h")),
 	}
@@ -152,8 +152,8 @@ func env(name, def string) string {
 func (c *Config) bindFlags(fs *pflag.FlagSet, serve bool) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory (env BILLING_DATA_DIR)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json (env BILLING_LOG_FORMAT)")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 key for bearer tokens (env BILLING_JWT_SECRET; default: generated once into the data dir)")
 	if serve {
+		c.bindJWTSecret(fs)
 		fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (env BILLING_HTTP_ADDR)")
 		fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base of URLs handed to browsers (env BILLING_PUBLIC_URL; default http:// + the HTTP address)")
 		fs.StringVar(&c.PlansFile, "plans-file", c.PlansFile, "plan catalog file (env BILLING_PLANS_FILE; default: the built-in catalog)")
@@ -161,8 +161,40 @@ func (c *Config) bindFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&c.NATS.Listen, "nats-listen", c.NATS.Listen, "where the embedded nats-server listens; port 0 picks one (env BILLING_NATS_LISTEN)")
 		fs.DurationVar(&c.OutcomeWait, "outcome-wait", c.OutcomeWait, "how long POSTs wait for a payment or refund outcome (env BILLING_OUTCOME_WAIT)")
 		fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this loopback address (env BILLING_PPROF_ADDR; default: off)")
-		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may drain on SIGTERM")
+		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may drain on SIGTERM (env BILLING_SHUTDOWN_TIMEOUT)")
 	}
+}
+
+// bindJWTSecret adds --jwt-secret, for the commands that sign or check
+// tokens.
+func (c *Config) bindJWTSecret(fs *pflag.FlagSet) {
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 key for bearer tokens (env BILLING_JWT_SECRET; default: generated once into the data dir)")
+}
+
+// envOnly are the settings serve reads from the environment alone (secrets
+// stay off command lines, which other users of the machine can read), as
+// serve --help lists them.
+var envOnly = []struct{ name, meaning string }{
+	{"BILLING_EVENTSTORE_URL", "sqlite:PATH (the embedded store elsewhere) or esdb://, kurrentdb:// (EventStoreDB); default events.db in the data dir"},
+	{"BILLING_SANDBOX_PATH", "the sandbox provider's state; default sandbox.db in the data dir"},
+	{"BILLING_DUNNING_SCHEDULE", "when declined renewals are retried after the period end; default 24h,72h,120h"},
+	{"BILLING_STRIPE_SECRET_KEY", "Stripe as the payment provider (sk_…); default: the sandbox"},
+	{"BILLING_STRIPE_WEBHOOK_SECRET", "Stripe's webhook signing secret(s), comma-separated; required with Stripe"},
+	{"BILLING_STRIPE_API_BASE", "another Stripe API base (stripe-mock)"},
+	{"BILLING_STRIPE_TIMEOUT", "how long one Stripe call may take; default 30s"},
+	{"BILLING_NATS_REPLICAS", "replicas of the BILLING stream; default 1"},
+	{"BILLING_NATS_CREDS", "a .creds file for NATS"},
+	{"BILLING_NATS_CA, BILLING_NATS_CERT, BILLING_NATS_KEY", "TLS to NATS: the servers' CA; a client certificate and key"},
+}
+
+// envHelp is the help text's list of envOnly.
+func envHelp() string {
+	var b strings.Builder
+	b.WriteString("Settings read from the environment only (docs/operations.md has every setting):\n")
+	for _, e := range envOnly {
+		fmt.Fprintf(&b, "  %s\n      %s\n", e.name, e.meaning)
+	}
+	return b.String()
 }
 
 // Validate reports the first unusable setting.
@@ -188,6 +220,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: BILLING_PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060: profiles show the service's internals")
 	case c.OutcomeWait <= 0:
 		return errors.New("config: outcome wait must be a positive duration such as 5s (BILLING_OUTCOME_WAIT)")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("config: BILLING_SHUTDOWN_TIMEOUT must be a positive duration such as 10s")
 	case c.Dunning == nil:
 		return errors.New("config: BILLING_DUNNING_SCHEDULE must be increasing positive durations after the period end, such as 24h,72h,120h")
 	}

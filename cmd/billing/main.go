@@ -39,7 +39,9 @@ func serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the service: the HTTP API, projections, reconciler and relay on the event store",
-		Args:  cobra.NoArgs,
+		Long: "Run the service: the HTTP API, projections, reconciler and relay on the event store.\n" +
+			"Every flag has an environment variable, named in its help.\n\n" + envHelp(),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
 				return err

@@ -44,6 +44,7 @@ func tokenCommand() *cobra.Command {
 		},
 	}
 	cfg.bindFlags(cmd.Flags(), false)
+	cfg.bindJWTSecret(cmd.Flags())
 	cmd.Flags().StringVar(&user, "user", "", "the user id (the token's subject)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	cmd.Flags().BoolVar(&initKey, "init", false, "create the data dir's key when it has none (serve then uses it)")
