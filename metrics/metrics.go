@@ -23,6 +23,10 @@ type Metrics struct {
 
 	mu    sync.Mutex
 	heads map[eventstore.Store]*lastHead // one per store, shared by its consumers' gauges
+	// PositionsAreBytes: the store's positions are byte offsets
+	// (EventStoreDB's transaction log), not event counts: consumer lag is
+	// then exported as billing_consumer_lag_bytes.
+	PositionsAreBytes bool
 }
 
 // New registers the service's metrics and the Go runtime's.
@@ -88,8 +92,12 @@ func (m *Metrics) WatchLag(name string, store eventstore.Store, f Follower) {
 		m.heads[store] = h
 	}
 	m.mu.Unlock()
+	name, help := "billing_consumer_lag_events", "Events between the head of the log and what the consumer applied."
+	if m.PositionsAreBytes {
+		name, help = "billing_consumer_lag_bytes", "Bytes of EventStoreDB's transaction log between its head and what the consumer applied."
+	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "billing_consumer_lag_events", Help: "Log positions between the head and what the consumer applied: events on the embedded store, bytes of log on EventStoreDB.", ConstLabels: labels,
+		Name: name, Help: help, ConstLabels: labels,
 	}, func() float64 {
 		head, pos := h.get(), f.Position()
 		if head <= pos {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,4 +139,31 @@ func TestEventStoreDBNodeRestartUnderABurst(t *testing.T) {
 	}
 	relayed(t, s)
 	streamMatchesExport(t, nf.js, dir)
+}
+
+// TestLagIsInBytesOnEventStoreDB: EventStoreDB's positions are byte offsets
+// in its transaction log, so its consumers' lag is exported as bytes, and
+// never as a count of events it is not.
+func TestLagIsInBytesOnEventStoreDB(t *testing.T) {
+	t.Setenv("BILLING_EVENTSTORE_URL", esdbtest.New(t).URL())
+	s := startService(t, t.TempDir())
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `billing_consumer_lag_bytes{consumer="projections"}`) || strings.Contains(string(body), "billing_consumer_lag_events") {
+		t.Fatalf("/metrics on EventStoreDB shows lag as:\n%s", grepLines(string(body), "consumer_lag"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

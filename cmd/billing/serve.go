@@ -102,6 +102,7 @@ func (m *Main) openLedger(ctx context.Context) error {
 		return err
 	}
 	m.Metrics = metrics.New()
+	m.Metrics.PositionsAreBytes = m.Config.usesESDB() // EventStoreDB's positions are offsets in its transaction log
 	m.Store = m.Metrics.InstrumentStore(store)
 	m.Log = app.NewLog(m.Store, m.Now)
 	recorded, err := app.SyncCatalog(ctx, m.Log, plans, app.Metadata{CorrelationID: "startup"})
