@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -234,8 +235,8 @@ func TestSavingACardInABrowser(t *testing.T) {
 		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(`#message[role="status"]`))); err != nil {
 			t.Fatalf("no success message: %v", err)
 		}
-		if msg := text(t, tab, "#message"); !strings.Contains(msg, "visa") || !strings.Contains(msg, "4242") {
-			t.Fatalf("success page says %q, want the visa card ending in 4242", msg)
+		if msg := text(t, tab, "#message"); !strings.Contains(msg, "Visa") || !strings.Contains(msg, "4242") {
+			t.Fatalf("success page says %q, want the Visa ending in 4242", msg)
 		}
 		wantOneVisa4242(t, s, alice)
 	})
@@ -273,4 +274,61 @@ func TestSavingACardInABrowser(t *testing.T) {
 		}
 		wantOneVisa4242(t, s, bob)
 	})
+}
+
+// TestCardPageOnADesktopAndAPhone: every state of the hosted card page
+// (the form with its test cards open, a refusal, the saved card, a page
+// already completed), in a desktop window and at a phone's width, fits the
+// width without scrolling sideways. Each state is screenshotted into
+// BILLING_SCREENSHOTS (default: the test's temporary dir) to be looked at.
+func TestCardPageOnADesktopAndAPhone(t *testing.T) {
+	chromiumPath(t)
+	s := startService(t, t.TempDir())
+	dir := os.Getenv("BILLING_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	alice := s.user(t, "alice")
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 800}, {"phone", 375, 740}} {
+		t.Run(size.name, func(t *testing.T) {
+			tab := newBrowser(t)
+			if err := chromedp.Do(tab, chromedp.EmulateViewport(size.w, size.h)); err != nil {
+				t.Fatal(err)
+			}
+			state := func(name string) {
+				t.Helper()
+				fits, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+				if err != nil || !fits {
+					t.Errorf("%s, %s: the page is wider than the window (%v)", size.name, name, err)
+				}
+				png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, size.name+"-"+name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setup := alice.startSetup()
+			openCardPage(t, tab, setup.URL)
+			if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("summary"))); err != nil {
+				t.Fatal(err)
+			}
+			state("form")
+			enterCard(t, tab, "4242424242424241", "12", "2034", "123") // fails the Luhn check
+			state("refused")
+			enterCard(t, tab, "4242424242424242", "12", "2034", "123")
+			state("saved")
+			if _, err := chromedp.Run(tab, chromedp.NavigateResponse(setup.URL)); err != nil {
+				t.Fatal(err)
+			}
+			if msg := text(t, tab, "#message"); !strings.Contains(msg, "already completed") {
+				t.Fatalf("revisiting a completed page says %q", msg)
+			}
+			state("completed")
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/robotlabor/billing/payments"
 )
@@ -28,6 +29,7 @@ func parsePage() (*template.Template, error) { return template.ParseFS(pageFS, "
 type pageData struct {
 	Title             string
 	Message, Code     string // a refusal or why the page is over
+	Done              bool   // the page is over for good reason: Message is good news
 	Param             string // the field a refusal is about
 	Form              bool
 	ExpMonth, ExpYear string // refilled after a refusal; the card number and CVC never are
@@ -38,8 +40,8 @@ type pageData struct {
 // Handler serves the hosted card pages: GET and POST /sandbox/setup/{id}.
 // The unguessable id is the capability: there is no login, as on Stripe's.
 // Statuses: 200 form or "Card saved", 303 to the session's return URL after
-// saving, 400 malformed card, 402 declined card, 404 unknown session, 409
-// completed session, 410 expired session, 413 form over 64 KiB.
+// saving, 400 malformed card, 402 declined card, 404 unknown session, 200
+// completed session (saying so), 410 expired session, 413 form over 64 KiB.
 func (s *Sandbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+setupPath+"{id}", s.showSetup)
@@ -107,7 +109,7 @@ func (s *Sandbox) submitSetup(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, ss.returnURL, http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, pageData{Title: "Card saved", Saved: true, Brand: c.brand, Last4: c.last4})
+	s.render(w, r, http.StatusOK, pageData{Title: "Card saved", Saved: true, Brand: brandName(c.brand), Last4: c.last4})
 }
 
 // openSession loads the page's session and allows its return URL as a form
@@ -137,7 +139,9 @@ func (s *Sandbox) renderOver(w http.ResponseWriter, r *http.Request, err error) 
 		s.render(w, r, http.StatusNotFound, pageData{Title: "Page not found", Code: "resource_missing",
 			Message: "This card page does not exist. Check the link, or start again from the app."})
 	case errors.Is(err, errSessionCompleted):
-		s.render(w, r, http.StatusConflict, pageData{Title: "Already completed", Code: "session_completed",
+		// Not an error for the person: the card is saved (200, and said
+		// as good news).
+		s.render(w, r, http.StatusOK, pageData{Title: "Already completed", Code: "session_completed", Done: true,
 			Message: "This card page was already completed: a card is saved. You can close this page."})
 	case errors.Is(err, errSessionExpired):
 		s.render(w, r, http.StatusGone, pageData{Title: "Page expired", Code: "session_expired",
@@ -159,4 +163,19 @@ func (s *Sandbox) render(w http.ResponseWriter, r *http.Request, status int, d p
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the browser went away
+}
+
+// brandName is a card brand as people write it.
+func brandName(brand string) string {
+	switch brand {
+	case "visa":
+		return "Visa"
+	case "mastercard":
+		return "Mastercard"
+	case "amex":
+		return "American Express"
+	case "":
+		return "card"
+	}
+	return strings.ToUpper(brand[:1]) + brand[1:]
 }
