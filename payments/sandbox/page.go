@@ -40,8 +40,9 @@ type pageData struct {
 // Handler serves the hosted card pages: GET and POST /sandbox/setup/{id}.
 // The unguessable id is the capability: there is no login, as on Stripe's.
 // Statuses: 200 form or "Card saved", 303 to the session's return URL after
-// saving, 400 malformed card, 402 declined card, 404 unknown session, 200
-// completed session (saying so), 410 expired session, 413 form over 64 KiB.
+// saving, 400 malformed card, 402 declined card, 404 unknown session, 409
+// completed session (said as good news), 410 expired session, 413 form
+// over 64 KiB.
 func (s *Sandbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+setupPath+"{id}", s.showSetup)
@@ -139,9 +140,9 @@ func (s *Sandbox) renderOver(w http.ResponseWriter, r *http.Request, err error) 
 		s.render(w, r, http.StatusNotFound, pageData{Title: "Page not found", Code: "resource_missing",
 			Message: "This card page does not exist. Check the link, or start again from the app."})
 	case errors.Is(err, errSessionCompleted):
-		// Not an error for the person: the card is saved (200, and said
-		// as good news).
-		s.render(w, r, http.StatusOK, pageData{Title: "Already completed", Code: "session_completed", Done: true,
+		// Not an error for the person: the card is saved, and the page
+		// says so as good news; the status stays api.md's 409.
+		s.render(w, r, http.StatusConflict, pageData{Title: "Already completed", Code: "session_completed", Done: true,
 			Message: "This card page was already completed: a card is saved. You can close this page."})
 	case errors.Is(err, errSessionExpired):
 		s.render(w, r, http.StatusGone, pageData{Title: "Page expired", Code: "session_expired",

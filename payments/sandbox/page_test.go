@@ -234,8 +234,8 @@ func TestReturnURLRedirectsAfterSaving(t *testing.T) {
 }
 
 // TestCompletedSessionSaysSoAndSavesNothing: a completed page, visited or
-// submitted again, says so as good news (200, not an error) and saves
-// nothing more.
+// submitted again, answers api.md's 409 but says so as good news (the card
+// is saved), and saves nothing more.
 func TestCompletedSessionSaysSoAndSavesNothing(t *testing.T) {
 	e := newEnv(t)
 	ss := e.session(e.customer(), "")
@@ -247,9 +247,9 @@ func TestCompletedSessionSaysSoAndSavesNothing(t *testing.T) {
 	page := e.get(ss.URL)
 
 	for _, got := range []response{again, page} {
-		if got.status != http.StatusOK || !strings.Contains(got.body, "already completed") || !strings.Contains(got.body, `class="ok"`) ||
+		if got.status != http.StatusConflict || !strings.Contains(got.body, "already completed") || !strings.Contains(got.body, `class="ok"`) ||
 			strings.Contains(got.body, `name="card_number"`) {
-			t.Errorf("status = %d, want 200 saying already completed as good news, without a form:\n%s", got.status, got.body)
+			t.Errorf("status = %d, want 409 saying already completed as good news, without a form:\n%s", got.status, got.body)
 		}
 	}
 	if n, calls := len(e.inbox.events()), e.inbox.callCount(); n != 1 || calls != 1 {
@@ -319,7 +319,7 @@ func TestConcurrentSubmitsCompleteOnce(t *testing.T) {
 	saved, completed := 0, 0
 	for _, p := range pages {
 		switch {
-		case p.status == http.StatusOK && strings.Contains(p.body, "already completed"):
+		case p.status == http.StatusConflict && strings.Contains(p.body, "already completed"):
 			completed++
 		case p.status == http.StatusOK && strings.Contains(p.body, "<h1>Card saved"):
 			saved++
