@@ -74,6 +74,8 @@ func newEvent(eventType string) (decoder, error) {
 		return decodeAs[CancelUnscheduled], nil
 	case EventClockAdvanced:
 		return decodeAs[ClockAdvanced], nil
+	case EventAuditSealed:
+		return decodeAs[AuditSealed], nil
 	case EventRefundRequested:
 		return decodeAs[RefundRequested], nil
 	case EventOrderRefunded:

@@ -44,6 +44,8 @@ func everyEvent() []domain.Event {
 			Object: json.RawMessage(`{"id":"pi_1","object":"payment_intent"}`), PreviousAttributes: json.RawMessage(`{"status":"processing"}`),
 			ReceivedAt: later(time.Second)},
 		domain.ClockAdvanced{UserID: alice, To: feb15},
+		domain.AuditSealed{Seal: 2, FromPosition: 120, ToPosition: 480, Events: 360, Streams: 95,
+			Digest: strings.Repeat("ab", 32), PrevDigest: strings.Repeat("cd", 32), SealedAt: feb15},
 	}
 }
 
@@ -161,7 +163,7 @@ func (foreignEvent) EventType() string { return "order.foreign" }
 func (foreignEvent) StreamID() string  { return "order-x" }
 
 func TestEventTypeNames(t *testing.T) {
-	form := regexp.MustCompile(`^(catalog|wallet|order|subscription|provider|clock)\.[a-z]+(_[a-z]+)*$`)
+	form := regexp.MustCompile(`^(catalog|wallet|order|subscription|provider|clock|audit)\.[a-z]+(_[a-z]+)*$`)
 	seen := make(map[string]bool)
 	for _, typ := range domain.EventTypes() {
 		if seen[typ] {

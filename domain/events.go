@@ -56,5 +56,6 @@ func EventTypes() []string {
 		EventSubscriptionCancelRequested, EventSubscriptionCanceled,
 		EventProviderEventReceived,
 		EventClockAdvanced,
+		EventAuditSealed,
 	}
 }

@@ -44,13 +44,21 @@ func TestSchemaListsExactlyTheEventTypes(t *testing.T) {
 	}
 }
 
+// storedMetadata is an event's metadata as stored: what the service says
+// (app.Metadata) and the chain the audit store adds (audit.Chain).
+type storedMetadata struct {
+	app.Metadata
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
+}
+
 // TestSchemaDescribesTheGoTypes: the schema documents every field that
 // relay.Message, app.Metadata and each event struct render (and no other),
 // and requires exactly the data fields the structs always render.
 func TestSchemaDescribesTheGoTypes(t *testing.T) {
 	doc := readSchema(t)
 	doc.checkObject(t, "message", reflect.TypeFor[relay.Message](), doc.at(t, "properties"), nil, false)
-	doc.checkObject(t, "metadata", reflect.TypeFor[app.Metadata](), doc.def(t, "metadata")["properties"], nil, false)
+	doc.checkObject(t, "metadata", reflect.TypeFor[storedMetadata](), doc.def(t, "metadata")["properties"], nil, false)
 
 	rules := doc.dataRules(t)
 	for _, typ := range domain.EventTypes() {
@@ -266,6 +274,7 @@ func subscriptionSamples() []domain.Event {
 func providerSamples() []domain.Event {
 	return []domain.Event{
 		domain.ClockAdvanced{UserID: sampleUser, To: at(60 * 24 * 31)},
+		domain.AuditSealed{Seal: 1, ToPosition: 480, Events: 480, Streams: 95, Digest: strings.Repeat("ab", 32), SealedAt: at(60 * 24 * 31)},
 		domain.ProviderEventReceived{Provider: "stripe", EventID: "evt_1OqXyZ2eZvKYlo2C", Type: "charge.refunded", Created: at(60),
 			Object:             json.RawMessage(`{"id":"ch_3OqXyZ2eZvKYlo2C","object":"charge","amount_refunded":4900}`),
 			PreviousAttributes: json.RawMessage(`{"amount_refunded":0}`), ReceivedAt: at(61)},

@@ -71,7 +71,7 @@ func streamOf(arg string) (string, error) {
 			return "", fmt.Errorf("--stream %q is not a subscription id (sub_ and 32 hex digits)", arg)
 		}
 		return id.Stream(), nil
-	case arg == domain.CatalogStream:
+	case arg == domain.CatalogStream || arg == domain.AuditStream:
 		return arg, nil
 	}
 	for _, prefix := range []string{"order-", "subscription-", "wallet-", "clock-", "provider-"} {

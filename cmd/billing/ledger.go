@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/robotlabor/billing/audit"
 	"log/slog"
 	"strings"
 	"time"
@@ -30,15 +31,23 @@ func (c *Config) validateEventStoreURL() error {
 	return nil
 }
 
-// openStore opens the event store the configuration names. readOnly asks
-// the embedded store for a reader beside a running serve; EventStoreDB
-// serves readers and writers alike.
+// openStore opens the event store the configuration names, chaining
+// every append (audit.Chain). readOnly asks the embedded store for a
+// reader beside a running serve; EventStoreDB serves readers and writers
+// alike.
 func openStore(ctx context.Context, cfg Config, readOnly bool, now func() time.Time, logger *slog.Logger) (eventstore.Store, error) {
 	if err := cfg.validateEventStoreURL(); err != nil {
 		return nil, err
 	}
+	var store eventstore.Store
+	var err error
 	if cfg.usesESDB() {
-		return esdb.Open(ctx, esdb.Config{URL: cfg.EventStoreURL, Logger: logger})
+		store, err = esdb.Open(ctx, esdb.Config{URL: cfg.EventStoreURL, Logger: logger})
+	} else {
+		store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.EventStorePath(), ReadOnly: readOnly, Now: now})
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: cfg.EventStorePath(), ReadOnly: readOnly, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	return audit.Chain(store), nil
 }

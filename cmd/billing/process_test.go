@@ -210,6 +210,11 @@ func TestKillNineUnderABurst(t *testing.T) {
 	if _, _, err := runCLI(t, dir, "verify"); err != nil {
 		t.Fatalf("verify after the crash: %v", err)
 	}
+	for _, args := range [][]string{{"audit", "verify"}, {"audit", "seal"}, {"audit", "verify"}} {
+		if out, _, err := runCLI(t, dir, args...); err != nil {
+			t.Fatalf("%s after the crash: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 	s := &service{Main: &Main{Config: Config{DataDir: dir}}}
 	if charges := s.sandboxCharges(t); charges != len(listed) {
 		t.Fatalf("the provider charged %d times for %d orders", charges, len(listed))

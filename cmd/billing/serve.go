@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/robotlabor/billing/audit"
 	"log/slog"
 	"net"
 	"net/http"
@@ -373,6 +374,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	workers.Go(func() error { return m.Relay.Run(workCtx) })
 	workers.Go(func() error { return m.servePprof(workCtx) })
+	sealer := &audit.Sealer{Store: m.Store, Now: time.Now}
+	workers.Go(func() error { sealer.Run(workCtx, sealEvery, m.Logger); return nil })
 
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
@@ -383,11 +386,24 @@ func (m *Main) Run(ctx context.Context) error {
 	httpErr := m.HTTP.Run(httpCtx)
 	stopWork()
 	err := errors.Join(httpErr, workers.Wait())
+	if err == nil || errors.Is(err, context.Canceled) {
+		m.sealOnStop(sealer)
+	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	m.Logger.Info("billing stopped", "error", err)
 	return err
+}
+
+// sealOnStop pins what arrived since the last seal, so a clean stop leaves
+// the whole log sealed.
+func (m *Main) sealOnStop(s *audit.Sealer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := s.Seal(ctx); err != nil {
+		m.Logger.Error("audit seal on stop failed", "error", err)
+	}
 }
 
 // Close releases what Open acquired, in reverse order; safe after a failed Open.
