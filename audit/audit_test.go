@@ -465,3 +465,27 @@ func TestARepeatedAppendKeepsTheChain(t *testing.T) {
 		})
 	}
 }
+
+// A long unsealed range (a log from before hashing, a long outage of the
+// sealer) is sealed by several seals, each over at most sealMax events.
+func TestALongRangeIsSealedInParts(t *testing.T) {
+	defer func(n int) { sealMax = n }(sealMax)
+	sealMax = 3
+	s := Chain(sqliteStore(t))
+	for i := range 4 {
+		order(t, s, "u1", i+1, "order.paid")
+	}
+	seals, err := (&Sealer{Store: s, Now: time.Now}).SealAll(context.Background())
+	if err != nil || len(seals) != 3 {
+		t.Fatalf("%d seals, %v; want 3 for 8 events", len(seals), err)
+	}
+	for _, seal := range seals {
+		if seal.Events > 3 {
+			t.Errorf("seal %d covers %d events", seal.Seal, seal.Events)
+		}
+	}
+	rep, err := verifyLines(export(t, s), nil)
+	if err != nil || rep.Seals != 3 || rep.Unsealed != 0 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The canonical form of a JSON value (docs/events.md, "Tamper evidence"):
@@ -30,7 +31,23 @@ var errNotCanonicalizable = errors.New("not canonical JSON")
 
 // appendCanonical appends the canonical form of the JSON text src to dst.
 func appendCanonical(dst, src []byte) ([]byte, error) {
-	p := parser{src: src}
+	var p parser
+	return p.canonical(dst, src)
+}
+
+// parser canonicalizes JSON texts. Its zero value is ready; reusing one
+// saves allocations. Keys and scalar values are views of the source, not
+// copies: the source must not change while it is parsed.
+type parser struct {
+	src   []byte
+	pos   int
+	stack []member // the members of the objects being parsed
+}
+
+// canonical appends the canonical form of src to dst.
+func (p *parser) canonical(dst, src []byte) ([]byte, error) {
+	p.src, p.pos = src, 0
+	p.release(0)
 	dst, err := p.value(dst)
 	if err != nil {
 		return nil, err
@@ -39,11 +56,6 @@ func appendCanonical(dst, src []byte) ([]byte, error) {
 		return nil, p.errorf("text after the value")
 	}
 	return dst, nil
-}
-
-type parser struct {
-	src []byte
-	pos int
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -61,6 +73,7 @@ func (p *parser) skipSpace() {
 	}
 }
 
+// value appends the canonical form of the value at p.pos to dst.
 func (p *parser) value(dst []byte) ([]byte, error) {
 	p.skipSpace()
 	if p.pos == len(p.src) {
@@ -68,26 +81,41 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 	}
 	switch c := p.src[p.pos]; {
 	case c == '{':
+		base := len(p.stack)
 		members, err := p.object()
 		if err != nil {
 			return nil, err
 		}
-		return appendMembers(dst, members), nil
+		dst = appendMembers(dst, members)
+		p.release(base)
+		return dst, nil
 	case c == '[':
 		return p.array(dst)
+	default:
+		v, err := p.scalar()
+		return append(dst, v...), err
+	}
+}
+
+// scalar returns the canonical form of the string, number or literal at
+// p.pos: the source bytes themselves when they are canonical already (a
+// string with no escape, any integer but -0, a literal).
+func (p *parser) scalar() ([]byte, error) {
+	start := p.pos
+	switch c := p.src[p.pos]; {
 	case c == '"':
-		s, err := p.string()
-		if err != nil {
-			return nil, err
+		s, escaped, err := p.string()
+		if err != nil || !escaped {
+			return p.src[start:p.pos], err
 		}
-		return appendString(dst, s), nil
+		return appendString(nil, s), nil
 	case c == '-' || c >= '0' && c <= '9':
-		return p.number(dst)
+		return p.number()
 	default:
 		for _, lit := range []string{"true", "false", "null"} {
 			if bytes.HasPrefix(p.src[p.pos:], []byte(lit)) {
 				p.pos += len(lit)
-				return append(dst, lit...), nil
+				return p.src[start:p.pos], nil
 			}
 		}
 		return nil, p.errorf("unexpected %q", c)
@@ -100,21 +128,22 @@ type member struct {
 	value []byte
 }
 
-// object parses the object at p.pos into its members, sorted by key.
+// object parses the object at p.pos into its members, sorted by key, on
+// p.stack from its length on entry; the caller releases them.
 func (p *parser) object() ([]member, error) {
 	p.pos++ // {
-	var members []member
+	base := len(p.stack)
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '}' {
 		p.pos++
-		return members, nil
+		return p.stack[base:], nil
 	}
 	for {
 		p.skipSpace()
 		if p.pos == len(p.src) || p.src[p.pos] != '"' {
 			return nil, p.errorf("want a key")
 		}
-		key, err := p.string()
+		key, _, err := p.string()
 		if err != nil {
 			return nil, err
 		}
@@ -122,11 +151,19 @@ func (p *parser) object() ([]member, error) {
 			return nil, p.errorf("want ':'")
 		}
 		p.pos++
-		value, err := p.value(nil)
+		if p.skipSpace(); p.pos == len(p.src) {
+			return nil, p.errorf("unexpected end")
+		}
+		var value []byte
+		if c := p.src[p.pos]; c == '{' || c == '[' {
+			value, err = p.value(nil)
+		} else {
+			value, err = p.scalar()
+		}
 		if err != nil {
 			return nil, err
 		}
-		members = append(members, member{key, value})
+		p.stack = append(p.stack, member{key, value})
 		p.skipSpace()
 		if p.pos == len(p.src) {
 			return nil, p.errorf("unexpected end in an object")
@@ -140,6 +177,7 @@ func (p *parser) object() ([]member, error) {
 			return nil, p.errorf("want ',' or '}'")
 		}
 	}
+	members := p.stack[base:]
 	sortMembers(members)
 	for i := 1; i < len(members); i++ {
 		if members[i].key == members[i-1].key {
@@ -147,6 +185,12 @@ func (p *parser) object() ([]member, error) {
 		}
 	}
 	return members, nil
+}
+
+// release drops the members on p.stack from base on.
+func (p *parser) release(base int) {
+	clear(p.stack[base:])
+	p.stack = p.stack[:base]
 }
 
 func sortMembers(members []member) {
@@ -197,8 +241,8 @@ func (p *parser) array(dst []byte) ([]byte, error) {
 	}
 }
 
-// number copies an integer, refusing fractions and exponents.
-func (p *parser) number(dst []byte) ([]byte, error) {
+// number returns the integer at p.pos, refusing fractions and exponents.
+func (p *parser) number() ([]byte, error) {
 	start := p.pos
 	if p.src[p.pos] == '-' {
 		p.pos++
@@ -219,11 +263,12 @@ func (p *parser) number(dst []byte) ([]byte, error) {
 	if string(num) == "-0" {
 		num = num[1:]
 	}
-	return append(dst, num...), nil
+	return num, nil
 }
 
-// string parses the string at p.pos and returns its value.
-func (p *parser) string() (string, error) {
+// string parses the string at p.pos and returns its value, and whether it
+// had escapes. Without escapes the value is a view of the source.
+func (p *parser) string() (string, bool, error) {
 	p.pos++ // "
 	start := p.pos
 	for p.pos < len(p.src) {
@@ -232,19 +277,20 @@ func (p *parser) string() (string, error) {
 			s := p.src[start:p.pos]
 			p.pos++
 			if !utf8.Valid(s) {
-				return "", p.errorf("a string that is not UTF-8")
+				return "", false, p.errorf("a string that is not UTF-8")
 			}
-			return string(s), nil
+			return unsafe.String(unsafe.SliceData(s), len(s)), false, nil
 		}
 		if c == '\\' {
-			return p.escapedString(start)
+			s, err := p.escapedString(start)
+			return s, true, err
 		}
 		if c < 0x20 {
-			return "", p.errorf("a control character in a string")
+			return "", false, p.errorf("a control character in a string")
 		}
 		p.pos++
 	}
-	return "", p.errorf("an unterminated string")
+	return "", false, p.errorf("an unterminated string")
 }
 
 // escapedString is string's slow path, from the first backslash on.

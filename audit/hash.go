@@ -23,9 +23,12 @@ type link struct {
 	mentioned  bool // the metadata has a hash or a prev_hash
 }
 
-// hasher computes event hashes, reusing one buffer: not safe for
-// concurrent use.
-type hasher struct{ buf []byte }
+// hasher computes event hashes, reusing its buffer and parser: not safe
+// for concurrent use.
+type hasher struct {
+	buf []byte
+	p   parser
+}
 
 // sum returns the hash of e whose stream predecessor's hash is prev (""
 // for a stream's first event), and what e's metadata states. The hash is
@@ -36,15 +39,16 @@ type hasher struct{ buf []byte }
 // where metadata is e's without hash and prev_hash, and empty data or
 // metadata count as {} (as exports show them).
 func (h *hasher) sum(e *eventstore.RecordedEvent, prev string) (string, link, error) {
-	rest, stated, err := splitMetadata(e.Metadata)
-	if err != nil {
-		return "", link{}, fmt.Errorf("metadata: %w", err)
-	}
 	b := append(h.buf[:0], `{"data":`...)
+	var err error
 	if len(e.Data) == 0 {
 		b = append(b, "{}"...)
-	} else if b, err = appendCanonical(b, e.Data); err != nil {
+	} else if b, err = h.p.canonical(b, e.Data); err != nil {
 		return "", link{}, fmt.Errorf("data: %w", err)
+	}
+	rest, stated, err := h.p.metadata(e.Metadata) // on h.p's stack until its next use
+	if err != nil {
+		return "", link{}, fmt.Errorf("metadata: %w", err)
 	}
 	b = append(b, `,"id":"`...)
 	b = append(b, e.ID.String()...)
@@ -67,10 +71,18 @@ func (h *hasher) sum(e *eventstore.RecordedEvent, prev string) (string, link, er
 // splitMetadata parses metadata (empty is {}) into its members other than
 // the chain's, sorted, and the chain's link it states.
 func splitMetadata(meta []byte) ([]member, link, error) {
+	var p parser
+	return p.metadata(meta)
+}
+
+// metadata is splitMetadata on p: the members are on p's stack, valid
+// until p parses again.
+func (p *parser) metadata(meta []byte) ([]member, link, error) {
+	p.src, p.pos = meta, 0
+	p.release(0)
 	if len(meta) == 0 {
 		return nil, link{}, nil
 	}
-	p := parser{src: meta}
 	if p.skipSpace(); p.pos == len(meta) || meta[p.pos] != '{' {
 		return nil, link{}, p.errorf("metadata must be an object")
 	}
@@ -82,7 +94,7 @@ func splitMetadata(meta []byte) ([]member, link, error) {
 		return nil, link{}, p.errorf("text after the metadata")
 	}
 	var l link
-	rest := members[:0:0]
+	rest := members[:0]
 	for _, m := range members {
 		switch m.key {
 		case hashKey, prevHashKey:

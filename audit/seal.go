@@ -110,11 +110,29 @@ type Sealer struct {
 	Now   func() time.Time
 }
 
-// sealPage is how many events a seal reads at a time.
+// sealPage is how many events a seal reads at a time; sealMax bounds how
+// many one seal covers (and so the memory of sealing and of verifying):
+// a longer range, the first seal of a log recorded before hashing, is
+// sealed by several seals in a row.
 const sealPage = 4096
 
-// Seal seals the events recorded since the last seal, when any but seals
-// were, and reports whether it appended a seal. Another instance sealing
+var sealMax = 100_000 // a variable for tests
+
+// SealAll seals until no event but seals is left unsealed, and returns
+// how many seals it appended.
+func (s *Sealer) SealAll(ctx context.Context) ([]domain.AuditSealed, error) {
+	var seals []domain.AuditSealed
+	for {
+		seal, ok, err := s.Seal(ctx)
+		if err != nil || !ok {
+			return seals, err
+		}
+		seals = append(seals, seal)
+	}
+}
+
+// Seal seals the events recorded since the last seal (up to sealMax of
+// them), when any but seals were, and reports whether it appended a seal. Another instance sealing
 // at the same moment wins or loses the append on the audit stream, whose
 // revision both expect: this one then appends nothing, and its events
 // are in the winner's seal or the next. An event whose bytes do not
@@ -169,8 +187,8 @@ func (s *Sealer) read(ctx context.Context, from, head eventstore.Position) ([]en
 		news   int
 		known  = map[string]string{} // stream → hash of its last event read
 	)
-	for pos := from; pos < head; {
-		recs, err := s.Store.ReadAll(ctx, pos, sealPage)
+	for pos := from; pos < head && len(events) < sealMax; {
+		recs, err := s.Store.ReadAll(ctx, pos, min(sealPage, sealMax-len(events)))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -236,11 +254,11 @@ func (s *Sealer) Run(ctx context.Context, every time.Duration, logger *slog.Logg
 			return
 		case <-t.C:
 		}
-		seal, ok, err := s.Seal(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
+		seals, err := s.SealAll(ctx)
+		if err != nil && ctx.Err() == nil {
 			logger.Error("audit seal failed", "error", err)
-		case ok:
+		}
+		for _, seal := range seals {
 			logger.Debug("audit sealed", "seal", seal.Seal, "to_position", seal.ToPosition, "events", seal.Events)
 		}
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -159,9 +160,42 @@ type exported struct {
 
 // ReadExport calls fn with each event of an export (NDJSON, one event per
 // line, as `billing events export` writes and NATS carries), in order.
+// Lines are decoded a batch ahead, on another goroutine: decoding JSON
+// costs about what checking an event does.
 func ReadExport(r io.Reader, fn func(eventstore.RecordedEvent) error) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches, decoded := make(chan []eventstore.RecordedEvent, 2), make(chan error, 1)
+	go func() {
+		defer close(batches)
+		decoded <- decodeExport(ctx, r, batches)
+	}()
+	for batch := range batches {
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return <-decoded
+}
+
+// exportBatch is how many events ReadExport decodes ahead.
+const exportBatch = 256
+
+func decodeExport(ctx context.Context, r io.Reader, batches chan<- []eventstore.RecordedEvent) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	batch := make([]eventstore.RecordedEvent, 0, exportBatch)
+	send := func() bool {
+		select {
+		case batches <- batch:
+			batch = make([]eventstore.RecordedEvent, 0, exportBatch)
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if len(line) == 0 {
@@ -169,18 +203,23 @@ func ReadExport(r io.Reader, fn func(eventstore.RecordedEvent) error) error {
 		}
 		var m exported
 		if err := json.Unmarshal(line, &m); err != nil {
+			send()
 			return fmt.Errorf("line %d is not an event: %w", n, err)
 		}
 		if m.ID == uuid.Nil || m.Type == "" || m.Stream == "" || m.Position == 0 {
+			send()
 			return fmt.Errorf("line %d is not an event: it lacks an id, a type, a stream or a position", n)
 		}
-		e := eventstore.RecordedEvent{
+		batch = append(batch, eventstore.RecordedEvent{
 			ID: m.ID, Type: m.Type, Stream: m.Stream, Revision: m.Revision, Position: eventstore.Position(m.Position),
 			RecordedAt: m.RecordedAt, Data: m.Data, Metadata: m.Metadata,
+		})
+		if len(batch) == exportBatch && !send() {
+			return nil
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
+	}
+	if len(batch) > 0 && !send() {
+		return nil
 	}
 	return sc.Err()
 }

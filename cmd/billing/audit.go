@@ -67,20 +67,21 @@ func auditCommand() *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			s, ok, err := (&audit.Sealer{Store: store, Now: time.Now}).Seal(cmd.Context())
+			seals, err := (&audit.Sealer{Store: store, Now: time.Now}).SealAll(cmd.Context())
+			for _, s := range seals {
+				fmt.Fprintf(cmd.OutOrStdout(), "seal %d: %d events in %d streams, after position %d up to %d, digest %s\n",
+					s.Seal, s.Events, s.Streams, s.FromPosition, s.ToPosition, s.Digest)
+			}
 			if err != nil {
 				return fmt.Errorf("audit seal: %w", err)
 			}
-			if !ok {
+			if len(seals) == 0 {
 				last, _, err := audit.LastSeal(cmd.Context(), store)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "nothing to seal: no event since seal %d (up to position %d)\n", last.Seal, last.ToPosition)
-				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "seal %d: %d events in %d streams, positions %d to %d, digest %s\n",
-				s.Seal, s.Events, s.Streams, s.FromPosition+1, s.ToPosition, s.Digest)
 			return nil
 		},
 	}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/robotlabor/billing/audit"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/esdb/esdbtest"
@@ -79,6 +82,26 @@ func twoInstances(t *testing.T, storeURL func(shared string) string) {
 	if _, _, err := runCLI(t, b.Config.DataDir, "verify"); err != nil {
 		t.Fatalf("verify on the second instance: %v", err)
 	}
+	sealOnBoth(t, a, b)
+	if out, _, err := runCLI(t, b.Config.DataDir, "audit", "verify"); err != nil || !strings.Contains(out, "last seal: ") {
+		t.Fatalf("audit verify after both instances sealed: %v\n%s", err, out)
+	}
+}
+
+// sealOnBoth has both instances' sealers seal at once, as their minutely
+// loops may: the seals stay one chain (audit verify checks it).
+func sealOnBoth(t *testing.T, a, b *service) {
+	t.Helper()
+	var g errgroup.Group
+	for _, s := range []*service{a, b, a, b} {
+		g.Go(func() error {
+			_, _, err := (&audit.Sealer{Store: s.Store, Now: time.Now}).Seal(context.Background())
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("seal: %v", err)
+	}
 }
 
 // sameKeyOnBoth races one idempotency key across both instances: one
@@ -136,6 +159,9 @@ func TestEventStoreDBNodeRestartUnderABurst(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, dir, "verify"); err != nil {
 		t.Fatalf("verify after the node's restart: %v", err)
+	}
+	if out, _, err := runCLI(t, dir, "audit", "verify"); err != nil {
+		t.Fatalf("audit verify after the node's restart: %v\n%s", err, out)
 	}
 	relayed(t, s)
 	streamMatchesExport(t, nf.js, dir)

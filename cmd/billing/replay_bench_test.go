@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/robotlabor/billing/audit"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
 	"github.com/robotlabor/billing/internal/seed"
@@ -21,8 +23,8 @@ import (
 var replayOrders = flag.Int("replay.orders", 50000, "orders in the log BenchmarkReplay replays (2 events each)")
 
 // BenchmarkReplay measures what auditors run on a whole log: rebuilding
-// the read models, verifying them, and exporting the log, in events per
-// second. The log is seeded once (internal/seed); each sub-benchmark's
+// the read models, verifying them, exporting the log, and checking its
+// hashes and seals (live and from an export file), in events per second. The log is seeded once (internal/seed); each sub-benchmark's
 // iteration replays all of it.
 //
 //	go test -run '^$' -bench Replay -benchtime 1x -replay.orders 500000 ./cmd/billing/
@@ -35,12 +37,19 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	defer store.Close()
 	start := time.Now()
-	err = seed.History(ctx, store, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
+	chained := audit.Chain(store) // as serve appends
+	err = seed.History(ctx, chained, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded in %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	seals, err := (&audit.Sealer{Store: chained, Now: time.Now}).SealAll(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	events := eventCount(b, store)
-	b.Logf("seeded %d events in %v", events, time.Since(start).Round(time.Millisecond))
+	b.Logf("%d events; sealed by %d seals in %v", events, len(seals), time.Since(start).Round(time.Millisecond))
 	store.Close()
 	// As the auditors' commands open it (openLogReadOnly).
 	store, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db"), ReadOnly: true})
@@ -76,6 +85,38 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		perSecond(b)
 	})
+	b.Run("audit-verify-live", func(b *testing.B) {
+		for b.Loop() {
+			auditVerify(b, func(v *audit.Verifier) error { return audit.VerifyStore(ctx, store, v, nil) }, len(seals))
+		}
+		perSecond(b)
+	})
+	file := filepath.Join(dir, "log.ndjson")
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := export(ctx, store, exportFilter{}, f, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	b.Run("audit-verify-file", func(b *testing.B) {
+		for b.Loop() {
+			auditVerify(b, func(v *audit.Verifier) error { return verifyFile(file, nil, v, io.Discard) }, len(seals))
+		}
+		perSecond(b)
+	})
+}
+
+// auditVerify runs one verification and checks it passed every seal.
+func auditVerify(b *testing.B, run func(*audit.Verifier) error, seals int) {
+	v := audit.NewVerifier()
+	if err := run(v); err != nil {
+		b.Fatal(err)
+	}
+	if rep, err := v.Finish(); err != nil || rep.Seals != uint64(seals) || rep.Unsealed != 0 {
+		b.Fatalf("audit verify: %+v, %v", rep, err)
+	}
 }
 
 func eventCount(b *testing.B, store eventstore.Store) int {

@@ -401,7 +401,7 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) sealOnStop(s *audit.Sealer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, _, err := s.Seal(ctx); err != nil {
+	if _, err := s.SealAll(ctx); err != nil {
 		m.Logger.Error("audit seal on stop failed", "error", err)
 	}
 }
