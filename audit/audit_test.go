@@ -489,3 +489,28 @@ func TestALongRangeIsSealedInParts(t *testing.T) {
 		t.Fatalf("%+v, %v", rep, err)
 	}
 }
+
+func TestExportLines(t *testing.T) {
+	const good = `{"id":"7ea256bd-f461-54e8-89d1-6e5caa842044","type":"order.paid","stream":"order-1","revision":1,"position":10,"recorded_at":"2026-12-05T12:08:53.932084715Z","data":{"a":[1,{"b":"\u00e9"}]},"metadata":{}}`
+	var got eventstore.RecordedEvent
+	reordered := `{ "metadata" : {}, "data":{"a":[1,{"b":"\u00e9"}]}, "position":10, "revision":1, "stream":"order-1", "type":"order.paid",` +
+		` "recorded_at":"2026-12-05T12:08:53.932084715Z", "id":"7ea256bd-f461-54e8-89d1-6e5caa842044", "extra": [true, null] }`
+	for _, line := range []string{good, reordered} {
+		if err := ReadExport(strings.NewReader(line+"\n"), func(e eventstore.RecordedEvent) error { got = e; return nil }); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if got.ID.String() != "7ea256bd-f461-54e8-89d1-6e5caa842044" || got.Type != "order.paid" || got.Stream != "order-1" || got.Revision != 1 ||
+			got.Position != 10 || got.RecordedAt.Nanosecond() != 932084715 || string(got.Data) != `{"a":[1,{"b":"\u00e9"}]}` || string(got.Metadata) != "{}" {
+			t.Errorf("%s read as %+v", line, got)
+		}
+	}
+	for _, bad := range []string{
+		`{"id":"x"}`, `[1]`, strings.Replace(good, `"position":10`, `"position":0`, 1), strings.Replace(good, `,"data":{"a":[1,{"b":"\u00e9"}]}`, ``, 1),
+		strings.Replace(good, `"revision":1`, `"revision":-1`, 1), strings.Replace(good, `2026-12-05T`, `2026-12-05 `, 1), good[:len(good)-1], good + "x",
+	} {
+		err := ReadExport(strings.NewReader(good+"\n"+bad+"\n"), func(eventstore.RecordedEvent) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "line 2 is not an event") {
+			t.Errorf("%s: %v, want line 2 refused", bad, err)
+		}
+	}
+}

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 )
@@ -146,18 +144,6 @@ func (v *Verifier) Finish() (Report, error) {
 	return v.report, nil
 }
 
-// exported is one line of an export: relay.Message's JSON.
-type exported struct {
-	ID         uuid.UUID       `json:"id"`
-	Type       string          `json:"type"`
-	Stream     string          `json:"stream"`
-	Revision   uint64          `json:"revision"`
-	Position   uint64          `json:"position"`
-	RecordedAt time.Time       `json:"recorded_at"`
-	Data       json.RawMessage `json:"data"`
-	Metadata   json.RawMessage `json:"metadata"`
-}
-
 // ReadExport calls fn with each event of an export (NDJSON, one event per
 // line, as `billing events export` writes and NATS carries), in order.
 // Lines are decoded a batch ahead, on another goroutine: decoding JSON
@@ -201,19 +187,12 @@ func decodeExport(ctx context.Context, r io.Reader, batches chan<- []eventstore.
 		if len(line) == 0 {
 			continue
 		}
-		var m exported
-		if err := json.Unmarshal(line, &m); err != nil {
+		e, err := parseLine(append([]byte(nil), line...))
+		if err != nil {
 			send()
 			return fmt.Errorf("line %d is not an event: %w", n, err)
 		}
-		if m.ID == uuid.Nil || m.Type == "" || m.Stream == "" || m.Position == 0 {
-			send()
-			return fmt.Errorf("line %d is not an event: it lacks an id, a type, a stream or a position", n)
-		}
-		batch = append(batch, eventstore.RecordedEvent{
-			ID: m.ID, Type: m.Type, Stream: m.Stream, Revision: m.Revision, Position: eventstore.Position(m.Position),
-			RecordedAt: m.RecordedAt, Data: m.Data, Metadata: m.Metadata,
-		})
+		batch = append(batch, e)
 		if len(batch) == exportBatch && !send() {
 			return nil
 		}

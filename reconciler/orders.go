@@ -141,7 +141,7 @@ func (r *Reconciler) settleCanceledStart(ctx context.Context, rec eventstore.Rec
 	}
 	if c.subscriptionID != "" {
 		err := r.cfg.Provider.CancelSubscription(ctx, payments.CancelSubscription{
-			ProviderSubscriptionID: c.subscriptionID, IdempotencyKey: "cancel_" + rec.ID.String()})
+			ProviderSubscriptionID: c.subscriptionID, IdempotencyKey: CancelKey(rec.ID)})
 		if err != nil && !errors.Is(err, payments.ErrNotFound) {
 			return err
 		}
@@ -159,7 +159,7 @@ func (r *Reconciler) pay(ctx context.Context, rec eventstore.RecordedEvent, plac
 	if err != nil || !ok {
 		return charge{result: neverHadCard}, err
 	}
-	key := "order_" + rec.ID.String()
+	key := PaymentKey(rec.ID)
 	q := payments.FindPayment{CustomerID: customer, OrderID: string(placed.OrderID), SubscriptionID: string(placed.SubscriptionID),
 		Since: earliest(rec.RecordedAt, placed.PlacedAt), IdempotencyKey: key} // the first call was made no earlier
 	if _, expired := r.forgetful(q.Since); expired {
@@ -372,7 +372,7 @@ func (r *Reconciler) refund(ctx context.Context, rec eventstore.RecordedEvent, e
 	}
 	return r.cfg.Provider.Refund(ctx, payments.Refund{
 		ProviderPaymentID: order.ProviderPaymentID, Amount: order.Money.Amount, Currency: string(order.Money.Currency),
-		OrderID: string(order.ID), IdempotencyKey: "refund_" + rec.ID.String(),
+		OrderID: string(order.ID), IdempotencyKey: RefundKey(rec.ID),
 	})
 }
 

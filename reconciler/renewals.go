@@ -176,7 +176,7 @@ func (r *Reconciler) chargeRenewal(ctx context.Context, rec eventstore.RecordedE
 	}
 	res, err := r.cfg.Provider.Charge(ctx, payments.Charge{
 		CustomerID: customer, PaymentMethodID: card, Amount: o.Money.Amount, Currency: string(o.Money.Currency),
-		OrderID: string(o.ID), IdempotencyKey: "renewal_" + rec.ID.String(),
+		OrderID: string(o.ID), IdempotencyKey: RenewalKey(rec.ID),
 	})
 	r.cfg.Observe("renewal", string(res.Status))
 	return res, err
@@ -216,7 +216,7 @@ func (r *Reconciler) updateAtProvider(ctx context.Context, rec eventstore.Record
 	if err != nil {
 		return err
 	}
-	u := payments.UpdateSubscription{ProviderSubscriptionID: s.ProviderSubscriptionID, IdempotencyKey: "update_" + rec.ID.String()}
+	u := payments.UpdateSubscription{ProviderSubscriptionID: s.ProviderSubscriptionID, IdempotencyKey: UpdateKey(rec.ID)}
 	if ok {
 		u.PaymentMethodID = card
 	}

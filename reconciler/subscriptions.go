@@ -20,7 +20,7 @@ func (r *Reconciler) cancelRequested(ctx context.Context, rec eventstore.Recorde
 	}
 	if sub.ProviderSubscriptionID != "" {
 		err := r.cfg.Provider.CancelSubscription(ctx, payments.CancelSubscription{
-			ProviderSubscriptionID: sub.ProviderSubscriptionID, IdempotencyKey: "cancel_" + rec.ID.String(),
+			ProviderSubscriptionID: sub.ProviderSubscriptionID, IdempotencyKey: CancelKey(rec.ID),
 		})
 		if err != nil && !errors.Is(err, payments.ErrNotFound) {
 			return err

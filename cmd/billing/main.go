@@ -30,7 +30,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), tokenCommand(), eventsCommand(), projectionsCommand(), verifyCommand(), auditCommand(), healthCommand())
+	root.AddCommand(serveCommand(), tokenCommand(), eventsCommand(), projectionsCommand(), verifyCommand(), auditCommand(), historyCommand(), healthCommand())
 	return root
 }
 
