@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -378,6 +379,9 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	}
 	if got := alice.subscriptions()[0].CurrentPeriodEnd; !got.Equal(end) {
 		t.Fatalf("renewed period ends %v, want Stripe's %v", got, end)
+	}
+	if got := types(historyJSON(t, s.Config.DataDir, renewal.ID)); !slices.Contains(got, "provider.event_received") {
+		t.Fatalf("the renewal's story %v lacks the invoice.paid notice that caused it", got)
 	}
 	// Stripe redelivers the same event: nothing more.
 	if status := webhookPost(t, s, id, "invoice.paid", invoice, time.Now(), whsec); status != http.StatusOK {
