@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/robotlabor/billing/internal/jsonx"
+	"github.com/robotlabor/billing/projections"
 )
 
 // list is the envelope of every list answer.
@@ -48,4 +50,19 @@ func rawList(c *gin.Context, items []json.RawMessage, hasMore bool, next string)
 	// size allows, not chunked.
 	c.Header("Content-Length", strconv.Itoa(len(b)))
 	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+}
+
+// asOfParam reads a list's as_of (api.md, "History: as-of reads"): the
+// zero time when absent. It is compared with the real time, never a
+// test clock: it asks when events were recorded.
+func asOfParam(c *gin.Context) (time.Time, error) {
+	v, ok := c.GetQuery("as_of")
+	if !ok {
+		return time.Time{}, nil
+	}
+	t, err := projections.ParseAsOf(v, time.Now())
+	if err != nil {
+		return t, invalidRequest("as_of", err.Error())
+	}
+	return t, nil
 }

@@ -175,7 +175,8 @@ func orderQuery(c *gin.Context) (projections.OrderQuery, error) {
 	if _, ok := c.GetQuery("after_public_id"); ok && q.AfterID == "" {
 		return q, invalidRequest("after_public_id", "after_public_id is empty")
 	}
-	return q, nil
+	q.AsOf, err = asOfParam(c)
+	return q, err
 }
 
 // refundOrder answers POST /v1/me/wallet/orders/{order_id}/refund.

@@ -26,9 +26,9 @@ func limitParam(c *gin.Context, def int) (int, error) {
 // queryParams are the query parameters each API route defines (api.md);
 // a route not listed defines none.
 var queryParams = map[string][]string{
-	"GET /v1/me/payment-methods":                          {"limit", "cursor"},
-	"GET /v1/me/wallet/orders":                            {"limit", "after_public_id", "order_by_asc", "order_by_desc"},
-	"GET /v1/me/wallet/subscriptions":                     {"limit", "cursor"},
+	"GET /v1/me/payment-methods":                          {"limit", "cursor", "as_of"},
+	"GET /v1/me/wallet/orders":                            {"limit", "after_public_id", "order_by_asc", "order_by_desc", "as_of"},
+	"GET /v1/me/wallet/subscriptions":                     {"limit", "cursor", "as_of"},
 	"DELETE /v1/me/wallet/subscriptions/:subscription_id": {"at_period_end"},
 }
 

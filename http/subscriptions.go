@@ -19,7 +19,12 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	items, next, err := s.cfg.Queries.Subscriptions(c.Request.Context(), userOf(c), projections.Page{Limit: limit, Cursor: c.Query("cursor")})
+	asOf, err := asOfParam(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items, next, err := s.cfg.Queries.Subscriptions(c.Request.Context(), userOf(c), projections.Page{Limit: limit, Cursor: c.Query("cursor"), AsOf: asOf})
 	if err != nil {
 		fail(c, err)
 		return

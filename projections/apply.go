@@ -150,6 +150,7 @@ func applyEvent(w *writeTx, ev event) error {
 	if ev.err != nil {
 		return ev.err
 	}
+	w.at = nanos(ev.rec.RecordedAt)
 	return fold(w, ev.e)
 }
 
@@ -162,6 +163,8 @@ type writeTx struct {
 
 	orders  map[string]*orderChange // the orders the batch folded, by id
 	touched []string                // their ids, in the order first folded
+
+	at int64 // when the event being folded was recorded (unix nanoseconds)
 }
 
 func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {

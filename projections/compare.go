@@ -36,11 +36,12 @@ func comparedTables() []table {
 			key: 1, times: []string{"created_at"}},
 		// A row whose key columns differ (its user or creation time) shows as
 		// one row only in live and one missing from live, both named by id.
-		{name: "orders", columns: []string{"user_id", "created_at", "id", "amount", "status", "body"},
-			key: 3, id: 2, times: []string{"created_at"}},
+		{name: "orders", columns: []string{"user_id", "created_at", "id", "amount", "status", "body", "placed_rec", "changed_rec"},
+			key: 3, id: 2, times: []string{"created_at", "placed_rec", "changed_rec"}},
 		{name: "subscriptions", columns: []string{"id", "user_id", "plan_id", "order_id", "status",
-			"current_period_start", "current_period_end", "canceled_at", "created_at"},
-			key: 1, times: []string{"current_period_start", "current_period_end", "canceled_at", "created_at"}},
+			"current_period_start", "current_period_end", "canceled_at", "created_at", "payment_method_id", "cancel_at_period_end",
+			"cancel_reason", "next_due_at", "cancel_confirmed", "created_rec", "changed_rec"},
+			key: 1, times: []string{"current_period_start", "current_period_end", "canceled_at", "created_at", "next_due_at", "created_rec", "changed_rec"}},
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/robotlabor/billing/eventstore"
 )
@@ -24,6 +26,12 @@ const toHead = eventstore.Position(math.MaxUint64)
 // total (raised to it when the log outgrew total). Reading and decoding
 // the next batch runs beside writing this one: two batches in memory.
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
+	return foldLogAsOf(ctx, db, store, limit, total, time.Time{}, progress)
+}
+
+// foldLogAsOf is foldLog of only the events recorded at or before asOf
+// (all of them when zero).
+func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, asOf time.Time, progress func(done, total uint64)) error {
 	f := newFolder(db)
 	defer f.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -32,7 +40,7 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 	read := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		read <- readLog(ctx, store, limit, batches)
+		read <- readLog(ctx, store, limit, asOf, batches)
 	}()
 	for batch := range batches {
 		if _, err := f.applyBatch(ctx, batch); err != nil {
@@ -50,7 +58,7 @@ func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, tot
 }
 
 // readLog sends the log's events up to limit, decoded, in batches.
-func readLog(ctx context.Context, store eventstore.Store, limit eventstore.Position, batches chan<- []event) error {
+func readLog(ctx context.Context, store eventstore.Store, limit eventstore.Position, asOf time.Time, batches chan<- []event) error {
 	for from := eventstore.Start; from < limit; {
 		events, err := store.ReadAll(ctx, from, foldBatch)
 		if err != nil {
@@ -60,12 +68,18 @@ func readLog(ctx context.Context, store eventstore.Store, limit eventstore.Posit
 		if len(events) == 0 {
 			return nil
 		}
+		from = events[len(events)-1].Position
+		if !asOf.IsZero() {
+			events = slices.DeleteFunc(events, func(e eventstore.RecordedEvent) bool { return e.RecordedAt.After(asOf) })
+			if len(events) == 0 {
+				continue
+			}
+		}
 		select {
 		case batches <- decode(events):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		from = events[len(events)-1].Position
 	}
 	return nil
 }

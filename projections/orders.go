@@ -39,6 +39,7 @@ type OrderQuery struct {
 	AfterID string
 	SortBy  string
 	Desc    bool
+	AsOf    time.Time // the list as the ledger stood then (asof.go); now when zero
 }
 
 // orderListColumns are what a page of orders reads.
@@ -59,6 +60,9 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	sortBy, err := orderSortColumn(q.SortBy)
 	if err != nil {
 		return nil, false, err
+	}
+	if !q.AsOf.IsZero() {
+		return rm.ordersAsOf(ctx, userID, sortBy, q)
 	}
 	return listPage(ctx, rm.queries, listQuery{
 		table: "orders", columns: orderListColumns, sortBy: sortBy, desc: q.Desc,
@@ -173,20 +177,30 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	c.events = append(c.events, e)
-	c.apply(e)
+	c.events = append(c.events, timed{e, w.at})
+	c.apply(e, w.at)
 	return nil
 }
 
-// apply folds e into the change's row: the domain's state machine, but a
-// repeated order.placed keeps the first.
-func (c *orderChange) apply(e domain.Event) {
-	if _, placing := e.(domain.OrderPlaced); placing == (c.o.ID != "") {
+// timed is an event folded and when it was recorded.
+type timed struct {
+	e  domain.Event
+	at int64
+}
+
+// apply folds e, recorded at, into the change's row: the domain's state
+// machine, but a repeated order.placed keeps the first.
+func (c *orderChange) apply(e domain.Event, at int64) {
+	_, placing := e.(domain.OrderPlaced)
+	if placing == (c.o.ID != "") {
 		return
+	}
+	if placing {
+		c.placedAt = at
 	}
 	d := c.o.domain()
 	d.Apply(e)
-	c.o, c.dirty = orderView(&d), true
+	c.o, c.dirty, c.changedAt = orderView(&d), true, at
 }
 
 // domain is the domain's order as far as the row shows it: enough for
@@ -241,7 +255,11 @@ type orderChange struct {
 	// expected); should one be there after all, events, what the batch
 	// folded, are folded again onto it.
 	unread bool
-	events []domain.Event
+	events []timed
+	// When the events that placed it and that last changed it were
+	// recorded: as-of reads (asof.go) tell by them which rows they can
+	// show as they are.
+	placedAt, changedAt int64
 }
 
 // order returns the batch's change of order id, starting from the row as
@@ -291,8 +309,9 @@ func (w *writeTx) flushOrders() error {
 		o := &c.o
 		body = o.appendJSON(body[:0])
 		if !c.stored {
-			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO NOTHING`, o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body)
+			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+				o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
 			if err != nil {
 				return fmt.Errorf("write order %s: %w", o.ID, err)
 			}
@@ -310,7 +329,7 @@ func (w *writeTx) flushOrders() error {
 				return err
 			}
 			for _, e := range c.events {
-				redo.apply(e)
+				redo.apply(e.e, e.at)
 			}
 			*c = *redo
 			if !c.dirty {
@@ -318,7 +337,7 @@ func (w *writeTx) flushOrders() error {
 			}
 			body = o.appendJSON(body[:0])
 		}
-		if _, err := w.exec(`UPDATE orders SET status = ?, body = ? WHERE id = ?`, o.Status, body, o.ID); err != nil {
+		if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
 			return fmt.Errorf("write order %s: %w", o.ID, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
@@ -14,6 +15,7 @@ import (
 type Page struct {
 	Limit  int
 	Cursor string
+	AsOf   time.Time // the list as the ledger stood then (asof.go); now when zero
 }
 
 // MaxLimit is the largest page; callers validate limits, and queries clamp
@@ -35,6 +37,10 @@ type listQuery struct {
 	userID  string
 	afterID string // "" for the first page
 	limit   int
+	// recorded, when set, is the column of when a row was first recorded:
+	// only rows recorded at or before asOf are listed (as-of reads).
+	recorded string
+	asOf     int64
 }
 
 // listPage runs q by keyset on the (user_id, sortBy, id) index: the page
@@ -45,6 +51,9 @@ type listQuery struct {
 func listPage[T any](ctx context.Context, db *sqlitex.Stmts, q listQuery, scan func(scanner) (T, error)) ([]T, bool, error) {
 	limit := clampLimit(q.limit)
 	args := []any{q.userID}
+	if q.recorded != "" {
+		args = append(args, q.asOf)
+	}
 	if q.afterID != "" {
 		key, err := sortKey(ctx, db, q)
 		if err != nil {
@@ -85,6 +94,9 @@ func (q listQuery) sql() string {
 		cmp, dir = "<", "DESC"
 	}
 	where := "user_id = ?"
+	if q.recorded != "" {
+		where += " AND " + q.recorded + " <= ?"
+	}
 	if q.afterID != "" {
 		where += " AND (" + q.sortBy + ", id) " + cmp + " (?, ?)"
 	}
@@ -95,7 +107,11 @@ func (q listQuery) sql() string {
 // sortKey is the sort column's value of the row q pages after.
 func sortKey(ctx context.Context, db *sqlitex.Stmts, q listQuery) (int64, error) {
 	var key int64
-	err := db.QueryRow(ctx, "SELECT "+q.sortBy+" FROM "+q.table+" WHERE id = ? AND user_id = ?", q.afterID, q.userID).Scan(&key)
+	query, args := "SELECT "+q.sortBy+" FROM "+q.table+" WHERE id = ? AND user_id = ?", []any{q.afterID, q.userID}
+	if q.recorded != "" { // a row recorded later was not on any page then
+		query, args = query+" AND "+q.recorded+" <= ?", append(args, q.asOf)
+	}
+	err := db.QueryRow(ctx, query, args...).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: not one of the user's %s", ErrInvalidCursor, q.table)
 	}

@@ -30,7 +30,12 @@ func (rm *ReadModels) PaymentMethods(ctx context.Context, userID string, p Page)
 			return nil, "", err
 		}
 	}
-	items, hasMore, err := listPage(ctx, rm.queries, q, scanPaymentMethod)
+	var hasMore bool
+	if p.AsOf.IsZero() {
+		items, hasMore, err = listPage(ctx, rm.queries, q, scanPaymentMethod)
+	} else {
+		items, hasMore, err = rm.paymentMethodsAsOf(ctx, q, p.AsOf)
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -22,6 +22,7 @@ type ReadModels struct {
 	writer  *sql.DB        // nil when read-only
 	folds   *folder        // folds into writer; nil when read-only
 	lock    *fileLock      // nil when read-only
+	asOf    asOfDB         // what as-of reads fold into
 }
 
 // Open opens the read models at path for reading and folding, creating and
@@ -68,6 +69,7 @@ func OpenReadOnly(ctx context.Context, path string) (*ReadModels, error) {
 // Close closes the database, then releases the lock, so that no rebuild can
 // replace the file while this process still has it open.
 func (rm *ReadModels) Close() error {
+	rm.asOf.close()
 	err := errors.Join(rm.queries.Close(), rm.readers.Close())
 	if rm.writer != nil {
 		err = errors.Join(err, rm.folds.Close(), rm.writer.Close())

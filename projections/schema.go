@@ -133,6 +133,21 @@ DELETE FROM payment_methods;
 DELETE FROM subscriptions;
 DELETE FROM checkpoint;
 `,
+	// When each order and subscription was first recorded and last
+	// changed in the log (recorded_at, unix nanoseconds): an as-of read
+	// lists the rows recorded by then and shows as they are those not
+	// changed since (asof.go). The read models are folded again from the
+	// log.
+	6: `
+ALTER TABLE orders ADD COLUMN placed_rec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN changed_rec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN created_rec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN changed_rec INTEGER NOT NULL DEFAULT 0;
+DELETE FROM orders;
+DELETE FROM payment_methods;
+DELETE FROM subscriptions;
+DELETE FROM checkpoint;
+`,
 }
 
 // checkSchema refuses, without changing anything, read models that this

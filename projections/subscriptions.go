@@ -40,7 +40,12 @@ func (rm *ReadModels) Subscriptions(ctx context.Context, userID string, p Page) 
 			return nil, "", err
 		}
 	}
-	items, hasMore, err := listPage(ctx, rm.queries, q, scanSubscription)
+	var hasMore bool
+	if p.AsOf.IsZero() {
+		items, hasMore, err = listPage(ctx, rm.queries, q, scanSubscription)
+	} else {
+		items, hasMore, err = rm.subscriptionsAsOf(ctx, q, p.AsOf)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -75,9 +80,9 @@ func scanSubscription(s scanner) (Subscription, error) {
 // statement per event. A repeated subscription.created keeps the first.
 
 func (w *writeTx) createSubscription(e domain.SubscriptionCreated) error {
-	_, err := w.exec(`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at, payment_method_id)
-		VALUES (?, ?, ?, ?, 'incomplete', ?, ?) ON CONFLICT (id) DO NOTHING`,
-		e.SubscriptionID, e.UserID, e.PlanID, e.OrderID, nanos(e.CreatedAt), e.PaymentMethodID)
+	_, err := w.exec(`INSERT INTO subscriptions (id, user_id, plan_id, order_id, status, created_at, payment_method_id, created_rec, changed_rec)
+		VALUES (?, ?, ?, ?, 'incomplete', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		e.SubscriptionID, e.UserID, e.PlanID, e.OrderID, nanos(e.CreatedAt), e.PaymentMethodID, w.at, w.at)
 	return err
 }
 
@@ -91,20 +96,20 @@ func (w *writeTx) renewSubscription(e domain.SubscriptionRenewed) error {
 
 // setPeriod makes the subscription active for the period [start, end).
 func (w *writeTx) setPeriod(id domain.SubscriptionID, start, end time.Time) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ?, next_due_at = ?
-		WHERE id = ?`, nullTime(start), nullTime(end), nullTime(end), id)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ?, next_due_at = ?,
+		changed_rec = ? WHERE id = ?`, nullTime(start), nullTime(end), nullTime(end), w.at, id)
 	return err
 }
 
 func (w *writeTx) markPastDue(e domain.SubscriptionPastDue) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'past_due', next_due_at = ? WHERE id = ?`, nullTime(e.RetryAt), e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'past_due', next_due_at = ?, changed_rec = ? WHERE id = ?`, nullTime(e.RetryAt), w.at, e.SubscriptionID)
 	return err
 }
 
 // requestCancel: cancellation is immediate, from the customer's request.
 func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
-	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ?, next_due_at = NULL, cancel_reason = ? WHERE id = ?`,
-		nullTime(e.RequestedAt), domain.CancelReasonView(e.Reason), e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = ?, next_due_at = NULL, cancel_reason = ?, changed_rec = ?
+		WHERE id = ?`, nullTime(e.RequestedAt), domain.CancelReasonView(e.Reason), w.at, e.SubscriptionID)
 	return err
 }
 
@@ -112,7 +117,7 @@ func (w *writeTx) requestCancel(e domain.SubscriptionCancelRequested) error {
 // subscription keeps the request's time.
 func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
 	_, err := w.exec(`UPDATE subscriptions SET status = 'canceled', canceled_at = COALESCE(canceled_at, ?), cancel_confirmed = 1, next_due_at = NULL,
-		cancel_reason = COALESCE(cancel_reason, ?) WHERE id = ?`, nullTime(e.CanceledAt), domain.CancelReasonView(e.Reason), e.SubscriptionID)
+		cancel_reason = COALESCE(cancel_reason, ?), changed_rec = ? WHERE id = ?`, nullTime(e.CanceledAt), domain.CancelReasonView(e.Reason), w.at, e.SubscriptionID)
 	return err
 }
 
@@ -120,18 +125,18 @@ func (w *writeTx) cancelSubscription(e domain.SubscriptionCanceled) error {
 // unpaid renewal is retried with it at once.
 func (w *writeTx) changeCard(e domain.SubscriptionCardChanged) error {
 	_, err := w.exec(`UPDATE subscriptions SET payment_method_id = ?,
-		next_due_at = CASE WHEN status = 'past_due' THEN ? ELSE next_due_at END WHERE id = ?`,
-		e.PaymentMethodID, nanos(e.ChangedAt), e.SubscriptionID)
+		next_due_at = CASE WHEN status = 'past_due' THEN ? ELSE next_due_at END, changed_rec = ? WHERE id = ?`,
+		e.PaymentMethodID, nanos(e.ChangedAt), w.at, e.SubscriptionID)
 	return err
 }
 
 func (w *writeTx) scheduleCancel(e domain.CancelScheduled) error {
-	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 1 WHERE id = ?`, e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 1, changed_rec = ? WHERE id = ?`, w.at, e.SubscriptionID)
 	return err
 }
 
 func (w *writeTx) unscheduleCancel(e domain.CancelUnscheduled) error {
-	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 0 WHERE id = ?`, e.SubscriptionID)
+	_, err := w.exec(`UPDATE subscriptions SET cancel_at_period_end = 0, changed_rec = ? WHERE id = ?`, w.at, e.SubscriptionID)
 	return err
 }
 

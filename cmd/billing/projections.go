@@ -40,19 +40,34 @@ func projectionsCommand() *cobra.Command {
 
 func verifyCommand() *cobra.Command {
 	cfg := configFromEnv()
+	var asOf string
 	cmd := &cobra.Command{
-		Use:   "verify",
+		Use:   "verify [--as-of TIME]",
 		Short: "Rebuild the read models aside and compare them with the live ones (works while serve runs)",
 		Long: "verify folds the log, up to the live read models' checkpoint, into a fresh copy and compares\n" +
-			"every row. Exit status 0: equal. Exit status 1: the differences are listed on stdout.",
+			"every row. With --as-of, it folds the events recorded up to that RFC 3339 time instead and compares\n" +
+			"it with every user's lists as of then (the API's as_of reads).\n" +
+			"Exit status 0: equal. Exit status 1: the differences are listed on stdout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var at time.Time
+			if asOf != "" {
+				var err error
+				if at, err = projections.ParseAsOf(asOf, time.Now()); err != nil {
+					return fmt.Errorf("--as-of: %w", err)
+				}
+			}
 			store, err := openLogReadOnly(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			diffs, err := projections.Verify(cmd.Context(), store, cfg.path("readmodels.db"), progress(cmd.ErrOrStderr(), "verifying read models"))
+			var diffs []string
+			if at.IsZero() {
+				diffs, err = projections.Verify(cmd.Context(), store, cfg.path("readmodels.db"), progress(cmd.ErrOrStderr(), "verifying read models"))
+			} else {
+				diffs, err = projections.VerifyAsOf(cmd.Context(), store, cfg.path("readmodels.db"), at, progress(cmd.ErrOrStderr(), "verifying as-of reads"))
+			}
 			if err != nil {
 				return err
 			}
@@ -67,6 +82,7 @@ func verifyCommand() *cobra.Command {
 		},
 	}
 	cfg.bindFlags(cmd.Flags(), false)
+	cmd.Flags().StringVar(&asOf, "as-of", "", "compare the lists as of this RFC 3339 time with the log folded up to it")
 	return cmd
 }
 

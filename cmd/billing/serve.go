@@ -131,6 +131,7 @@ func (m *Main) openReadModels(ctx context.Context) error {
 		return err
 	}
 	m.ReadModels = rm
+	rm.SetLog(m.Store) // as-of reads fold from it
 	m.Projector = projections.NewProjector(rm, m.Store, m.Logger)
 	m.Metrics.WatchLag("projections", m.Store, m.Projector)
 	m.startupHead, err = m.Store.Head(ctx)
