@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -21,7 +22,8 @@ var scaleHistory = flag.String("scale.history", "1000",
 
 // BenchmarkAtScale measures the service over HTTP with a history already
 // in its log: POST orders with 64 clients (orders/s), and the heavy user's
-// first page and a page deep in their history (p50). A tenth of the
+// first page and a page deep in their history (p50), now and as of an hour
+// ago. A tenth of the
 // history is that one user's orders. The claim it checks: the cost of a
 // request grows with its work, not with the history.
 //
@@ -85,9 +87,14 @@ func benchAtScale(b *testing.B, orders int) {
 		}
 		cursor = page.Data[len(page.Data)-1].ID
 	}
+	// As of an hour ago, after the whole history was recorded: the
+	// as-of pages (api.md, as_of) of the same user.
+	asOf := "&as_of=" + url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
 	for _, page := range []struct{ name, query string }{
 		{"first-page", "?limit=20"},
 		{"deep-page", "?limit=20&after_public_id=" + cursor},
+		{"as-of-first-page", "?limit=20" + asOf},
+		{"as-of-deep-page", "?limit=20&after_public_id=" + cursor + asOf},
 	} {
 		b.Run(page.name, func(b *testing.B) {
 			timed(b, "pages/s", http.StatusOK, func() answer {
