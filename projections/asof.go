@@ -164,33 +164,18 @@ func (rm *ReadModels) ordersAsOf(ctx context.Context, userID, sortBy string, q O
 			since = append(since, domain.OrderID(o.ID).Stream())
 		}
 	}
-	folded := map[string][]byte{}
-	if len(since) > 0 {
-		err := rm.asOf.fold(ctx, since, q.AsOf, func(st *sqlitex.Stmts) error {
-			r, err := st.Query(ctx, "SELECT id, body FROM orders")
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			for r.Next() {
-				var id string
-				var body []byte
-				if err := r.Scan(&id, &body); err != nil {
-					return err
-				}
-				folded[id] = body
-			}
-			return r.Err()
-		})
-		if err != nil {
-			return nil, false, err
-		}
+	folded, err := refolded(ctx, &rm.asOf, since, q.AsOf, "SELECT id, body FROM orders", func(s scanner) (RawOrder, error) {
+		var o RawOrder
+		return o, s.Scan(&o.ID, (*[]byte)(&o.JSON))
+	}, func(o RawOrder) string { return o.ID })
+	if err != nil {
+		return nil, false, err
 	}
 	out := make([]RawOrder, len(rows))
 	for i, o := range rows {
 		out[i] = o.RawOrder
-		if body, ok := folded[o.ID]; ok {
-			out[i].JSON = body
+		if f, ok := folded[o.ID]; ok {
+			out[i] = f
 		}
 	}
 	return out, hasMore, nil
@@ -220,26 +205,10 @@ func (rm *ReadModels) subscriptionsAsOf(ctx context.Context, q listQuery, asOf t
 			since = append(since, domain.SubscriptionID(s.ID).Stream())
 		}
 	}
-	folded := map[string]Subscription{}
-	if len(since) > 0 {
-		err := rm.asOf.fold(ctx, since, asOf, func(st *sqlitex.Stmts) error {
-			r, err := st.Query(ctx, "SELECT "+subscriptionColumns+" FROM subscriptions")
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			for r.Next() {
-				s, err := scanSubscription(r)
-				if err != nil {
-					return err
-				}
-				folded[s.ID] = s
-			}
-			return r.Err()
-		})
-		if err != nil {
-			return nil, false, err
-		}
+	folded, err := refolded(ctx, &rm.asOf, since, asOf, "SELECT "+subscriptionColumns+" FROM subscriptions", scanSubscription,
+		func(s Subscription) string { return s.ID })
+	if err != nil {
+		return nil, false, err
 	}
 	out := make([]Subscription, len(rows))
 	for i, s := range rows {
@@ -249,6 +218,31 @@ func (rm *ReadModels) subscriptionsAsOf(ctx context.Context, q listQuery, asOf t
 		}
 	}
 	return out, hasMore, nil
+}
+
+// refolded folds streams up to asOf and returns the rows query reads from
+// the fold, by id.
+func refolded[T any](ctx context.Context, a *asOfDB, streams []string, asOf time.Time, query string, scan func(scanner) (T, error), id func(T) string) (map[string]T, error) {
+	out := map[string]T{}
+	if len(streams) == 0 {
+		return out, nil
+	}
+	err := a.fold(ctx, streams, asOf, func(st *sqlitex.Stmts) error {
+		r, err := st.Query(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			it, err := scan(r)
+			if err != nil {
+				return err
+			}
+			out[id(it)] = it
+		}
+		return r.Err()
+	})
+	return out, err
 }
 
 // paymentMethodsAsOf is PaymentMethods at asOf: the user's wallet folded
