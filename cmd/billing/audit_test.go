@@ -34,7 +34,7 @@ func TestAuditFromTheCommandLine(t *testing.T) {
 	o := alice.buy(orderBody(pm, fixedPlan, "k1"))
 	alice.want(alice.call("POST", "/v1/me/wallet/orders/"+o.ID+"/refund", nil), 200, "")
 	sub := alice.buy(orderBody(pm, monthlyPlan, "k2"))
-	var canceled subscription // answered once the cancellation is recorded: the log is still from here on
+	var canceled subscription
 	alice.want(alice.call("DELETE", "/v1/me/wallet/subscriptions/"+*sub.SubscriptionID, nil), 200, "").decode(t, &canceled)
 	if canceled.Status != "canceled" {
 		t.Fatalf("after DELETE: %+v", canceled)
@@ -44,9 +44,15 @@ func TestAuditFromTheCommandLine(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "seal 1: ") {
 		t.Fatalf("audit seal: %v\n%s", err, out)
 	}
-	if out, _, err := runCLI(t, dir, "audit", "seal"); err != nil || !strings.HasPrefix(out, "nothing to seal") {
-		t.Fatalf("a second audit seal with nothing new: %v\n%s", err, out)
-	}
+	// The provider's confirmation of the cancellation may follow: seal
+	// until nothing is left, then once more for nothing.
+	eventually(t, func() bool {
+		out, _, err := runCLI(t, dir, "audit", "seal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.HasPrefix(out, "nothing to seal")
+	}, "nothing left to seal")
 	export, _, err := runCLI(t, dir, "events", "export")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +61,7 @@ func TestAuditFromTheCommandLine(t *testing.T) {
 	write(t, file, export)
 	for _, args := range [][]string{{"audit", "verify", file}, {"audit", "verify"}} {
 		out, _, err := runCLI(t, dir, args...)
-		if err != nil || !strings.HasPrefix(out, "ok: ") || !strings.Contains(out, "last seal: 1,") {
+		if err != nil || !strings.HasPrefix(out, "ok: ") || !strings.Contains(out, "last seal: ") || strings.Contains(out, "after the last seal") {
 			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -90,12 +96,18 @@ func TestAuditFromTheCommandLine(t *testing.T) {
 	}
 	sealsFile := filepath.Join(t.TempDir(), "seals.ndjson")
 	write(t, sealsFile, seals)
-	write(t, file, strings.Join(lines[:len(lines)-1], "\n")+"\n")
+	last := -1
+	for i, l := range lines {
+		if strings.Contains(l, `"type":"audit.sealed"`) {
+			last = i
+		}
+	}
+	write(t, file, strings.Join(lines[:last], "\n")+"\n")
 	if _, _, err := runCLI(t, dir, "audit", "verify", file); err != nil {
-		t.Fatalf("a log cut before its seal is a valid older log without the pinned seals: %v", err)
+		t.Fatalf("a log cut before its last seal is a valid older log without the pinned seals: %v", err)
 	}
 	_, _, err = runCLI(t, dir, "audit", "verify", file, "--seals", sealsFile)
-	if err == nil || !strings.Contains(err.Error(), "without pinned seal 1") {
+	if err == nil || !strings.Contains(err.Error(), "without pinned seal") {
 		t.Fatalf("verify of a log cut short, with the seals kept: %v", err)
 	}
 }
@@ -111,7 +123,7 @@ func TestACleanStopSealsTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := runCLI(t, dir, "audit", "verify")
-	if err != nil || !strings.Contains(out, "last seal: 1,") || strings.Contains(out, "after the last seal") {
+	if err != nil || !strings.Contains(out, "last seal: ") || strings.Contains(out, "after the last seal") {
 		t.Fatalf("audit verify after a clean stop: %v\n%s", err, out)
 	}
 }
