@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
@@ -81,7 +82,13 @@ func (v *Verifier) Add(e eventstore.RecordedEvent) error {
 	case !stated.has:
 		v.report.Unhashed++
 	}
-	v.streams[e.Stream] = head{e.Revision, sum}
+	stream := e.Stream
+	if !seen {
+		// A copy: the event's strings may be views of a whole line of
+		// an export, which the map would otherwise keep for good.
+		stream = strings.Clone(stream)
+	}
+	v.streams[stream] = head{e.Revision, sum}
 	v.window = append(v.window, entry{e.Stream, e.Revision, e.Position, e.RecordedAt, sum})
 	v.report.Events++
 	if e.Type == domain.EventAuditSealed && e.Stream == domain.AuditStream {
@@ -166,13 +173,18 @@ func ReadExport(r io.Reader, fn func(eventstore.RecordedEvent) error) error {
 	return <-decoded
 }
 
-// exportBatch is how many events ReadExport decodes ahead.
-const exportBatch = 256
+// exportBatch is how many events ReadExport decodes ahead; arenaSize is
+// how many bytes of lines it copies into one allocation.
+const (
+	exportBatch = 256
+	arenaSize   = 256 << 10
+)
 
 func decodeExport(ctx context.Context, r io.Reader, batches chan<- []eventstore.RecordedEvent) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	batch := make([]eventstore.RecordedEvent, 0, exportBatch)
+	var arena []byte // the lines' bytes, copied one after the other: one allocation per arenaSize
 	send := func() bool {
 		select {
 		case batches <- batch:
@@ -187,7 +199,12 @@ func decodeExport(ctx context.Context, r io.Reader, batches chan<- []eventstore.
 		if len(line) == 0 {
 			continue
 		}
-		e, err := parseLine(append([]byte(nil), line...))
+		if len(arena)+len(line) > cap(arena) {
+			arena = make([]byte, 0, max(arenaSize, len(line)))
+		}
+		start := len(arena)
+		arena = append(arena, line...)
+		e, err := parseLine(arena[start:len(arena):len(arena)])
 		if err != nil {
 			send()
 			return fmt.Errorf("line %d is not an event: %w", n, err)
