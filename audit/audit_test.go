@@ -177,7 +177,7 @@ func TestASealNeedsNewEvents(t *testing.T) {
 
 func TestAnAppendCannotStateItsOwnHash(t *testing.T) {
 	s := Chain(sqliteStore(t))
-	for _, meta := range []string{`{"hash":""}`, `{"prev_hash":""}`, `[1]`, `{"a":1.5}`} {
+	for _, meta := range []string{`{"hash":""}`, `{"prev_hash":""}`, `[1]`, `{"a":1,"a":2}`} {
 		_, err := s.Append(context.Background(), "x", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "t", Data: []byte(`{}`), Metadata: []byte(meta)})
 		if !errors.Is(err, eventstore.ErrInvalidAppend) {
 			t.Errorf("metadata %s: %v, want ErrInvalidAppend", meta, err)
@@ -512,5 +512,20 @@ func TestExportLines(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "line 2 is not an event") {
 			t.Errorf("%s: %v, want line 2 refused", bad, err)
 		}
+	}
+}
+
+// A provider's notice is recorded whatever JSON it holds (fractions,
+// exponents, bad UTF-8, lone surrogates), and verifies.
+func TestProviderObjectsAreChainedWhateverTheirJSON(t *testing.T) {
+	s := Chain(sqliteStore(t))
+	data := "{\"object\":{\"coupon\":{\"percent_off\":25.50},\"rate\":1.2E-3,\"name\":\"caf\xe9 \\ud83e\"}}"
+	if _, err := s.Append(context.Background(), "provider-stripe-evt_1", eventstore.NoStream,
+		eventstore.EventData{ID: uuid.New(), Type: "provider.event_received", Data: []byte(data), Metadata: []byte(`{}`)}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	seal(t, s)
+	if _, err := verifyLines(export(t, s), nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,19 +14,22 @@ import (
 // The canonical form of a JSON value (docs/events.md, "Tamper evidence"):
 // no whitespace; object members sorted by their keys' UTF-8 bytes, no key
 // twice; strings with only ", \ and the control characters escaped (\b \t
-// \n \f \r, else \u00xx in lowercase hex), everything else as UTF-8;
-// numbers are integers written as decimal digits (no fraction, no
-// exponent, -0 as 0); true, false and null as they are. It is what
-// Python's json.dumps(v, sort_keys=True, separators=(",", ":"),
-// ensure_ascii=False) writes for such values. RFC 8785 (JCS) differs only
-// in reading numbers as doubles, which would round amounts beyond 2^53:
-// the ledger's money is int64, so its form keeps integers exact.
+// \n \f \r, else \u00xx in lowercase hex), everything else as UTF-8
+// (invalid UTF-8 and lone surrogates read as U+FFFD, as encoding/json
+// reads them); integers as decimal digits (-0 as 0); other numbers, which
+// only providers' objects hold, as written; true, false and null as they
+// are. For values without fractions it is what Python's json.dumps(v,
+// sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes.
+// RFC 8785 (JCS) differs in reading every number as a double, which would
+// round amounts beyond 2^53: the ledger's money is int64.
 //
 // No library writes this form (gowebpki/jcs and its kin implement JCS and
-// parse numbers as float64), hence this small parser.
+// parse numbers as float64), hence this small parser. It takes any JSON a
+// provider may send (the ledger must never refuse to record a notice);
+// only text that is not JSON, or an object with a key twice, is refused.
 
-// errNotCanonicalizable: the value is not JSON, or holds what the form
-// does not admit (a fraction, an exponent, a key twice, invalid UTF-8).
+// errNotCanonicalizable: the value is not JSON, or an object has a key
+// twice.
 var errNotCanonicalizable = errors.New("not canonical JSON")
 
 // appendCanonical appends the canonical form of the JSON text src to dst.
@@ -256,14 +259,39 @@ func (p *parser) number() ([]byte, error) {
 		return nil, p.errorf("a number without digits")
 	case p.src[digits] == '0' && p.pos-digits > 1:
 		return nil, p.errorf("a number with a leading zero")
-	case p.pos < len(p.src) && (p.src[p.pos] == '.' || p.src[p.pos] == 'e' || p.src[p.pos] == 'E'):
-		return nil, p.errorf("a number that is not an integer")
+	}
+	integer := true
+	if p.pos < len(p.src) && p.src[p.pos] == '.' {
+		p.pos++
+		if !p.digits() {
+			return nil, p.errorf("a fraction without digits")
+		}
+		integer = false
+	}
+	if p.pos < len(p.src) && (p.src[p.pos] == 'e' || p.src[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.src) && (p.src[p.pos] == '+' || p.src[p.pos] == '-') {
+			p.pos++
+		}
+		if !p.digits() {
+			return nil, p.errorf("an exponent without digits")
+		}
+		integer = false
 	}
 	num := p.src[start:p.pos]
-	if string(num) == "-0" {
+	if integer && string(num) == "-0" {
 		num = num[1:]
 	}
 	return num, nil
+}
+
+// digits moves past one or more digits, reporting whether there were any.
+func (p *parser) digits() bool {
+	start := p.pos
+	for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos > start
 }
 
 // string parses the string at p.pos and returns its value, and whether it
@@ -277,7 +305,7 @@ func (p *parser) string() (string, bool, error) {
 			s := p.src[start:p.pos]
 			p.pos++
 			if !utf8.Valid(s) {
-				return "", false, p.errorf("a string that is not UTF-8")
+				return validUTF8(s), true, nil
 			}
 			return unsafe.String(unsafe.SliceData(s), len(s)), false, nil
 		}
@@ -301,10 +329,7 @@ func (p *parser) escapedString(start int) (string, error) {
 		switch {
 		case c == '"':
 			p.pos++
-			if !utf8.Valid(b) {
-				return "", p.errorf("a string that is not UTF-8")
-			}
-			return string(b), nil
+			return validUTF8(b), nil
 		case c < 0x20:
 			return "", p.errorf("a control character in a string")
 		case c != '\\':
@@ -336,13 +361,18 @@ func (p *parser) escapedString(start int) (string, error) {
 				return "", p.errorf("a bad \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
-				lo, ok := rune(-1), false
-				if p.pos+1 < len(p.src) && p.src[p.pos] == '\\' && p.src[p.pos+1] == 'u' {
+				// A pair, or a lone half, read as U+FFFD (as encoding/json
+				// reads it), leaving what follows to be read on its own.
+				if p.pos+5 < len(p.src) && p.src[p.pos] == '\\' && p.src[p.pos+1] == 'u' {
+					save := p.pos
 					p.pos += 2
-					lo, ok = p.hex4()
-				}
-				if r = utf16.DecodeRune(r, lo); !ok || r == utf8.RuneError {
-					return "", p.errorf("a lone surrogate in a string")
+					if lo, ok := p.hex4(); ok && utf16.DecodeRune(r, lo) != utf8.RuneError {
+						r = utf16.DecodeRune(r, lo)
+					} else {
+						p.pos, r = save, utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
 				}
 			}
 			b = utf8.AppendRune(b, r)
@@ -400,4 +430,16 @@ func appendString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
+}
+
+// validUTF8 is b with each byte that is not part of valid UTF-8 read as
+// U+FFFD, as encoding/json reads it.
+func validUTF8(b []byte) string {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		out = utf8.AppendRune(out, r) // RuneError for a bad byte, which n is 1 for
+		b = b[n:]
+	}
+	return string(out)
 }
