@@ -118,9 +118,17 @@ const sealPage = 4096
 
 var sealMax = 100_000 // a variable for tests
 
-// SealAll seals until no event but seals is left unsealed, and returns
-// how many seals it appended.
+// SealAll seals what was recorded up to now, and returns the seals it
+// appended.
+//
+// It seals up to the log's head when called: a range longer than sealMax
+// takes several seals, but events arriving meanwhile wait for the next
+// call, so steady traffic gets one seal per call, not a seal per append.
 func (s *Sealer) SealAll(ctx context.Context) ([]domain.AuditSealed, error) {
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var seals []domain.AuditSealed
 	for {
 		seal, ok, err := s.Seal(ctx)
@@ -128,6 +136,9 @@ func (s *Sealer) SealAll(ctx context.Context) ([]domain.AuditSealed, error) {
 			return seals, err
 		}
 		seals = append(seals, seal)
+		if eventstore.Position(seal.ToPosition) >= head {
+			return seals, nil
+		}
 	}
 }
 
