@@ -43,6 +43,7 @@ const maxAnyAttempts = 10
 
 // Append implements eventstore.Store.
 func (c *Chained) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	// Refused before any read, as every backend refuses them.
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -75,14 +76,13 @@ func chain(stream string, first uint64, prev string, events []eventstore.EventDa
 	linked := make([]eventstore.EventData, len(events))
 	for i, e := range events {
 		rec := eventstore.RecordedEvent{ID: e.ID, Type: e.Type, Stream: stream, Revision: first + uint64(i), Data: e.Data, Metadata: e.Metadata}
-		sum, stated, err := h.sum(&rec, prev)
+		sum, rest, stated, err := h.digest(&rec, prev)
 		if err == nil && stated.mentioned {
 			err = errors.New("metadata already states hash or prev_hash")
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: event %s: %v", eventstore.ErrInvalidAppend, e.ID, err)
 		}
-		rest, _, _ := splitMetadata(e.Metadata) // parsed by sum without error
 		e.Metadata = linkedMetadata(rest, prev, sum)
 		linked[i], prev = e, sum
 	}

@@ -39,16 +39,23 @@ type hasher struct {
 // where metadata is e's without hash and prev_hash, and empty data or
 // metadata count as {} (as exports show them).
 func (h *hasher) sum(e *eventstore.RecordedEvent, prev string) (string, link, error) {
+	sum, _, stated, err := h.digest(e, prev)
+	return sum, stated, err
+}
+
+// digest is sum, also returning the metadata's members other than the
+// chain's (on h.p's stack: valid until h is used again).
+func (h *hasher) digest(e *eventstore.RecordedEvent, prev string) (string, []member, link, error) {
 	b := append(h.buf[:0], `{"data":`...)
 	var err error
 	if len(e.Data) == 0 {
 		b = append(b, "{}"...)
 	} else if b, err = h.p.canonical(b, e.Data); err != nil {
-		return "", link{}, fmt.Errorf("data: %w", err)
+		return "", nil, link{}, fmt.Errorf("data: %w", err)
 	}
 	rest, stated, err := h.p.metadata(e.Metadata) // on h.p's stack until its next use
 	if err != nil {
-		return "", link{}, fmt.Errorf("metadata: %w", err)
+		return "", nil, link{}, fmt.Errorf("metadata: %w", err)
 	}
 	b = append(b, `,"id":"`...)
 	b = append(b, e.ID.String()...)
@@ -65,7 +72,7 @@ func (h *hasher) sum(e *eventstore.RecordedEvent, prev string) (string, link, er
 	b = append(b, '}')
 	h.buf = b
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), stated, nil
+	return hex.EncodeToString(sum[:]), rest, stated, nil
 }
 
 // splitMetadata parses metadata (empty is {}) into its members other than

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -54,7 +55,7 @@ func (a *asOfDB) fold(ctx context.Context, streams []string, at time.Time, read 
 		}
 		recs = append(recs, got...)
 	}
-	slices.SortFunc(recs, func(x, y eventstore.RecordedEvent) int { return compareUint(uint64(x.Position), uint64(y.Position)) })
+	slices.SortFunc(recs, func(x, y eventstore.RecordedEvent) int { return cmp.Compare(x.Position, y.Position) })
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -103,16 +104,6 @@ func (a *asOfDB) close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.discard()
-}
-
-func compareUint(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // readStream returns stream's events recorded at or before at.

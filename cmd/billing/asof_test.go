@@ -102,6 +102,16 @@ func TestAsOfReads(t *testing.T) {
 		}
 	}
 
+	// as_of is the real time events were recorded, never the test clock:
+	// orders placed after an advance a year ahead are there as of now.
+	ahead := time.Now().AddDate(1, 0, 0).UTC()
+	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": ahead.Format(time.RFC3339)}), http.StatusOK, "")
+	late := alice.buy(orderBody(second, fixedPlan, "k5"))
+	if got := alice.orders("?limit=1&as_of=" + at(time.Now())).Data; len(got) != 1 || got[0].ID != late.ID || !got[0].CreatedAt.After(time.Now()) {
+		t.Fatalf("as of now, after a test clock advance: %+v, want the order placed at the clock's time", got)
+	}
+	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders?as_of="+at(ahead), nil), http.StatusBadRequest, "invalid_request")
+
 	// A read model that tells another story than the log, as of then.
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
