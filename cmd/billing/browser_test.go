@@ -277,7 +277,8 @@ func TestSavingACardInABrowser(t *testing.T) {
 }
 
 // TestCardPageOnADesktopAndAPhone: every state of the hosted card page
-// (the form with its test cards open, a refusal, the saved card, a page
+// (the form with its test cards open, a refusal, every field refused at
+// once, the saved card, a page
 // already completed), in a desktop window and at a phone's width, fits the
 // width without scrolling sideways. Each state is screenshotted into
 // BILLING_SCREENSHOTS (default: the test's temporary dir) to be looked at.
@@ -320,6 +321,13 @@ func TestCardPageOnADesktopAndAPhone(t *testing.T) {
 			state("form")
 			enterCard(t, tab, "4242424242424241", "12", "2034", "123") // fails the Luhn check
 			state("refused")
+			enterCard(t, tab, "4242424242424241", "13", "203", "12") // every field wrong
+			for _, id := range []string{"card_number", "exp_month", "exp_year", "cvc"} {
+				if msg := text(t, tab, "#"+id+"-error"); msg == "" {
+					t.Errorf("%s, every field wrong: #%s has no message of its own", size.name, id)
+				}
+			}
+			state("refused-every-field")
 			enterCard(t, tab, "4242424242424242", "12", "2034", "123")
 			state("saved")
 			if _, err := chromedp.Run(tab, chromedp.NavigateResponse(setup.URL)); err != nil {

@@ -26,9 +26,14 @@ type cardForm struct {
 
 // refusal is a card the page turns down: shown with the form, session left open.
 type refusal struct {
-	status  int    // 400 for a malformed card, 402 for a declined one
+	status int          // 400 for a malformed card, 402 for a declined one
+	errs   []fieldError // at least one; for a malformed card, every field at fault, in the form's order
+}
+
+// fieldError is what is wrong with one field, or, with no param, with the card.
+type fieldError struct {
+	param   string // the form field at fault; "" for a declined card
 	code    string // Stripe's error code
-	param   string // the form field at fault, if one
 	message string // for the person at the page
 }
 
@@ -41,30 +46,39 @@ const (
 )
 
 // readCard validates the form against the clock, as Stripe's card element
-// would, and then applies the test cards' behaviour on save.
+// would, and then applies the test cards' behaviour on save. A malformed card
+// is refused with every field at fault, so that the person fixes them at once.
 func readCard(f cardForm, now time.Time) (card, *refusal) {
+	var errs []fieldError
+	bad := func(param, code, message string) { errs = append(errs, fieldError{param, code, message}) }
+
 	number := strings.NewReplacer(" ", "", "-", "").Replace(f.number)
 	if !validCardNumber(number) {
-		return card{}, &refusal{http.StatusBadRequest, "incorrect_number", "card_number", "Your card number is invalid."}
+		bad("card_number", "incorrect_number", "Your card number is invalid.")
 	}
 	month, err := strconv.Atoi(strings.TrimSpace(f.expMonth))
-	if err != nil || month < 1 || month > 12 {
-		return card{}, &refusal{http.StatusBadRequest, "invalid_expiry_month", "exp_month", "Your card's expiration month is invalid."}
+	monthOK := err == nil && month >= 1 && month <= 12
+	if !monthOK {
+		bad("exp_month", "invalid_expiry_month", "Your card's expiration month is invalid.")
 	}
-	year, ok := parseExpYear(strings.TrimSpace(f.expYear))
-	if !ok || year > now.Year()+50 {
-		return card{}, &refusal{http.StatusBadRequest, "invalid_expiry_year", "exp_year", "Your card's expiration year is invalid."}
+	year, yearOK := parseExpYear(strings.TrimSpace(f.expYear))
+	if yearOK = yearOK && year <= now.Year()+50; !yearOK {
+		bad("exp_year", "invalid_expiry_year", "Your card's expiration year is invalid.")
 	}
-	if expired(month, year, now) {
-		return card{}, &refusal{http.StatusBadRequest, payments.CodeExpiredCard, "exp_year", "Your card has expired."}
+	if monthOK && yearOK && expired(month, year, now) {
+		bad("exp_year", payments.CodeExpiredCard, "Your card has expired.")
 	}
 	if cvc := strings.TrimSpace(f.cvc); len(cvc) < 3 || len(cvc) > 4 || !allDigits(cvc) {
-		return card{}, &refusal{http.StatusBadRequest, "invalid_cvc", "cvc", "Your card's security code is invalid."}
+		bad("cvc", "invalid_cvc", "Your card's security code is invalid.")
 	}
+	if errs != nil {
+		return card{}, &refusal{http.StatusBadRequest, errs}
+	}
+
 	c := card{brand: brandOf(number), last4: number[len(number)-4:], expMonth: month, expYear: year}
 	switch number {
 	case cardDeclinedOnSave:
-		return card{}, &refusal{http.StatusPaymentRequired, payments.CodeCardDeclined, "card_number", "Your card was declined."}
+		return card{}, &refusal{http.StatusPaymentRequired, []fieldError{{"", payments.CodeCardDeclined, "Your card was declined."}}}
 	case cardChargeDeclined:
 		c.declineCode = payments.CodeCardDeclined
 	case cardChargeInsufficientFns:

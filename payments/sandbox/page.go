@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -28,13 +29,42 @@ func parsePage() (*template.Template, error) { return template.ParseFS(pageFS, "
 // pageData is what page.html shows.
 type pageData struct {
 	Title             string
-	Message, Code     string // a refusal or why the page is over
-	Done              bool   // the page is over for good reason: Message is good news
-	Param             string // the field a refusal is about
+	Message, Code     string                   // a refusal or why the page is over
+	Done              bool                     // the page is over for good reason: Message is good news
+	Errors            map[string]*fieldMessage // a refused card's fields at fault, by field name
 	Form              bool
 	ExpMonth, ExpYear string // refilled after a refusal; the card number and CVC never are
 	Saved             bool
 	Brand, Last4      string
+}
+
+// fieldMessage is what page.html shows under a field at fault.
+type fieldMessage struct{ Code, Message string }
+
+// refusedPage shows the form again with every error of a refused card: a
+// declined card at the top, each field at fault under the field, and at the
+// top how many fields to correct.
+func refusedPage(rf *refusal, f cardForm) pageData {
+	d := pageData{Title: "Save a card", Form: true, ExpMonth: f.expMonth, ExpYear: f.expYear, Code: rf.errs[0].code}
+	for _, e := range rf.errs {
+		if e.param == "" {
+			d.Message = e.message
+			continue
+		}
+		if d.Errors == nil {
+			d.Errors = make(map[string]*fieldMessage, len(rf.errs))
+		}
+		if _, seen := d.Errors[e.param]; !seen {
+			d.Errors[e.param] = &fieldMessage{e.code, e.message}
+		}
+	}
+	switch n := len(d.Errors); {
+	case n == 1:
+		d.Message = "Your card was not saved: correct the field marked below."
+	case n > 1:
+		d.Message = fmt.Sprintf("Your card was not saved: correct the %d fields marked below.", n)
+	}
+	return d
 }
 
 // Handler serves the hosted card pages: GET and POST /sandbox/setup/{id}.
@@ -87,10 +117,7 @@ func (s *Sandbox) submitSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	c, refused := readCard(f, s.now())
 	if refused != nil {
-		s.render(w, r, refused.status, pageData{
-			Title: "Save a card", Form: true, ExpMonth: f.expMonth, ExpYear: f.expYear,
-			Message: refused.message, Code: refused.code, Param: refused.param,
-		})
+		s.render(w, r, refused.status, refusedPage(refused, f))
 		return
 	}
 	eventID, err := s.completeSetup(r.Context(), ss.id, c)

@@ -144,6 +144,43 @@ func TestMalformedCardIsRefusedAndTheSessionStaysOpen(t *testing.T) {
 	}
 }
 
+func TestEveryFieldAtFaultIsShownAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ss := e.session(e.customer(), "")
+
+	got := e.post(e.pageURL(ss), url.Values{"card_number": {"4242424242424241"}, "exp_month": {"13"}, "exp_year": {"203"}, "cvc": {"12"}})
+
+	if got.status != http.StatusBadRequest {
+		t.Fatalf("status = %d, want 400", got.status)
+	}
+	if !strings.Contains(got.body, "correct the 4 fields marked below") {
+		t.Errorf("the page does not say how many fields to correct:\n%s", got.body)
+	}
+	for _, f := range []struct{ field, code, text string }{
+		{"card_number", "incorrect_number", "card number is invalid"},
+		{"exp_month", "invalid_expiry_month", "expiration month is invalid"},
+		{"exp_year", "invalid_expiry_year", "expiration year is invalid"},
+		{"cvc", "invalid_cvc", "security code is invalid"},
+	} {
+		wantInput := `aria-invalid="true" aria-describedby="` + f.field + `-error"`
+		wantError := `<p id="` + f.field + `-error" class="field-error" data-code="` + f.code + `">Your ` // the message follows
+		if !strings.Contains(got.body, wantInput) || !strings.Contains(got.body, wantError) || !strings.Contains(got.body, f.text) {
+			t.Errorf("%s is not marked with its own %s message %q:\n%s", f.field, f.code, f.text, got.body)
+		}
+	}
+
+	// Only the fields at fault are marked: an expired card names its year alone.
+	got = e.post(e.pageURL(ss), url.Values{"card_number": {"4242424242424242"}, "exp_month": {"1"}, "exp_year": {"2020"}, "cvc": {"123"}})
+	if got.status != http.StatusBadRequest || strings.Count(got.body, ` aria-invalid="true" aria-describedby`) != 1 ||
+		!strings.Contains(got.body, `id="exp_year-error" class="field-error" data-code="`+payments.CodeExpiredCard+`"`) ||
+		!strings.Contains(got.body, "correct the field marked below") {
+		t.Errorf("an expired card: status %d, want 400 with the year alone marked:\n%s", got.status, got.body)
+	}
+	if n := len(e.inbox.events()); n != 0 {
+		t.Fatalf("completions = %d, want 0", n)
+	}
+}
+
 func TestCardExpiringThisMonthIsValidAndTwoDigitYearsAre20xx(t *testing.T) {
 	e := newEnv(t)
 	ss := e.session(e.customer(), "")
