@@ -177,7 +177,7 @@ func TestASealNeedsNewEvents(t *testing.T) {
 
 func TestAnAppendCannotStateItsOwnHash(t *testing.T) {
 	s := Chain(sqliteStore(t))
-	for _, meta := range []string{`{"hash":""}`, `{"prev_hash":""}`, `[1]`, `{"a":1,"a":2}`} {
+	for _, meta := range []string{`{"hash":""}`, `{"prev_hash":""}`, `[1]`, `{"a":1,}`} {
 		_, err := s.Append(context.Background(), "x", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "t", Data: []byte(`{}`), Metadata: []byte(meta)})
 		if !errors.Is(err, eventstore.ErrInvalidAppend) {
 			t.Errorf("metadata %s: %v, want ErrInvalidAppend", meta, err)
@@ -507,10 +507,11 @@ func TestExportLines(t *testing.T) {
 	for _, bad := range []string{
 		`{"id":"x"}`, `[1]`, strings.Replace(good, `"position":10`, `"position":0`, 1), strings.Replace(good, `,"data":{"a":[1,{"b":"\u00e9"}]}`, ``, 1),
 		strings.Replace(good, `"revision":1`, `"revision":-1`, 1), strings.Replace(good, `2026-12-05T`, `2026-12-05 `, 1), good[:len(good)-1], good + "x",
+		strings.Replace(good, `"data":{"a"`, `"data":{"a":`+strings.Repeat("[", 4<<20)+`1`+strings.Repeat("]", 4<<20)+`,"b"`, 1), // nested too deep: refused, not a stack overflow
 	} {
 		err := ReadExport(strings.NewReader(good+"\n"+bad+"\n"), func(eventstore.RecordedEvent) error { return nil })
 		if err == nil || !strings.Contains(err.Error(), "line 2 is not an event") {
-			t.Errorf("%s: %v, want line 2 refused", bad, err)
+			t.Errorf("%.200s: %v, want line 2 refused", bad, err)
 		}
 	}
 }
@@ -527,5 +528,39 @@ func TestProviderObjectsAreChainedWhateverTheirJSON(t *testing.T) {
 	seal(t, s)
 	if _, err := verifyLines(export(t, s), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A notice with a key twice is recorded and chained, whether it came before
+// the log was hashed or after; the log still seals and verifies, and the
+// second member is covered by the hash like any other byte.
+func TestAKeyTwiceIsChainedAndSealed(t *testing.T) {
+	ctx := context.Background()
+	raw := sqliteStore(t)
+	twice := func(stream string, append func(context.Context, string, eventstore.ExpectedRevision, ...eventstore.EventData) (eventstore.AppendResult, error)) {
+		t.Helper()
+		data := "{\"id\":\"evt_1\",\"amount\":100,\"amount\":200,\"k\xff\":1,\"k\xfe\":2}"
+		if _, err := append(ctx, stream, eventstore.NoStream,
+			eventstore.EventData{ID: uuid.New(), Type: "provider.event_received", Data: []byte(data), Metadata: []byte(`{"by":"a","by":"b"}`)}); err != nil {
+			t.Fatalf("append to %s: %v", stream, err)
+		}
+	}
+	twice("provider-stripe-evt_old", raw.Append) // before hashing
+	s := Chain(raw)
+	twice("provider-stripe-evt_new", s.Append)
+	seal(t, s)
+	lines := export(t, s)
+	if rep, err := verifyLines(lines, nil); err != nil || rep.Seals != 1 || rep.Unsealed != 0 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	for i, line := range lines[:2] {
+		edited := append([]string(nil), lines...)
+		edited[i] = strings.Replace(line, `"amount":200`, `"amount":300`, 1)
+		if edited[i] == line {
+			t.Fatalf("line %d has no second amount: %s", i, line)
+		}
+		if _, err := verifyLines(edited, nil); err == nil {
+			t.Errorf("a change to the second member of line %d went unnoticed", i)
+		}
 	}
 }

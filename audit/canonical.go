@@ -12,8 +12,8 @@ import (
 )
 
 // The canonical form of a JSON value (docs/events.md, "Tamper evidence"):
-// no whitespace; object members sorted by their keys' UTF-8 bytes, no key
-// twice; strings with only ", \ and the control characters escaped (\b \t
+// no whitespace; object members sorted by their keys' UTF-8 bytes, members
+// with the same key (JSON allows them) kept in the order written; strings with only ", \ and the control characters escaped (\b \t
 // \n \f \r, else \u00xx in lowercase hex), everything else as UTF-8
 // (invalid UTF-8 and lone surrogates read as U+FFFD, as encoding/json
 // reads them); integers as decimal digits (-0 as 0); other numbers, which
@@ -26,11 +26,16 @@ import (
 // No library writes this form (gowebpki/jcs and its kin implement JCS and
 // parse numbers as float64), hence this small parser. It takes any JSON a
 // provider may send (the ledger must never refuse to record a notice);
-// only text that is not JSON, or an object with a key twice, is refused.
+// only text that is not JSON, or JSON nested deeper than maxDepth, is
+// refused.
 
-// errNotCanonicalizable: the value is not JSON, or an object has a key
-// twice.
+// errNotCanonicalizable: the value is not JSON, or is nested too deep.
 var errNotCanonicalizable = errors.New("not canonical JSON")
+
+// maxDepth bounds how deep objects and arrays nest, as encoding/json
+// bounds it: deeper text is refused rather than parsed on a stack that
+// grows with it.
+const maxDepth = 10000
 
 // appendCanonical appends the canonical form of the JSON text src to dst.
 func appendCanonical(dst, src []byte) ([]byte, error) {
@@ -45,11 +50,12 @@ type parser struct {
 	src   []byte
 	pos   int
 	stack []member // the members of the objects being parsed
+	depth int      // the objects and arrays open at p.pos
 }
 
 // canonical appends the canonical form of src to dst.
 func (p *parser) canonical(dst, src []byte) ([]byte, error) {
-	p.src, p.pos = src, 0
+	p.src, p.pos, p.depth = src, 0, 0
 	p.release(0)
 	dst, err := p.value(dst)
 	if err != nil {
@@ -82,7 +88,14 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 	if p.pos == len(p.src) {
 		return nil, p.errorf("unexpected end")
 	}
-	switch c := p.src[p.pos]; {
+	c := p.src[p.pos]
+	if c == '{' || c == '[' {
+		if p.depth++; p.depth > maxDepth {
+			return nil, p.errorf("nested deeper than %d", maxDepth)
+		}
+		defer func() { p.depth-- }()
+	}
+	switch {
 	case c == '{':
 		base := len(p.stack)
 		members, err := p.object()
@@ -131,8 +144,9 @@ type member struct {
 	value []byte
 }
 
-// object parses the object at p.pos into its members, sorted by key, on
-// p.stack from its length on entry; the caller releases them.
+// object parses the object at p.pos into its members, sorted by key (the
+// same key's in the order written), on p.stack from its length on entry;
+// the caller releases them.
 func (p *parser) object() ([]member, error) {
 	p.pos++ // {
 	base := len(p.stack)
@@ -182,11 +196,6 @@ func (p *parser) object() ([]member, error) {
 	}
 	members := p.stack[base:]
 	sortMembers(members)
-	for i := 1; i < len(members); i++ {
-		if members[i].key == members[i-1].key {
-			return nil, p.errorf("key %q twice", members[i].key)
-		}
-	}
 	return members, nil
 }
 
@@ -196,8 +205,11 @@ func (p *parser) release(base int) {
 	p.stack = p.stack[:base]
 }
 
+// sortMembers sorts members by key, stably: members with the same key
+// keep their order, so that the form is the same however often it is
+// parsed again.
 func sortMembers(members []member) {
-	slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
 }
 
 func appendMembers(dst []byte, members []member) []byte {

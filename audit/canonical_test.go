@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -45,12 +46,54 @@ func TestCanonicalForm(t *testing.T) {
 
 func TestCanonicalFormRefuses(t *testing.T) {
 	for _, in := range []string{
-		`{"a":1.}`, `{"a":1e}`, `{"a":.5}`, `{"a":01}`, `{"a":1,"a":2}`, "\"a\x01\"",
+		`{"a":1.}`, `{"a":1e}`, `{"a":.5}`, `{"a":01}`, "\"a\x01\"",
 		`{"a":1,}`, `{"a" 1}`, `[1 2]`, `{"a":tru}`, `{"a":1} x`, `"\x"`, `"open`, ``, `-`,
 	} {
 		if got, err := appendCanonical(nil, []byte(in)); !errors.Is(err, errNotCanonicalizable) {
 			t.Errorf("%q: got %s, %v; want a refusal", in, got, err)
 		}
+	}
+}
+
+// JSON allows a key twice in an object, and a provider may send one (or
+// two keys that differ only in bytes that are not UTF-8, which both read
+// as U+FFFD): both members are kept, in the order written, so that hashing
+// never refuses a notice and every byte of it is covered.
+func TestCanonicalFormKeepsAKeyTwiceInTheOrderWritten(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"b":1,"a":2,"b":3}`, `{"a":2,"b":1,"b":3}`},
+		{`{"b":3,"a":2,"b":1}`, `{"a":2,"b":3,"b":1}`},
+		{"{\"k\xff\":1,\"k\xfe\":2}", "{\"k\ufffd\":1,\"k\ufffd\":2}"},
+	} {
+		got, err := appendCanonical(nil, []byte(c.in))
+		if err != nil || string(got) != c.want {
+			t.Errorf("%q\n got %s, %v\nwant %s", c.in, got, err, c.want)
+			continue
+		}
+		if again, err := appendCanonical(nil, got); err != nil || !bytes.Equal(again, got) {
+			t.Errorf("%q: the canonical form is not a fixed point: %s, %v", c.in, again, err)
+		}
+	}
+}
+
+// Nesting is bounded as encoding/json bounds it: deeper text is refused,
+// however deep, instead of exhausting the stack.
+func TestCanonicalFormBoundsNesting(t *testing.T) {
+	nested := func(depth int) string { return strings.Repeat(`[{"a":`, depth/2) + "1" + strings.Repeat("}]", depth/2) }
+	if _, err := appendCanonical(nil, []byte(nested(maxDepth))); err != nil {
+		t.Errorf("nested %d deep: %v", maxDepth, err)
+	}
+	for _, depth := range []int{maxDepth + 2, 1 << 24} {
+		if _, err := appendCanonical(nil, []byte(nested(depth))); !errors.Is(err, errNotCanonicalizable) {
+			t.Errorf("nested %d deep: %v, want a refusal", depth, err)
+		}
+	}
+	var p parser // the bound holds within metadata too, and is reset for the next text
+	if _, _, err := p.metadata([]byte(`{"m":` + nested(maxDepth+2) + `}`)); !errors.Is(err, errNotCanonicalizable) {
+		t.Errorf("metadata nested too deep: %v, want a refusal", err)
+	}
+	if _, err := p.canonical(nil, []byte(nested(maxDepth))); err != nil {
+		t.Errorf("after a refusal, nested %d deep: %v", maxDepth, err)
 	}
 }
 

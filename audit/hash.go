@@ -85,7 +85,7 @@ func splitMetadata(meta []byte) ([]member, link, error) {
 // metadata is splitMetadata on p: the members are on p's stack, valid
 // until p parses again.
 func (p *parser) metadata(meta []byte) ([]member, link, error) {
-	p.src, p.pos = meta, 0
+	p.src, p.pos, p.depth = meta, 0, 0
 	p.release(0)
 	if len(meta) == 0 {
 		return nil, link{}, nil
@@ -102,9 +102,12 @@ func (p *parser) metadata(meta []byte) ([]member, link, error) {
 	}
 	var l link
 	rest := members[:0]
-	for _, m := range members {
+	for i, m := range members {
 		switch m.key {
 		case hashKey, prevHashKey:
+			if i > 0 && members[i-1].key == m.key {
+				return nil, link{}, fmt.Errorf("%w: %s stated twice", errNotCanonicalizable, m.key)
+			}
 			l.mentioned = true
 			s, err := hexValue(m.value)
 			if err != nil {

@@ -120,6 +120,10 @@ func (p *parser) skip() error {
 	}
 	switch p.src[p.pos] {
 	case '{', '[':
+		if p.depth++; p.depth > maxDepth {
+			return p.errorf("nested deeper than %d", maxDepth)
+		}
+		defer func() { p.depth-- }()
 		closing := byte('}')
 		if p.src[p.pos] == '[' {
 			closing = ']'
