@@ -116,7 +116,7 @@ func TestAChainedLogVerifies(t *testing.T) {
 			paid := order(t, s, "u1", 4900, "order.paid", "order.refund_requested", "order.refunded")
 			order(t, s, "u2", 100, "order.payment_failed")
 			first := seal(t, s)
-			if _, err := s.Append(ctx, "wallet-u1", eventstore.Any, eventstore.EventData{ID: uuid.New(), Type: "wallet.card_attached", Data: []byte(`{}`)}); err != nil {
+			if _, err := s.Append(ctx, "wallet-u1", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "wallet.card_attached", Data: []byte(`{}`)}); err != nil {
 				t.Fatal(err)
 			}
 			order(t, s, "u1", 1)
@@ -460,6 +460,57 @@ func TestARepeatedAppendKeepsTheChain(t *testing.T) {
 			}
 			v := NewVerifier()
 			if err := VerifyStore(ctx, s, v, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A chained append keeps the store's rules for the conditions it takes,
+// and refuses the ones it cannot keep them for, writing nothing.
+func TestChainedAppendsKeepTheStoresRules(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := Chain(b.open(t))
+			ev := func() eventstore.EventData {
+				return eventstore.EventData{ID: uuid.New(), Type: "order.paid", Data: []byte(`{}`)}
+			}
+			stream := "order-" + uuid.NewString()
+			for _, expected := range []eventstore.ExpectedRevision{eventstore.Any, eventstore.StreamExists} {
+				if _, err := s.Append(ctx, stream, expected, ev()); !errors.Is(err, eventstore.ErrInvalidAppend) {
+					t.Errorf("%s: %v, want ErrInvalidAppend", expected, err)
+				}
+			}
+			// A stale expectation is a conflict, whether the stream is
+			// missing or behind it, with the store's details.
+			var ce *eventstore.ConflictError
+			if _, err := s.Append(ctx, stream, eventstore.Exact(4), ev()); !errors.As(err, &ce) || ce.Exists || ce.Stream != stream {
+				t.Errorf("Exact(4) on a missing stream: %v (%+v), want a conflict with no stream", err, ce)
+			}
+			if _, err := s.Append(ctx, stream, eventstore.NoStream, ev()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, stream, eventstore.Exact(4), ev()); !errors.As(err, &ce) || !ce.Exists || ce.Actual != 0 {
+				t.Errorf("Exact(4) on a stream at 0: %v (%+v), want a conflict at revision 0", err, ce)
+			}
+			// A retry after later appends is recognised, as by the store.
+			paid := ev()
+			want, err := s.Append(ctx, stream, eventstore.Exact(0), paid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, stream, eventstore.Exact(1), ev()); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Append(ctx, stream, eventstore.Exact(0), paid); err != nil || got.Written || got.Revision != want.Revision || got.Position != want.Position {
+				t.Errorf("Exact(0) retry = %+v, %v; want %+v, not written", got, err, want)
+			}
+			recs, err := s.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+			if err != nil || len(recs) != 3 {
+				t.Fatalf("%d events, %v; want 3", len(recs), err)
+			}
+			if err := VerifyStore(ctx, s, NewVerifier(), nil); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -16,8 +16,12 @@ import (
 // The predecessor is the event at the append's expected revision, so the
 // store's optimistic concurrency that lets one of two racing writers win
 // also lets one chain continue: a chain cannot fork, on one instance or
-// many. An append under Any or StreamExists is made under the exact
-// revision read just before it (and tried again should a writer slip in).
+// many. An append must therefore name its predecessor: NoStream or an
+// exact revision. Any and StreamExists are refused (ErrInvalidAppend):
+// chained after whatever head it read, a retried Any append would be
+// written again instead of being recognised, and two racing ones would
+// conflict, which Any promises never to do. The ledger appends under
+// NoStream or the revision it decided on, always.
 type Chained struct {
 	eventstore.Store
 
@@ -38,35 +42,27 @@ func Chain(store eventstore.Store) *Chained {
 	return &Chained{Store: store, heads: map[string]head{}}
 }
 
-// maxAnyAttempts bounds the retries of an Any append that lost a race.
-const maxAnyAttempts = 10
-
-// Append implements eventstore.Store.
+// Append implements eventstore.Store, for NoStream and exact revisions.
 func (c *Chained) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	// Refused before any read, as every backend refuses them.
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	for attempt := 1; ; attempt++ {
-		exact, first, prev, err := c.predecessor(ctx, stream, expected)
-		if err != nil {
-			return eventstore.AppendResult{}, err
-		}
-		linked, last, err := chain(stream, first, prev, events)
-		if err != nil {
-			return eventstore.AppendResult{}, err
-		}
-		res, err := c.Store.Append(ctx, stream, exact, linked...)
-		if errors.Is(err, eventstore.ErrConflict) && exact != expected && attempt < maxAnyAttempts {
-			continue
-		}
-		if err == nil && res.Written {
-			// Not after an idempotent repeat: the events stored are the
-			// first append's, whose metadata, and so hashes, may differ.
-			c.remember(stream, res.Revision, last)
-		}
-		return res, err
+	first, prev, err := c.predecessor(ctx, stream, expected)
+	if err != nil {
+		return eventstore.AppendResult{}, err
 	}
+	linked, last, err := chain(stream, first, prev, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	res, err := c.Store.Append(ctx, stream, expected, linked...)
+	if err == nil && res.Written {
+		// Not after an idempotent repeat: the events stored are the
+		// first append's, whose metadata, and so hashes, may differ.
+		c.remember(stream, res.Revision, last)
+	}
+	return res, err
 }
 
 // chain returns events linked from revision first on, after the event
@@ -89,30 +85,38 @@ func chain(stream string, first uint64, prev string, events []eventstore.EventDa
 	return linked, prev, nil
 }
 
-// predecessor returns the exact condition to append under, the revision
-// of the first event appended and the hash of the event before it.
-func (c *Chained) predecessor(ctx context.Context, stream string, expected eventstore.ExpectedRevision) (eventstore.ExpectedRevision, uint64, string, error) {
+// predecessor returns the revision of the first event appended under
+// expected and the hash of the event before it.
+func (c *Chained) predecessor(ctx context.Context, stream string, expected eventstore.ExpectedRevision) (uint64, string, error) {
 	if expected.IsNoStream() {
-		return expected, 0, "", nil
+		return 0, "", nil
 	}
-	if rev, ok := expected.Revision(); ok {
-		hash, err := c.hashAt(ctx, stream, rev)
-		return expected, rev + 1, hash, err
+	rev, ok := expected.Revision()
+	if !ok {
+		return 0, "", fmt.Errorf("%w: %s: a chained append names its predecessor (NoStream or an exact revision), not %s", eventstore.ErrInvalidAppend, stream, expected)
 	}
-	// Any or StreamExists: chain after the head as it is now.
-	recs, err := c.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		if expected.IsStreamExists() {
-			return expected, 0, "", nil // the store refuses it
-		}
-		return eventstore.NoStream, 0, "", nil
-	}
-	if err != nil {
-		return expected, 0, "", err
-	}
-	rev := recs[0].Revision
 	hash, err := c.hashAt(ctx, stream, rev)
-	return eventstore.Exact(rev), rev + 1, hash, err
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		// No event at rev: the stream is behind the expectation, which is
+		// the store's conflict (a retry would find its predecessor there).
+		return 0, "", c.conflict(ctx, stream, expected)
+	}
+	return rev + 1, hash, err
+}
+
+// conflict is the ConflictError of an append under expected to a stream
+// that has no event at the expected revision.
+func (c *Chained) conflict(ctx context.Context, stream string, expected eventstore.ExpectedRevision) error {
+	ce := &eventstore.ConflictError{Stream: stream, Expected: expected}
+	recs, err := c.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
+	switch {
+	case errors.Is(err, eventstore.ErrStreamNotFound):
+	case err != nil:
+		return err
+	case len(recs) > 0:
+		ce.Actual, ce.Exists = recs[0].Revision, true
+	}
+	return ce
 }
 
 // hashAt returns the hash of stream's event at revision rev.
