@@ -13,8 +13,9 @@ import (
 
 // The canonical form of a JSON value (docs/events.md, "Tamper evidence"):
 // no whitespace; object members sorted by their keys' UTF-8 bytes, members
-// with the same key (JSON allows them) kept in the order written; strings with only ", \ and the control characters escaped (\b \t
-// \n \f \r, else \u00xx in lowercase hex), everything else as UTF-8
+// with the same key (JSON allows them) kept in the order written; strings
+// with only ", \ and the control characters escaped (\b \t \n \f \r,
+// else \u00xx in lowercase hex), everything else as UTF-8
 // (invalid UTF-8 and lone surrogates read as U+FFFD, as encoding/json
 // reads them); integers as decimal digits (-0 as 0); other numbers, which
 // only providers' objects hold, as written; true, false and null as they
@@ -90,10 +91,10 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 	}
 	c := p.src[p.pos]
 	if c == '{' || c == '[' {
-		if p.depth++; p.depth > maxDepth {
-			return nil, p.errorf("nested deeper than %d", maxDepth)
+		if err := p.enter(); err != nil {
+			return nil, err
 		}
-		defer func() { p.depth-- }()
+		defer p.leave()
 	}
 	switch {
 	case c == '{':
@@ -198,6 +199,17 @@ func (p *parser) object() ([]member, error) {
 	sortMembers(members)
 	return members, nil
 }
+
+// enter counts an object or array opened at p.pos, refusing one nested
+// deeper than maxDepth; leave counts it closed.
+func (p *parser) enter() error {
+	if p.depth++; p.depth > maxDepth {
+		return p.errorf("nested deeper than %d", maxDepth)
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // release drops the members on p.stack from base on.
 func (p *parser) release(base int) {

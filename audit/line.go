@@ -120,10 +120,10 @@ func (p *parser) skip() error {
 	}
 	switch p.src[p.pos] {
 	case '{', '[':
-		if p.depth++; p.depth > maxDepth {
-			return p.errorf("nested deeper than %d", maxDepth)
+		if err := p.enter(); err != nil {
+			return err
 		}
-		defer func() { p.depth-- }()
+		defer p.leave()
 		closing := byte('}')
 		if p.src[p.pos] == '[' {
 			closing = ']'

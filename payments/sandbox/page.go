@@ -39,7 +39,7 @@ type pageData struct {
 }
 
 // fieldMessage is what page.html shows under a field at fault.
-type fieldMessage struct{ Code, Message string }
+type fieldMessage struct{ Field, Code, Message string }
 
 // refusedPage shows the form again with every error of a refused card: a
 // declined card at the top, each field at fault under the field, and at the
@@ -54,9 +54,7 @@ func refusedPage(rf *refusal, f cardForm) pageData {
 		if d.Errors == nil {
 			d.Errors = make(map[string]*fieldMessage, len(rf.errs))
 		}
-		if _, seen := d.Errors[e.param]; !seen {
-			d.Errors[e.param] = &fieldMessage{e.code, e.message}
-		}
+		d.Errors[e.param] = &fieldMessage{e.param, e.code, e.message} // readCard finds at most one fault per field
 	}
 	switch n := len(d.Errors); {
 	case n == 1:
