@@ -41,6 +41,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 type batchTx struct {
 	ctx                              context.Context
 	head, byID, fromRevision, insert *sql.Stmt
+	written                          []eventstore.RecordedEvent // as the file will hold them once committed
 }
 
 func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
@@ -121,6 +122,7 @@ func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventst
 		if pos, err = r.LastInsertId(); err != nil {
 			return eventstore.AppendResult{}, err
 		}
+		tx.written = append(tx.written, recorded(req.stream, next+uint64(i), pos, e, stamp))
 	}
 	return eventstore.AppendResult{Revision: next + uint64(len(req.events)) - 1, Position: eventstore.Position(pos), Written: true}, nil
 }

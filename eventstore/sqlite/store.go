@@ -55,6 +55,7 @@ type Store struct {
 	readers *sql.DB
 	stmts   *sqlitex.Stmts // the readers' prepared queries
 	writer  *writer        // nil when read-only
+	tail    *tail          // this process's latest commits; nil when read-only
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -74,7 +75,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("open event store: %w", err)
 		}
-		w, err := openWriter(ctx, cfg, s.notify)
+		s.tail = newTail(tailSize)
+		w, err := openWriter(ctx, cfg, s.committed)
 		if err != nil {
 			return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
 		}
@@ -120,6 +122,13 @@ func dsn(path string, readOnly, mapped bool) string {
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
+}
+
+// committed keeps a commit's events in the tail and wakes every
+// subscription waiting for new events.
+func (s *Store) committed(evs []eventstore.RecordedEvent) {
+	s.tail.add(evs)
+	s.notify()
 }
 
 // notify wakes every subscription waiting for new events.

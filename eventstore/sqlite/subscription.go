@@ -13,9 +13,10 @@ import (
 const subscriptionBatch = 512
 
 // SubscribeAll implements eventstore.Store. A subscription is a cursor over
-// ReadAll: it reads what is committed after its position and, when there is
-// nothing, waits for this process's next commit or the poll interval (for
-// appends by other processes).
+// ReadAll: it reads what is committed after its position (from the tail of
+// this process's commits when it holds them) and, when there is nothing,
+// waits for this process's next commit or the poll interval (for appends
+// by other processes).
 func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position) (eventstore.Subscription, error) {
 	select {
 	case <-s.closed:
@@ -50,7 +51,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 			return nil, eventstore.ErrClosed
 		default:
 		}
-		evs, err := sub.store.ReadAll(ctx, sub.pos, subscriptionBatch)
+		evs, err := sub.store.readAfter(ctx, sub.pos, subscriptionBatch)
 		if err != nil {
 			return nil, err
 		}
@@ -74,6 +75,17 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 			return nil, eventstore.ErrClosed
 		}
 	}
+}
+
+// readAfter is ReadAll served, when it can be, from the tail of this
+// process's commits.
+func (s *Store) readAfter(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+	if s.tail != nil {
+		if evs := s.tail.after(from, max); evs != nil {
+			return evs, nil
+		}
+	}
+	return s.ReadAll(ctx, from, max)
 }
 
 func (sub *subscription) Close() error {

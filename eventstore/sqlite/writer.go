@@ -21,8 +21,8 @@ type writer struct {
 	done     chan struct{}
 	maxBatch int
 	now      func() time.Time
-	stamp    int64 // last RecordedAt in unix nanos; keeps them monotonic
-	onCommit func()
+	stamp    int64                            // last RecordedAt in unix nanos; keeps them monotonic
+	onCommit func([]eventstore.RecordedEvent) // after a commit that wrote events, with them
 }
 
 type appendReq struct {
@@ -38,7 +38,7 @@ type appendReply struct {
 	err error
 }
 
-func openWriter(ctx context.Context, cfg Config, onCommit func()) (*writer, error) {
+func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.RecordedEvent)) (*writer, error) {
 	db, err := sql.Open("sqlite", dsn(cfg.Path, false, false))
 	if err != nil {
 		return nil, err
@@ -194,7 +194,7 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 		return nil, err
 	}
 	if wrote {
-		w.onCommit()
+		w.onCommit(btx.written)
 	}
 	return replies, nil
 }
