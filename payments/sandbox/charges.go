@@ -118,7 +118,7 @@ func (s *Sandbox) charge(ctx context.Context, tx *sqlitex.Tx, p chargeParams) (c
 	if declineCode != "" {
 		rec = failed(declineCode)
 	}
-	rec.PaymentID = newID("pi_sbx_")
+	rec.PaymentID = newOrderedID("pi_sbx_", now)
 	_, err = tx.ExecContext(ctx, `INSERT INTO charges
 		(id, customer_id, payment_method_id, amount, currency, order_id, status, failure_code, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

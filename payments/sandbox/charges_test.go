@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/robotlabor/billing/payments"
 )
@@ -281,5 +282,24 @@ func TestOpenRefusesABadConfig(t *testing.T) {
 	cfg := ok
 	if err := cfg.Validate(); err != nil || cfg.SessionTTL != defaultSessionTTL || cfg.RetryInterval != defaultRetryInterval || cfg.Now == nil {
 		t.Errorf("Validate = %v, defaults %+v", err, cfg)
+	}
+}
+
+// TestChargeIDsSortByTimeAndStayUnguessable: a charge's id sorts by when
+// it was made (so the charges' index grows at its end) and still carries
+// 80 random bits (so two made at the same instant differ).
+func TestChargeIDsSortByTimeAndStayUnguessable(t *testing.T) {
+	at := time.Date(2026, time.December, 5, 12, 0, 0, 0, time.UTC)
+	prev := newOrderedID("pi_sbx_", at)
+	for _, d := range []time.Duration{1, time.Microsecond, time.Second, 24 * time.Hour, 400 * 24 * time.Hour} {
+		next := newOrderedID("pi_sbx_", at.Add(d))
+		if next <= prev {
+			t.Errorf("id %s made %v later sorts before %s", next, d, prev)
+		}
+		prev = next
+	}
+	a, b := newOrderedID("pi_sbx_", at), newOrderedID("pi_sbx_", at)
+	if a == b || len(a) != len("pi_sbx_")+13+16 {
+		t.Errorf("two ids at one instant: %s and %s", a, b)
 	}
 }

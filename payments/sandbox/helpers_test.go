@@ -20,13 +20,17 @@ import (
 var start = time.Date(2026, time.March, 15, 12, 0, 0, 0, time.UTC)
 
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	real bool // the real time instead, for benchmarks
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.real {
+		return time.Now()
+	}
 	return c.now
 }
 
@@ -72,7 +76,7 @@ func (b *inbox) callCount() int {
 
 // env is a sandbox on a real SQLite file with its page on a loopback server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	path  string
 	clock *clock
 	inbox *inbox
@@ -81,7 +85,7 @@ type env struct {
 	seq   int
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "sandbox.db"), clock: &clock{now: start}, inbox: &inbox{}}
 	e.open()

@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
@@ -93,3 +96,13 @@ func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do fun
 // newID is prefix and 130 random bits (26 base32 characters): unguessable,
 // so a setup session's id can be the capability to its page.
 func newID(prefix string) string { return prefix + rand.Text() }
+
+// newOrderedID is prefix, the time t in 13 characters that sort as it
+// does, and 80 random bits (16 base32 characters). Rows keyed by such ids
+// are inserted at the end of their index, not at a random place of it: a
+// group commit of charges then writes one index page, not one per charge.
+func newOrderedID(prefix string, t time.Time) string {
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(t.UnixNano()))
+	return prefix + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(ts[:]) + rand.Text()[:16]
+}
