@@ -57,9 +57,9 @@ func newEvent(eventType string) (decoder, error) {
 	case EventCardDetached:
 		return decodeAs[CardDetached], nil
 	case EventOrderPlaced:
-		return decodeAs[OrderPlaced], nil
+		return decodeOrderPlaced, nil // codec_orders.go
 	case EventOrderPaid:
-		return decodeAs[OrderPaid], nil
+		return decodeOrderPaid, nil
 	case EventOrderPaymentFailed:
 		return decodeAs[OrderPaymentFailed], nil
 	case EventPaymentAttemptFailed:
