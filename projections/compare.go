@@ -82,7 +82,9 @@ func compareTable(ctx context.Context, live, rebuilt querier, t table, r *report
 		return err
 	}
 	defer rrows.Close()
-	l, lerr := nextRow(lrows, len(t.columns))
+	nextLive, stop := readAhead(lrows, len(t.columns))
+	defer stop()
+	l, lerr := nextLive()
 	b, berr := nextRow(rrows, len(t.columns))
 	for lerr == nil && berr == nil && (l != nil || b != nil) {
 		order := 0
@@ -97,7 +99,7 @@ func compareTable(ctx context.Context, live, rebuilt querier, t table, r *report
 		switch {
 		case order < 0:
 			r.add("%s %s: only in live", t.name, display(l[t.id], false))
-			l, lerr = nextRow(lrows, len(t.columns))
+			l, lerr = nextLive()
 		case order > 0:
 			r.add("%s %s: missing from live", t.name, display(b[t.id], false))
 			b, berr = nextRow(rrows, len(t.columns))
@@ -109,7 +111,7 @@ func compareTable(ctx context.Context, live, rebuilt querier, t table, r *report
 						display(l[i], isTime), display(b[i], isTime))
 				}
 			}
-			l, lerr = nextRow(lrows, len(t.columns))
+			l, lerr = nextLive()
 			b, berr = nextRow(rrows, len(t.columns))
 		}
 	}
@@ -117,6 +119,64 @@ func compareTable(ctx context.Context, live, rebuilt querier, t table, r *report
 		return lerr
 	}
 	return berr
+}
+
+// readAhead reads rows on another goroutine, up to two chunks ahead of
+// its caller, so that comparing reads both sides at once, on two cores.
+// next returns the next row's values, nil at the end; stop ends the
+// reading, and must be called before rows is closed.
+func readAhead(rows *sql.Rows, n int) (next func() ([]any, error), stop func()) {
+	const chunk = 256
+	chunks, quit, done := make(chan [][]any, 1), make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		for {
+			c := make([][]any, 0, chunk)
+			var err error
+			for len(c) < chunk && err == nil {
+				var values []any
+				if values, err = nextRow(rows, n); values == nil {
+					break
+				}
+				c = append(c, values)
+			}
+			select {
+			case chunks <- c:
+			case <-quit:
+				done <- nil
+				return
+			}
+			if len(c) < chunk || err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	var (
+		c     [][]any
+		ended bool
+		err   error
+	)
+	next = func() ([]any, error) {
+		for len(c) == 0 {
+			if ended {
+				return nil, err
+			}
+			var ok bool
+			if c, ok = <-chunks; !ok {
+				ended, err = true, <-done
+			}
+		}
+		values := c[0]
+		c = c[1:]
+		return values, nil
+	}
+	stop = func() {
+		close(quit)
+		for range chunks {
+		}
+	}
+	return next, stop
 }
 
 // nextRow reads the next row's values; nil at the end.

@@ -14,8 +14,11 @@ import (
 )
 
 // foldBatch is how many events Rebuild and Verify read and commit at once:
-// memory stays constant whatever the log's length.
-const foldBatch = 4096
+// memory stays constant whatever the log's length. A commit writes every
+// page its batch dirtied, and the inserts land all over the orders' id
+// index, so larger batches write each page fewer times (4096 folded a
+// million events 5-15% slower; 32768 was no faster).
+const foldBatch = 16384
 
 // toHead, as foldLog's limit, folds until the log has no more events.
 const toHead = eventstore.Position(math.MaxUint64)

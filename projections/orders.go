@@ -347,7 +347,7 @@ func (w *writeTx) flushOrders() error {
 // committed tells the folder's cache the rows the batch wrote, once its
 // transaction committed, and returns them.
 func (w *writeTx) committed() []Order {
-	var changed []Order
+	changed := make([]Order, 0, len(w.touched))
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {
 			w.f.recent.Add(id, c.o)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/audit"
+	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/eventstore/sqlite"
 	"github.com/robotlabor/billing/internal/seed"
@@ -22,6 +25,11 @@ import (
 // events is -replay.orders 500000 (each order is placed and paid).
 var replayOrders = flag.Int("replay.orders", 50000, "orders in the log BenchmarkReplay replays (2 events each)")
 
+// replayLog, when set, is a directory that keeps the seeded and sealed
+// log between runs: seeding a million events takes minutes, the replays
+// seconds. A log already there is used whatever -replay.orders says.
+var replayLog = flag.String("replay.log", "", "keep the seeded log in this directory and reuse it when there")
+
 // BenchmarkReplay measures what auditors run on a whole log: rebuilding
 // the read models, verifying them, exporting the log, and checking its
 // hashes and seals (live and from an export file), in events per second. The log is seeded once (internal/seed); each sub-benchmark's
@@ -30,32 +38,19 @@ var replayOrders = flag.Int("replay.orders", 50000, "orders in the log Benchmark
 //	go test -run '^$' -bench Replay -benchtime 1x -replay.orders 500000 ./cmd/billing/
 func BenchmarkReplay(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db")})
+	logDir, dir := *replayLog, b.TempDir()
+	if logDir == "" {
+		logDir = dir
+	}
+	seals := seedReplayLog(b, filepath.Join(logDir, "events.db"))
+	// As the auditors' commands open it (openLogReadOnly).
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(logDir, "events.db"), ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	start := time.Now()
-	chained := audit.Chain(store) // as serve appends
-	err = seed.History(ctx, chained, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("seeded in %v", time.Since(start).Round(time.Millisecond))
-	start = time.Now()
-	seals, err := (&audit.Sealer{Store: chained, Now: time.Now}).SealAll(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	events := eventCount(b, store)
-	b.Logf("%d events; sealed by %d seals in %v", events, len(seals), time.Since(start).Round(time.Millisecond))
-	store.Close()
-	// As the auditors' commands open it (openLogReadOnly).
-	store, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db"), ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	b.Logf("%d events, %d seals", events, seals)
 	path := filepath.Join(dir, "readmodels.db")
 	perSecond := func(b *testing.B) {
 		b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -87,25 +82,58 @@ func BenchmarkReplay(b *testing.B) {
 	})
 	b.Run("audit-verify-live", func(b *testing.B) {
 		for b.Loop() {
-			auditVerify(b, func(v *audit.Verifier) error { return audit.VerifyStore(ctx, store, v, nil) }, len(seals))
+			auditVerify(b, func(v *audit.Verifier) error { return audit.VerifyStore(ctx, store, v, nil) }, seals)
 		}
 		perSecond(b)
 	})
-	file := filepath.Join(dir, "log.ndjson")
-	f, err := os.Create(file)
+	b.Run("audit-verify-file", func(b *testing.B) {
+		file := filepath.Join(dir, "log.ndjson")
+		f, err := os.Create(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := export(ctx, store, exportFilter{}, f, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		for b.Loop() { // its first call starts the clock
+			auditVerify(b, func(v *audit.Verifier) error { return verifyFile(file, nil, v, io.Discard) }, seals)
+		}
+		perSecond(b)
+	})
+}
+
+// seedReplayLog seeds and seals the log at path, as serve appends, unless
+// it is there already (-replay.log), and returns how many seals it has.
+func seedReplayLog(b *testing.B, path string) int {
+	b.Helper()
+	ctx := context.Background()
+	_, err := os.Stat(path)
+	fresh := errors.Is(err, fs.ErrNotExist)
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: path})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := export(ctx, store, exportFilter{}, f, io.Discard); err != nil {
+	defer store.Close()
+	chained := audit.Chain(store) // as serve appends
+	start := time.Now()
+	if fresh {
+		err = seed.History(ctx, chained, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("seeded in %v", time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+		if _, err := (&audit.Sealer{Store: chained, Now: time.Now}).SealAll(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("sealed in %v", time.Since(start).Round(time.Millisecond))
+	}
+	seals, err := store.ReadStream(ctx, domain.AuditStream, eventstore.Backwards, eventstore.End, 1)
+	if err != nil {
 		b.Fatal(err)
 	}
-	f.Close()
-	b.Run("audit-verify-file", func(b *testing.B) {
-		for b.Loop() {
-			auditVerify(b, func(v *audit.Verifier) error { return verifyFile(file, nil, v, io.Discard) }, len(seals))
-		}
-		perSecond(b)
-	})
+	return int(seals[0].Revision) + 1
 }
 
 // auditVerify runs one verification and checks it passed every seal.

@@ -1,0 +1,64 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
+)
+
+// BenchmarkFoldOrders folds batches of orders, each placed and paid, into
+// a scratch database as Rebuild does: the write side of a long fold,
+// without reading the log. The users' orders interleave, as under load.
+//
+//	go test ./projections -run '^$' -bench FoldOrders -benchtime 20x
+func BenchmarkFoldOrders(b *testing.B) {
+	ctx := context.Background()
+	db, err := openWriter(ctx, filepath.Join(b.TempDir(), "readmodels.db"), scratch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := dropIndexes(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	f := newFolder(db)
+	defer f.Close()
+	const users = 1000
+	pos, n := eventstore.Position(0), 0
+	batch := func() []event {
+		recs := make([]eventstore.RecordedEvent, 0, foldBatch)
+		for len(recs) < foldBatch {
+			n++
+			user := fmt.Sprintf("user-%d", n%users)
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
+			ref := domain.OrderRef{OrderID: domain.OrderIDFor(user, fmt.Sprint(n)), UserID: user, PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
+			for _, e := range []domain.Event{
+				domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", IdempotencyKey: fmt.Sprint(n), Fingerprint: "f", PlacedAt: at},
+				domain.OrderPaid{OrderRef: ref, ProviderPaymentID: "pi_1", PaidAt: at},
+			} {
+				data, err := json.Marshal(e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pos++
+				recs = append(recs, eventstore.RecordedEvent{Type: e.EventType(), Position: pos, Data: data, RecordedAt: at})
+			}
+		}
+		return decode(recs)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		evs := batch()
+		b.StartTimer()
+		if _, err := f.applyBatch(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*foldBatch)/b.Elapsed().Seconds(), "events/s")
+}
