@@ -95,15 +95,20 @@ func carve(buf, b []byte) ([]byte, []byte) {
 // recorded is an appended event as the file holds it and a read returns
 // it, with the data and metadata copied: the caller's buffers stay its own.
 func recorded(stream string, rev uint64, pos int64, e eventstore.EventData, stamp int64) eventstore.RecordedEvent {
-	r := eventstore.RecordedEvent{
+	return eventstore.RecordedEvent{
 		ID: e.ID, Type: e.Type, Stream: stream, Revision: rev,
 		Position: eventstore.Position(pos), RecordedAt: stampTime(stamp),
-		Data: append([]byte{}, e.Data...),
+		Data: asRead(e.Data), Metadata: asRead(e.Metadata),
 	}
-	if e.Metadata != nil {
-		r.Metadata = append([]byte{}, e.Metadata...)
+}
+
+// asRead is a copy of b as a read returns the column: nil when empty, as
+// the driver scans an empty blob (or NULL).
+func asRead(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
 	}
-	return r
+	return append([]byte(nil), b...)
 }
 
 // stampTime is a recorded_at column's time.
