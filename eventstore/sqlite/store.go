@@ -75,7 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("open event store: %w", err)
 		}
-		s.tail = newTail(tailSize)
+		s.tail = newTail(tailSize, tailBytes)
 		w, err := openWriter(ctx, cfg, s.committed)
 		if err != nil {
 			return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)

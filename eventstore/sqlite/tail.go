@@ -9,9 +9,13 @@ import (
 )
 
 // tailSize is how many of its latest commits' events a store keeps in
-// memory for its subscriptions: a few MB, several times what a subscriber
-// falls behind under load.
-const tailSize = 8192
+// memory for its subscriptions, several times what a subscriber falls
+// behind under load; tailBytes bounds their data and metadata, should the
+// events be large.
+const (
+	tailSize  = 8192
+	tailBytes = 16 << 20
+)
 
 // tail is the events this process committed last, in log order, so that a
 // subscription that keeps up reads what was just committed from memory
@@ -25,27 +29,46 @@ const tailSize = 8192
 // consecutive; another process's commits leave a gap, and anything not
 // in the tail is read from the file, as before.
 type tail struct {
-	mu   sync.RWMutex
-	ring []eventstore.RecordedEvent // ring[(start+i)%len(ring)] is the i-th oldest
-	head int                        // where the next event goes
-	n    int                        // how many entries are held
+	mu       sync.RWMutex
+	ring     []eventstore.RecordedEvent // the n entries before head, oldest first
+	head     int                        // where the next event goes
+	n        int                        // how many entries are held
+	bytes    int                        // their data and metadata
+	maxBytes int
 }
 
-func newTail(size int) *tail {
-	return &tail{ring: make([]eventstore.RecordedEvent, size)}
+func newTail(size, maxBytes int) *tail {
+	return &tail{ring: make([]eventstore.RecordedEvent, size), maxBytes: maxBytes}
 }
 
 // add records a commit's events, as the file holds them; they must follow
-// the events added before in log order.
+// the events added before in log order. The oldest are forgotten to keep
+// within the tail's size and bytes.
 func (t *tail) add(evs []eventstore.RecordedEvent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, e := range evs {
+		if t.n == len(t.ring) {
+			t.dropOldest()
+		}
 		t.ring[t.head] = e
 		t.head = (t.head + 1) % len(t.ring)
-		t.n = min(t.n+1, len(t.ring))
+		t.n++
+		t.bytes += size(e)
+		for t.bytes > t.maxBytes {
+			t.dropOldest()
+		}
 	}
 }
+
+func (t *tail) dropOldest() {
+	i := (t.head - t.n + len(t.ring)) % len(t.ring)
+	t.bytes -= size(t.ring[i])
+	t.ring[i] = eventstore.RecordedEvent{}
+	t.n--
+}
+
+func size(e eventstore.RecordedEvent) int { return len(e.Data) + len(e.Metadata) }
 
 // after returns up to max events from position from+1 on, as long as the
 // tail holds them consecutively, and nil when it does not hold from+1.
@@ -61,18 +84,18 @@ func (t *tail) after(from eventstore.Position, max int) []eventstore.RecordedEve
 		return nil
 	}
 	var out []eventstore.RecordedEvent
-	size := 0
+	bytes := 0
 	for j := i; j < t.n && len(out) < max; j++ {
 		e := at(j)
 		if len(out) > 0 && e.Position != out[len(out)-1].Position+1 {
 			break
 		}
 		out = append(out, *e)
-		size += len(e.Data) + len(e.Metadata)
+		bytes += size(*e)
 	}
 	// One copy of the bytes for the whole batch: subscribers own what
 	// they are given, as from a read.
-	buf := make([]byte, 0, size)
+	buf := make([]byte, 0, bytes)
 	for k := range out {
 		out[k].Data, buf = carve(buf, out[k].Data)
 		out[k].Metadata, buf = carve(buf, out[k].Metadata)

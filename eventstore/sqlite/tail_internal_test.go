@@ -11,7 +11,7 @@ import (
 // p only from p+1 on, stops at a gap (another process's commit) or at max,
 // and forgets its oldest events once full; the caller then reads the file.
 func TestTailServesOnlyWhatFollowsWithoutAGap(t *testing.T) {
-	tl := newTail(4)
+	tl := newTail(4, 1<<20)
 	at := func(ps ...eventstore.Position) []eventstore.RecordedEvent {
 		evs := make([]eventstore.RecordedEvent, len(ps))
 		for i, p := range ps {
@@ -47,5 +47,30 @@ func TestTailServesOnlyWhatFollowsWithoutAGap(t *testing.T) {
 	}
 	if evs := tl.after(4, 10); evs[1].Data[0] != 6 {
 		t.Errorf("event 6's data = %v", evs[1].Data)
+	}
+}
+
+// TestTailKeepsWithinItsBytes: large events push the oldest out of the
+// tail, even when it has room for more of them, and one event larger than
+// the bound is not kept at all.
+func TestTailKeepsWithinItsBytes(t *testing.T) {
+	tl := newTail(100, 1000)
+	ev := func(p eventstore.Position, n int) eventstore.RecordedEvent {
+		return eventstore.RecordedEvent{Position: p, Data: make([]byte, n)}
+	}
+	tl.add([]eventstore.RecordedEvent{ev(1, 400), ev(2, 400), ev(3, 400)})
+	if got := tl.after(0, 10); got != nil {
+		t.Errorf("after(0) = %d events; 1 should be forgotten (1,200 bytes > 1,000)", len(got))
+	}
+	if got := tl.after(1, 10); len(got) != 2 {
+		t.Errorf("after(1) = %d events, want 2 and 3", len(got))
+	}
+	tl.add([]eventstore.RecordedEvent{ev(4, 5000)})
+	if got := tl.after(3, 10); got != nil || tl.n != 0 || tl.bytes != 0 {
+		t.Errorf("an event over the bound: after(3) = %d events, %d held, %d bytes", len(got), tl.n, tl.bytes)
+	}
+	tl.add([]eventstore.RecordedEvent{ev(5, 10)})
+	if got := tl.after(4, 10); len(got) != 1 {
+		t.Errorf("after(4) = %d events, want 5", len(got))
 	}
 }
