@@ -18,17 +18,10 @@ func decodeOrderPlaced(data []byte) (Event, error) {
 	var e OrderPlaced
 	s := bodyScanner{b: data}
 	ok := s.object(func(key []byte) bool {
+		if known, ok := s.ref(key, &e.OrderRef); known {
+			return ok
+		}
 		switch string(key) {
-		case "order_id":
-			return s.str((*string)(&e.OrderID))
-		case "user_id":
-			return s.str(&e.UserID)
-		case "plan_id":
-			return s.str((*string)(&e.PlanID))
-		case "amount":
-			return s.int64(&e.Amount)
-		case "currency":
-			return s.str((*string)(&e.Currency))
 		case "payment_method_id":
 			return s.str((*string)(&e.PaymentMethodID))
 		case "subscription_id":
@@ -55,17 +48,10 @@ func decodeOrderPaid(data []byte) (Event, error) {
 	var e OrderPaid
 	s := bodyScanner{b: data}
 	ok := s.object(func(key []byte) bool {
+		if known, ok := s.ref(key, &e.OrderRef); known {
+			return ok
+		}
 		switch string(key) {
-		case "order_id":
-			return s.str((*string)(&e.OrderID))
-		case "user_id":
-			return s.str(&e.UserID)
-		case "plan_id":
-			return s.str((*string)(&e.PlanID))
-		case "amount":
-			return s.int64(&e.Amount)
-		case "currency":
-			return s.str((*string)(&e.Currency))
 		case "provider_payment_id":
 			return s.str(&e.ProviderPaymentID)
 		case "paid_at":
@@ -77,6 +63,24 @@ func decodeOrderPaid(data []byte) (Event, error) {
 		return decodeAs[OrderPaid](data)
 	}
 	return e, nil
+}
+
+// ref reads the value of key when it is one of OrderRef's: known says
+// whether it is, ok whether its value was read.
+func (s *bodyScanner) ref(key []byte, r *OrderRef) (known, ok bool) {
+	switch string(key) {
+	case "order_id":
+		return true, s.str((*string)(&r.OrderID))
+	case "user_id":
+		return true, s.str(&r.UserID)
+	case "plan_id":
+		return true, s.str((*string)(&r.PlanID))
+	case "amount":
+		return true, s.int64(&r.Amount)
+	case "currency":
+		return true, s.str((*string)(&r.Currency))
+	}
+	return false, false
 }
 
 // bodyScanner reads the plain form of an event body (see above). Each

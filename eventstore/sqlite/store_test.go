@@ -86,20 +86,27 @@ func TestStorageErrorFailsOnlyItsAppend(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	s := open(t, sqlite.Config{Path: path})
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.stream = 'boom'
-		BEGIN SELECT RAISE(ABORT, 'storage error'); END`); err != nil {
-		t.Fatal(err)
-	}
+	failInserts(t, path, "boom")
 	if _, err := s.Append(ctx, "boom", eventstore.NoStream, event("e")); err == nil {
 		t.Fatal("an append the database failed succeeded")
 	}
 	if _, err := s.Append(ctx, "fine", eventstore.NoStream, event("e")); err != nil {
 		t.Fatalf("the next append: %v", err)
+	}
+}
+
+// failInserts makes the database at path refuse every insert into stream,
+// as a storage error would.
+func failInserts(t *testing.T, path, stream string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER fail_` + stream + ` BEFORE INSERT ON events WHEN NEW.stream = '` + stream + `'
+		BEGIN SELECT RAISE(ABORT, 'storage error'); END`); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -30,15 +29,7 @@ func TestSubscriptionsGetWhatTheFileHolds(t *testing.T) {
 	}
 	defer sub.Close()
 
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.stream = 'boom'
-		BEGIN SELECT RAISE(ABORT, 'storage error'); END`); err != nil {
-		t.Fatal(err)
-	}
+	failInserts(t, path, "boom")
 
 	withMeta := func(meta []byte) eventstore.EventData {
 		e := event("m")
