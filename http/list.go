@@ -3,7 +3,9 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,7 +29,9 @@ func rawList(c *gin.Context, items []json.RawMessage, hasMore bool, next string)
 	for _, it := range items {
 		n += len(it) + 1
 	}
-	b := make([]byte, 0, n)
+	buf := listBuffers.Get().(*[]byte)
+	defer listBuffers.Put(buf)
+	b := slices.Grow((*buf)[:0], n)
 	b = append(b, `{"data":[`...)
 	for i, it := range items {
 		if i > 0 {
@@ -50,7 +54,13 @@ func rawList(c *gin.Context, items []json.RawMessage, hasMore bool, next string)
 	// size allows, not chunked.
 	c.Header("Content-Length", strconv.Itoa(len(b)))
 	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	*buf = b // written out: the buffer serves the next list
 }
+
+// listBuffers hold list answers while they are written: a page of orders
+// is several KB, and a buffer per answer was a good part of the garbage a
+// page leaves.
+var listBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // asOfParam reads a list's as_of (api.md, "History: as-of reads"): the
 // zero time when absent. It is compared with the real time, never a

@@ -64,12 +64,23 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	if !q.AsOf.IsZero() {
 		return rm.ordersAsOf(ctx, userID, sortBy, q)
 	}
+	// The page's bodies are copied one after another into one buffer, not
+	// into a slice each: database/sql converts the driver's text into
+	// body's room, reused row after row.
+	bodies := make([]byte, 0, (clampLimit(q.Limit)+1)*384)
+	body := make(sql.RawBytes, 0, 1024)
 	return listPage(ctx, rm.queries, listQuery{
 		table: "orders", columns: orderListColumns, sortBy: sortBy, desc: q.Desc,
 		userID: userID, afterID: q.AfterID, limit: q.Limit,
 	}, func(s scanner) (RawOrder, error) {
 		var o RawOrder
-		return o, s.Scan(&o.ID, (*[]byte)(&o.JSON))
+		if err := s.Scan(&o.ID, &body); err != nil {
+			return o, err
+		}
+		start := len(bodies)
+		bodies = append(bodies, body...)
+		o.JSON = bodies[start:len(bodies):len(bodies)]
+		return o, nil
 	})
 }
 
