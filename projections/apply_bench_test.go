@@ -35,20 +35,7 @@ func BenchmarkFoldOrders(b *testing.B) {
 		recs := make([]eventstore.RecordedEvent, 0, foldBatch)
 		for len(recs) < foldBatch {
 			n++
-			user := fmt.Sprintf("user-%d", n%users)
-			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
-			ref := domain.OrderRef{OrderID: domain.OrderIDFor(user, fmt.Sprint(n)), UserID: user, PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
-			for _, e := range []domain.Event{
-				domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", IdempotencyKey: fmt.Sprint(n), Fingerprint: "f", PlacedAt: at},
-				domain.OrderPaid{OrderRef: ref, ProviderPaymentID: "pi_1", PaidAt: at},
-			} {
-				data, err := json.Marshal(e)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pos++
-				recs = append(recs, eventstore.RecordedEvent{Type: e.EventType(), Position: pos, Data: data, RecordedAt: at})
-			}
+			recs = appendPlacedAndPaid(b, recs, &pos, fmt.Sprintf("user-%d", n%users), n)
 		}
 		return decode(recs)
 	}
@@ -61,4 +48,23 @@ func BenchmarkFoldOrders(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*foldBatch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// appendPlacedAndPaid appends the n-th order of user, placed and paid n
+// seconds into 2026, at the log's next two positions after *pos.
+func appendPlacedAndPaid(b *testing.B, recs []eventstore.RecordedEvent, pos *eventstore.Position, user string, n int) []eventstore.RecordedEvent {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
+	ref := domain.OrderRef{OrderID: domain.OrderIDFor(user, fmt.Sprint(n)), UserID: user, PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
+	for _, e := range []domain.Event{
+		domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", IdempotencyKey: fmt.Sprint(n), Fingerprint: "f", PlacedAt: at},
+		domain.OrderPaid{OrderRef: ref, ProviderPaymentID: "pi_1", PaidAt: at},
+	} {
+		data, err := json.Marshal(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*pos++
+		recs = append(recs, eventstore.RecordedEvent{Type: e.EventType(), Position: *pos, Data: data, RecordedAt: at})
+	}
+	return recs
 }

@@ -2,13 +2,9 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
 )
 
@@ -23,20 +19,12 @@ func BenchmarkOrdersPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rm.Close()
-	var recs []eventstore.RecordedEvent
+	var (
+		recs []eventstore.RecordedEvent
+		pos  eventstore.Position
+	)
 	for n := range 2000 {
-		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
-		ref := domain.OrderRef{OrderID: domain.OrderIDFor("user-1", fmt.Sprint(n)), UserID: "user-1", PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
-		for _, e := range []domain.Event{
-			domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", IdempotencyKey: fmt.Sprint(n), Fingerprint: "f", PlacedAt: at},
-			domain.OrderPaid{OrderRef: ref, ProviderPaymentID: "pi_1", PaidAt: at},
-		} {
-			data, err := json.Marshal(e)
-			if err != nil {
-				b.Fatal(err)
-			}
-			recs = append(recs, eventstore.RecordedEvent{Type: e.EventType(), Position: eventstore.Position(len(recs) + 1), Data: data, RecordedAt: at})
-		}
+		recs = appendPlacedAndPaid(b, recs, &pos, "user-1", n)
 	}
 	if _, err := rm.folds.applyBatch(ctx, decode(recs)); err != nil {
 		b.Fatal(err)
