@@ -147,9 +147,12 @@ func scanEvent(rows *sql.Rows) (eventstore.RecordedEvent, error) {
 		return e, fmt.Errorf("event at position %d: bad id: %w", pos, err)
 	}
 	e.ID, e.Position, e.Revision = uid, eventstore.Position(pos), uint64(rev)
-	e.RecordedAt = time.Unix(0, recorded).UTC()
+	e.RecordedAt = stampTime(recorded)
 	return e, nil
 }
+
+// stampTime is a recorded_at column's time.
+func stampTime(stamp int64) time.Time { return time.Unix(0, stamp).UTC() }
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {

@@ -128,11 +128,6 @@ func dsn(path string, readOnly, mapped bool) string {
 // subscription waiting for new events.
 func (s *Store) committed(evs []eventstore.RecordedEvent) {
 	s.tail.add(evs)
-	s.notify()
-}
-
-// notify wakes every subscription waiting for new events.
-func (s *Store) notify() {
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/robotlabor/billing/eventstore"
 )
@@ -133,6 +132,3 @@ func asRead(b []byte) []byte {
 	}
 	return append([]byte(nil), b...)
 }
-
-// stampTime is a recorded_at column's time.
-func stampTime(stamp int64) time.Time { return time.Unix(0, stamp).UTC() }

@@ -104,5 +104,8 @@ func newID(prefix string) string { return prefix + rand.Text() }
 func newOrderedID(prefix string, t time.Time) string {
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(t.UnixNano()))
-	return prefix + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(ts[:]) + rand.Text()[:16]
+	return prefix + sortable.EncodeToString(ts[:]) + rand.Text()[:16]
 }
+
+// sortable is base32 whose text sorts as its bytes do.
+var sortable = base32.HexEncoding.WithPadding(base32.NoPadding)
