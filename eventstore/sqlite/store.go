@@ -25,6 +25,9 @@ type Config struct {
 	ReadOnly bool
 	// MaxBatch caps how many appends share one transaction. Default 512.
 	MaxBatch int
+	// Linger is how long a group commit may wait for more appends when the
+	// store is busy (see sqlitex.Gather); negative: never. Default 1ms.
+	Linger time.Duration
 	// PollInterval is how often an idle subscription looks for events
 	// appended by another process; appends of this process wake it at once.
 	// Default 100ms.
@@ -39,6 +42,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 512
+	}
+	if c.Linger == 0 {
+		c.Linger = sqlitex.DefaultLinger
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 100 * time.Millisecond

@@ -20,6 +20,7 @@ type writer struct {
 	stop     chan struct{}
 	done     chan struct{}
 	maxBatch int
+	linger   time.Duration
 	now      func() time.Time
 	stamp    int64                            // last RecordedAt in unix nanos; keeps them monotonic
 	onCommit func([]eventstore.RecordedEvent) // after a commit that wrote events, with them
@@ -62,6 +63,7 @@ func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.Reco
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		maxBatch: cfg.MaxBatch,
+		linger:   cfg.Linger,
 		now:      cfg.Now,
 		onCommit: onCommit,
 	}
@@ -97,22 +99,12 @@ func (w *writer) append(ctx context.Context, stream string, expected eventstore.
 
 func (w *writer) run() {
 	defer close(w.done)
+	g := sqlitex.Gather[*appendReq]{Queue: w.queue, Stop: w.stop, Max: w.maxBatch, Linger: w.linger}
 	batch := make([]*appendReq, 0, w.maxBatch)
 	for {
-		select {
-		case req := <-w.queue:
-			batch = append(batch[:0], req)
-		case <-w.stop:
+		var ok bool
+		if batch, ok = g.Next(batch); !ok {
 			return
-		}
-	fill:
-		for len(batch) < w.maxBatch {
-			select {
-			case req := <-w.queue:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
 		}
 		w.commit(batch)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrBatchClosed is the error of a call made to, or queued in, a closed Batch.
@@ -18,12 +19,13 @@ var ErrBatchClosed = errors.New("sqlitex: batch closed")
 // after the transaction holding the call committed, so a nil error means
 // durable.
 type Batch struct {
-	db    *sql.DB
-	stmts *Stmts
-	queue chan *batchCall
-	stop  chan struct{}
-	done  chan struct{}
-	max   int
+	db     *sql.DB
+	stmts  *Stmts
+	queue  chan *batchCall
+	stop   chan struct{}
+	done   chan struct{}
+	max    int
+	linger time.Duration
 }
 
 type batchCall struct {
@@ -34,9 +36,11 @@ type batchCall struct {
 
 // NewBatch starts a batch on db, which should have one connection (SQLite
 // has one writer anyway), running at most max calls per transaction, with
-// statements prepared once (see Tx). Close stops it.
-func NewBatch(db *sql.DB, max int) *Batch {
-	b := &Batch{db: db, stmts: NewStmts(db), queue: make(chan *batchCall, 4*max), stop: make(chan struct{}), done: make(chan struct{}), max: max}
+// statements prepared once (see Tx). A busy batch waits up to linger for
+// more calls before it commits (see Gather; 0: never). Close stops it.
+func NewBatch(db *sql.DB, max int, linger time.Duration) *Batch {
+	b := &Batch{db: db, stmts: NewStmts(db), queue: make(chan *batchCall, 4*max), stop: make(chan struct{}), done: make(chan struct{}),
+		max: max, linger: linger}
 	go b.run()
 	return b
 }
@@ -95,22 +99,12 @@ func (b *Batch) Close() {
 
 func (b *Batch) run() {
 	defer close(b.done)
+	g := Gather[*batchCall]{Queue: b.queue, Stop: b.stop, Max: b.max, Linger: b.linger}
 	calls := make([]*batchCall, 0, b.max)
 	for {
-		select {
-		case c := <-b.queue:
-			calls = append(calls[:0], c)
-		case <-b.stop:
+		var ok bool
+		if calls, ok = g.Next(calls); !ok {
 			return
-		}
-	fill:
-		for len(calls) < b.max {
-			select {
-			case c := <-b.queue:
-				calls = append(calls, c)
-			default:
-				break fill
-			}
 		}
 		b.commit(calls)
 	}

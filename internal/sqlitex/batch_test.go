@@ -31,7 +31,7 @@ func openDB(t *testing.T) *sql.DB {
 // succeeded and drop all of a call that failed, even its earlier writes.
 func TestBatchCallsAreIsolated(t *testing.T) {
 	db := openDB(t)
-	b := sqlitex.NewBatch(db, 64)
+	b := sqlitex.NewBatch(db, 64, 0)
 	defer b.Close()
 	errBoom := errors.New("boom")
 	var wg sync.WaitGroup
@@ -71,7 +71,7 @@ func TestBatchCallsAreIsolated(t *testing.T) {
 // violation in one call does not abort the others.
 func TestBatchSeesEarlierCallsOfItsTransaction(t *testing.T) {
 	db := openDB(t)
-	b := sqlitex.NewBatch(db, 64)
+	b := sqlitex.NewBatch(db, 64, 0)
 	defer b.Close()
 	put := func(ctx context.Context, tx *sqlitex.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ('same', 1)`)
@@ -97,7 +97,7 @@ func TestBatchSeesEarlierCallsOfItsTransaction(t *testing.T) {
 
 func TestBatchAfterClose(t *testing.T) {
 	db := openDB(t)
-	b := sqlitex.NewBatch(db, 8)
+	b := sqlitex.NewBatch(db, 8, 0)
 	b.Close()
 	err := b.Do(context.Background(), func(context.Context, *sqlitex.Tx) error { return nil })
 	if !errors.Is(err, sqlitex.ErrBatchClosed) {

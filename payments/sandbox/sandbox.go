@@ -137,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return &Sandbox{
 		cfg:      cfg,
 		db:       db,
-		writes:   sqlitex.NewBatch(db, 256),
+		writes:   sqlitex.NewBatch(db, 256, sqlitex.DefaultLinger),
 		page:     page,
 		inflight: make(map[string]chan struct{}),
 	}, nil
