@@ -45,7 +45,7 @@ func (g *Gather[T]) Next(batch []T) ([]T, bool) {
 	case <-g.Stop:
 		return batch[:0], false
 	}
-	batch = g.drain(batch, g.Max)
+	batch = g.drain(batch)
 	if full := min(lingerGroup, g.Max); g.Linger > 0 && g.prev >= lingerSiblings && len(batch) < full {
 		end := time.Now().Add(g.Linger)
 		gap := g.Linger / lingerGaps
@@ -67,15 +67,15 @@ func (g *Gather[T]) Next(batch []T) ([]T, bool) {
 			}
 		}
 		g.timer.Stop()
-		batch = g.drain(batch, g.Max)
+		batch = g.drain(batch)
 	}
 	g.prev = len(batch)
 	return batch, true
 }
 
-// drain appends what the queue holds, up to max calls in all.
-func (g *Gather[T]) drain(batch []T, max int) []T {
-	for len(batch) < max {
+// drain appends what the queue holds, up to Max calls in all.
+func (g *Gather[T]) drain(batch []T) []T {
+	for len(batch) < g.Max {
 		select {
 		case c := <-g.Queue:
 			batch = append(batch, c)
