@@ -16,6 +16,7 @@ import (
 
 func main() {
 	tuneGC()
+	syncWithFdatasync()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCommand().ExecuteContext(ctx); err != nil {
