@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/robotlabor/billing/eventstore"
 	driver "modernc.org/sqlite"
@@ -14,7 +15,7 @@ import (
 // statements are the writer's prepared statements; preparing once saves a
 // SQL parse per query on the hot path.
 type statements struct {
-	head, byID, fromRevision, insert *sql.Stmt
+	recent, fromRevision, insert *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -23,8 +24,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&st.head, `SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`},
-		{&st.byID, `SELECT id, revision FROM events WHERE stream = ? AND revision > ? ORDER BY revision`},
+		{&st.recent, `SELECT id, revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?`},
 		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`},
 		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
@@ -39,16 +39,15 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 
 // batchTx is the batch transaction with the prepared statements bound to it.
 type batchTx struct {
-	ctx                              context.Context
-	head, byID, fromRevision, insert *sql.Stmt
-	written                          []eventstore.RecordedEvent // as the file will hold them once committed
+	ctx                          context.Context
+	recent, fromRevision, insert *sql.Stmt
+	written                      []eventstore.RecordedEvent // as the file will hold them once committed
 }
 
 func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
 	return &batchTx{
 		ctx:          ctx,
-		head:         tx.StmtContext(ctx, st.head),
-		byID:         tx.StmtContext(ctx, st.byID),
+		recent:       tx.StmtContext(ctx, st.recent),
 		fromRevision: tx.StmtContext(ctx, st.fromRevision),
 		insert:       tx.StmtContext(ctx, st.insert),
 	}
@@ -67,11 +66,23 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 			return res, err
 		}
 	}
-	last, exists, err := tx.headOf(req.stream)
+	// One read of the stream's newest events, newest first: the first is
+	// its head, and only when the expected revision holds are the rest
+	// read, for the ids checkRecentIDs looks for.
+	recent, err := tx.recent.QueryContext(tx.ctx, req.stream, recentIDs)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	defer recent.Close() //nolint:errcheck // read to the end, or abandoned on a refusal
+	head, exists, err := nextRecent(recent)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	last := uint64(head.rev)
 	if !req.expected.Holds(last, exists) {
+		if err := recent.Close(); err != nil {
+			return eventstore.AppendResult{}, err
+		}
 		// A retry of an append that already succeeded finds its own
 		// events where the expected revision said they would go.
 		if start, ok := originalStart(req.expected); ok {
@@ -82,7 +93,7 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: req.stream, Expected: req.expected, Actual: last, Exists: exists}
 	}
 	if exists {
-		if res, done, err := tx.checkRecentIDs(req, last); err != nil || done {
+		if res, done, err := tx.checkRecentIDs(req, head, recent); err != nil || done {
 			return res, err
 		}
 	}
@@ -132,39 +143,54 @@ func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventst
 // per append, whatever the stream's length.
 const recentIDs = 10_000
 
+// idRev is an event's id and revision, as the recent statement reads them.
+type idRev struct {
+	id  [16]byte
+	rev int64
+}
+
+// nextRecent reads the next row of the recent statement; ok is false at
+// the end.
+func nextRecent(rows *sql.Rows) (e idRev, ok bool, err error) {
+	if !rows.Next() {
+		return idRev{}, false, rows.Err()
+	}
+	var id []byte
+	if err := rows.Scan(&id, &e.rev); err != nil {
+		return idRev{}, false, err
+	}
+	if len(id) != len(e.id) {
+		return idRev{}, false, fmt.Errorf("event id of %d bytes at revision %d", len(id), e.rev)
+	}
+	e.id = [16]byte(id)
+	return e, true, nil
+}
+
 // checkRecentIDs refuses an append whose ids are already among the
-// stream's recent events, unless it is an Any-append's retry (its first id
-// and the ones after it exactly where they were written), which succeeds
-// with the first result. Event ids are unique across the log by
-// construction (random, or derived from unique names), which is why no
-// global index is paid for on every append.
-func (tx *batchTx) checkRecentIDs(req *appendReq, last uint64) (eventstore.AppendResult, bool, error) {
-	from := int64(-1)
-	if last >= recentIDs {
-		from = int64(last - recentIDs)
-	}
-	rows, err := tx.byID.QueryContext(tx.ctx, req.stream, from)
-	if err != nil {
-		return eventstore.AppendResult{}, false, err
-	}
-	seen := make(map[[16]byte]int64)
-	for rows.Next() {
-		var id []byte
-		var rev int64
-		if err := rows.Scan(&id, &rev); err != nil {
-			rows.Close()
+// stream's recent events (head, then the rest of rows, newest first),
+// unless it is an Any-append's retry (its first id and the ones after it
+// exactly where they were written), which succeeds with the first result.
+// Event ids are unique across the log by construction (random, or derived
+// from unique names), which is why no global index is paid for on every
+// append.
+func (tx *batchTx) checkRecentIDs(req *appendReq, head idRev, rows *sql.Rows) (eventstore.AppendResult, bool, error) {
+	seen := []idRev{head}
+	for {
+		e, ok, err := nextRecent(rows)
+		if err != nil {
 			return eventstore.AppendResult{}, false, err
 		}
-		seen[[16]byte(id)] = rev
-	}
-	if err := rows.Close(); err != nil {
-		return eventstore.AppendResult{}, false, err
+		if !ok {
+			break
+		}
+		seen = append(seen, e)
 	}
 	for i, e := range req.events {
-		rev, dup := seen[e.ID]
-		if !dup {
+		at := slices.IndexFunc(seen, func(s idRev) bool { return s.id == e.ID })
+		if at < 0 {
 			continue
 		}
+		rev := seen[at].rev
 		if i == 0 && req.expected.IsAny() {
 			if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
 				return res, true, err
@@ -173,18 +199,6 @@ func (tx *batchTx) checkRecentIDs(req *appendReq, last uint64) (eventstore.Appen
 		return eventstore.AppendResult{}, true, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, e.ID, req.stream, rev)
 	}
 	return eventstore.AppendResult{}, false, nil
-}
-
-func (tx *batchTx) headOf(stream string) (last uint64, exists bool, err error) {
-	var rev int64
-	err = tx.head.QueryRowContext(tx.ctx, stream).Scan(&rev)
-	if err == sql.ErrNoRows {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	return uint64(rev), true, nil
 }
 
 // originalStart is the revision at which an append with this expectation
