@@ -44,10 +44,7 @@ func dsn(path string, m mode) string {
 	case durable:
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		// The projector's writes land at random places of the indexes by
-		// id; up to 64 MB of pages keep a long history from turning each
-		// into page reads (SQLite's default is 2 MB).
-		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", sqlitex.WriterCache)
 		q.Set("_txlock", "immediate")
 	case scratch:
 		q.Add("_pragma", "journal_mode(OFF)")

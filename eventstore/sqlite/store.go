@@ -124,7 +124,7 @@ func dsn(path string, readOnly, mapped bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", sqlitex.WriterCache)
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"net/url"
 	"time"
+
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 // migrations take the schema from version v-1 to v (PRAGMA user_version,
@@ -94,16 +96,14 @@ CREATE TABLE idempotency_keys (
 
 // dsn builds the modernc.org/sqlite data source name. synchronous=FULL
 // fsyncs the WAL on every commit: an answered call is durable. The one
-// connection keeps up to 64 MB of pages: every charge inserts at random
-// places of the keyed tables, and with SQLite's default 2 MB a long
-// history turns each into page reads.
+// connection's page cache is sqlitex.WriterCache.
 func dsn(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", sqlitex.WriterCache)
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
