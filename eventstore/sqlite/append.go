@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
+	"github.com/google/uuid"
 	"github.com/robotlabor/billing/eventstore"
 	driver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -24,7 +26,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&st.recent, `SELECT id, revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?`},
+		{&st.recent, `SELECT id, revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ` + strconv.Itoa(recentIDs)},
 		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`},
 		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
@@ -69,11 +71,11 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 	// One read of the stream's newest events, newest first: the first is
 	// its head, and only when the expected revision holds are the rest
 	// read, for the ids checkRecentIDs looks for.
-	recent, err := tx.recent.QueryContext(tx.ctx, req.stream, recentIDs)
+	recent, err := tx.recent.QueryContext(tx.ctx, req.stream)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	defer recent.Close() //nolint:errcheck // read to the end, or abandoned on a refusal
+	defer recent.Close() //nolint:errcheck // closed already but on an error
 	head, exists, err := nextRecent(recent)
 	if err != nil {
 		return eventstore.AppendResult{}, err
@@ -145,7 +147,7 @@ const recentIDs = 10_000
 
 // idRev is an event's id and revision, as the recent statement reads them.
 type idRev struct {
-	id  [16]byte
+	id  uuid.UUID
 	rev int64
 }
 
@@ -162,7 +164,7 @@ func nextRecent(rows *sql.Rows) (e idRev, ok bool, err error) {
 	if len(id) != len(e.id) {
 		return idRev{}, false, fmt.Errorf("event id of %d bytes at revision %d", len(id), e.rev)
 	}
-	e.id = [16]byte(id)
+	e.id = uuid.UUID(id)
 	return e, true, nil
 }
 
@@ -174,31 +176,49 @@ func nextRecent(rows *sql.Rows) (e idRev, ok bool, err error) {
 // from unique names), which is why no global index is paid for on every
 // append.
 func (tx *batchTx) checkRecentIDs(req *appendReq, head idRev, rows *sql.Rows) (eventstore.AppendResult, bool, error) {
-	seen := []idRev{head}
-	for {
-		e, ok, err := nextRecent(rows)
-		if err != nil {
+	indexOf := eventIndex(req.events)
+	// The first of the append's events found among the recent ones, and
+	// the newest revision that holds its id.
+	first, rev := -1, int64(0)
+	for e, ok := head, true; ok; {
+		if i := indexOf(e.id); i >= 0 && (first < 0 || i < first) {
+			first, rev = i, e.rev
+		}
+		var err error
+		if e, ok, err = nextRecent(rows); err != nil {
 			return eventstore.AppendResult{}, false, err
 		}
-		if !ok {
-			break
-		}
-		seen = append(seen, e)
 	}
-	for i, e := range req.events {
-		at := slices.IndexFunc(seen, func(s idRev) bool { return s.id == e.ID })
-		if at < 0 {
-			continue
-		}
-		rev := seen[at].rev
-		if i == 0 && req.expected.IsAny() {
-			if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
-				return res, true, err
-			}
-		}
-		return eventstore.AppendResult{}, true, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, e.ID, req.stream, rev)
+	if first < 0 {
+		return eventstore.AppendResult{}, false, nil
 	}
-	return eventstore.AppendResult{}, false, nil
+	if first == 0 && req.expected.IsAny() {
+		if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
+			return res, true, err
+		}
+	}
+	return eventstore.AppendResult{}, true, fmt.Errorf("%w: event id %s is already in %s at revision %d", eventstore.ErrInvalidAppend, req.events[first].ID, req.stream, rev)
+}
+
+// eventIndex returns where an id first is among events, -1 when it is not
+// there: a scan of a few events, a map of many, so that checking up to
+// recentIDs ids costs one pass over them whatever the append's size.
+func eventIndex(events []eventstore.EventData) func(id uuid.UUID) int {
+	if len(events) <= 8 {
+		return func(id uuid.UUID) int {
+			return slices.IndexFunc(events, func(e eventstore.EventData) bool { return e.ID == id })
+		}
+	}
+	at := make(map[uuid.UUID]int, len(events))
+	for i := len(events) - 1; i >= 0; i-- {
+		at[events[i].ID] = i
+	}
+	return func(id uuid.UUID) int {
+		if i, ok := at[id]; ok {
+			return i
+		}
+		return -1
+	}
 }
 
 // originalStart is the revision at which an append with this expectation
