@@ -54,6 +54,9 @@ func (r *Reconciler) handleSideBySide(ctx context.Context, evs []eventstore.Reco
 	var order []string
 	byStream := map[string][]eventstore.RecordedEvent{}
 	for _, rec := range evs {
+		if !acts(rec.Type) {
+			continue // no lane for what is passed over
+		}
 		if _, ok := byStream[rec.Stream]; !ok {
 			order = append(order, rec.Stream)
 		}

@@ -224,6 +224,9 @@ const quickTries = 3
 // request the provider refuses as such, is logged and dropped: retrying
 // cannot resolve it.
 func (r *Reconciler) handleQuickly(ctx context.Context, rec eventstore.RecordedEvent) bool {
+	if !acts(rec.Type) {
+		return true // nothing to do, and no timer to make for it
+	}
 	wait := r.cfg.RetryMin
 	for try := 1; ; try++ {
 		// Each try is bounded: an unresponsive provider parks the event
@@ -331,11 +334,7 @@ func definite(err error) bool {
 }
 
 func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) error {
-	switch rec.Type {
-	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
-		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue, domain.EventSubscriptionCardChanged,
-		domain.EventCancelScheduled, domain.EventCancelUnscheduled:
-	default:
+	if !acts(rec.Type) {
 		return nil
 	}
 	e, err := domain.Decode(rec.Type, rec.Data)
@@ -364,6 +363,18 @@ func (r *Reconciler) handle(ctx context.Context, rec eventstore.RecordedEvent) e
 		return r.updateAtProvider(ctx, rec, e.SubscriptionID, func(u *payments.UpdateSubscription) { u.CancelAtPeriodEnd = ptr(false) })
 	}
 	return nil
+}
+
+// acts reports whether the reconciler acts on events of type typ; it
+// passes over all others (order.paid, half of the log, among them).
+func acts(typ string) bool {
+	switch typ {
+	case domain.EventOrderPlaced, domain.EventRefundRequested, domain.EventOrderRefunded, domain.EventSubscriptionCancelRequested,
+		domain.EventProviderEventReceived, domain.EventSubscriptionRenewalDue, domain.EventSubscriptionCardChanged,
+		domain.EventCancelScheduled, domain.EventCancelUnscheduled:
+		return true
+	}
+	return false
 }
 
 // causedBy is the metadata of events caused by rec: same correlation and
