@@ -224,9 +224,6 @@ const quickTries = 3
 // request the provider refuses as such, is logged and dropped: retrying
 // cannot resolve it.
 func (r *Reconciler) handleQuickly(ctx context.Context, rec eventstore.RecordedEvent) bool {
-	if !acts(rec.Type) {
-		return true // nothing to do, and no timer to make for it
-	}
 	wait := r.cfg.RetryMin
 	for try := 1; ; try++ {
 		// Each try is bounded: an unresponsive provider parks the event

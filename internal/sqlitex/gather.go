@@ -8,7 +8,7 @@ import "time"
 // also lingers, as PostgreSQL's commit_delay does beside commit_siblings:
 // when the previous group held at least lingerSiblings calls, more are on
 // their way, and waiting up to Linger for the group to reach lingerGroup
-// spares commits. Each commit costs an fsync and a write of every page the
+// spares commits. Each commit costs a sync and a write of every page the
 // group dirtied, so on a busy machine fewer, larger groups leave more CPU
 // for everything else than the wait costs. A caller alone, or a few, never
 // wait: their groups stay small.
