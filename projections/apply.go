@@ -39,50 +39,81 @@ func (f *folder) Close() error { return f.st.Close() }
 // the checkpoint to the last of them, in one transaction: either the whole
 // batch and its checkpoint are committed, or nothing is. Events at or below
 // the stored checkpoint are skipped, so a batch delivered twice is applied
-// once. The projector, Rebuild and Verify all fold through here.
+// once. The projector and the as-of reads fold through here; a long fold
+// (Rebuild, Verify) folds its batches through the same writeTx.fold, all
+// in one transaction (see foldLogAsOf).
 //
 // It returns the orders the batch changed, as committed.
 func (f *folder) applyBatch(ctx context.Context, events []event) ([]Order, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
+	w, err := f.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer w.rollback()
+	folded, err := w.fold(ctx, events)
+	if err != nil || !folded {
+		return nil, err
+	}
+	if err := w.commit(ctx); err != nil {
+		return nil, fmt.Errorf("apply batch up to position %d: %w", events[len(events)-1].rec.Position, err)
+	}
+	return w.written(), nil
+}
+
+// begin starts a transaction of f's database.
+func (f *folder) begin(ctx context.Context) (*writeTx, error) {
 	tx, err := f.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	// The statements run without ctx's cancellation: the driver watches a
 	// cancellable context with a goroutine per statement, a fifth of a
 	// small insert's cost. The transaction still ends with ctx: once it
-	// is canceled, the batch's next statement and its commit fail.
-	w := &writeTx{ctx: context.WithoutCancel(ctx), tx: f.st.Wrap(tx), f: f}
+	// is canceled, the next statement and the commit fail.
+	return &writeTx{ctx: context.WithoutCancel(ctx), tx: f.st.Wrap(tx), f: f}, nil
+}
+
+// fold folds events, in log order, and moves the checkpoint to the last of
+// them. Events at or below the checkpoint are skipped; folded is false when
+// all of them were.
+func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err error) {
 	done, err := readCheckpoint(ctx, w.tx)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	for _, ev := range events {
 		if ev.rec.Position <= done {
 			continue
 		}
 		if err := applyEvent(w, ev); err != nil {
-			return nil, fmt.Errorf("apply %s event %s at position %d: %w", ev.rec.Type, ev.rec.ID, ev.rec.Position, err)
+			return false, fmt.Errorf("apply %s event %s at position %d: %w", ev.rec.Type, ev.rec.ID, ev.rec.Position, err)
 		}
 	}
 	last := events[len(events)-1].rec.Position
 	if last <= done {
-		return nil, nil
+		return false, nil
 	}
 	if err := w.flushOrders(); err != nil {
-		return nil, err
+		return false, err
 	}
-	if err := writeCheckpoint(w, last); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("apply batch up to position %d: %w", last, err)
+	return true, writeCheckpoint(w, last)
+}
+
+// commit commits the transaction.
+func (w *writeTx) commit(ctx context.Context) error {
+	if err := w.tx.Commit(); err != nil {
+		return err
 	}
 	w.tx.Done(ctx)
-	return w.committed(), nil
+	return nil
+}
+
+// rollback ends the transaction unless it was committed.
+func (w *writeTx) rollback() {
+	w.tx.Rollback() //nolint:errcheck // no-op after Commit
 }
 
 // event is an event of the log with its body decoded, when its type is
@@ -158,8 +189,9 @@ func applyEvent(w *writeTx, ev event) error {
 	return fold(w, ev.e)
 }
 
-// writeTx is one batch's transaction, with its statements prepared once
-// for the database (see sqlitex.Tx).
+// writeTx is a transaction of the read models, with its statements prepared
+// once for the database (see sqlitex.Tx): one batch's (the projector's), or
+// a long fold's.
 type writeTx struct {
 	ctx context.Context
 	tx  *sqlitex.Tx

@@ -355,9 +355,12 @@ func (w *writeTx) flushOrders() error {
 	return nil
 }
 
-// committed tells the folder's cache the rows the batch wrote, once its
-// transaction committed, and returns them.
-func (w *writeTx) committed() []Order {
+// written tells the folder's cache the rows the batch wrote, and returns
+// them; the next batch of the transaction starts afresh. Call it once the
+// batch is committed, or, in a long fold, once it is folded: the next
+// batches read the transaction's rows, and should it fail, the folder is
+// thrown away with the database.
+func (w *writeTx) written() []Order {
 	changed := make([]Order, 0, len(w.touched))
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {
@@ -365,6 +368,8 @@ func (w *writeTx) committed() []Order {
 			changed = append(changed, c.o)
 		}
 	}
+	clear(w.orders)
+	w.touched = w.touched[:0]
 	return changed
 }
 

@@ -14,7 +14,7 @@ import (
 
 // Rebuild replaces the read models at path with ones folded afresh from the
 // whole log: what `billing projections rebuild` runs. It builds them in
-// path+".rebuild", one transaction per batch, then renames that file over
+// path+".rebuild", in one transaction, then renames that file over
 // path, so that until the rename the old read models stay whole. It calls
 // progress, if not nil, after every batch with the position reached and the
 // log's head when it started.

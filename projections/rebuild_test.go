@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/robotlabor/billing/app"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
@@ -78,6 +80,54 @@ func TestRebuildEqualsLive(t *testing.T) {
 	h.record(o)
 	if _, err := h.rm.Order(ctx, "user_1", string(o.OrderID)); err != nil {
 		t.Fatalf("projector after rebuild: %v", err)
+	}
+}
+
+// TestRebuildOfALogLongerThanABatch: a rebuild folds a long log in
+// batches, all in one transaction; orders placed in one batch and paid,
+// refunded or placed again in a later one come out as the projector
+// folded them.
+func TestRebuildOfALogLongerThanABatch(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	paidLater := placed("user_1", "paid-later", 4900, t0)
+	refundedLater := placed("user_2", "refunded-later", 2500, t0)
+	h.record(paidLater, refundedLater, paid(refundedLater, t0))
+	// More events than a rebuild reads at once, of a type no read model
+	// folds: the next events land in another batch.
+	filler := make([]eventstore.EventData, 20000)
+	for i := range filler {
+		filler[i] = eventstore.EventData{ID: uuid.New(), Type: "test.filler", Data: []byte(`{}`)}
+	}
+	if _, err := h.store.Append(ctx, "filler", eventstore.NoStream, filler...); err != nil {
+		t.Fatal(err)
+	}
+	again := paidLater
+	again.Amount = 1 // placed again: the first placement stands
+	h.record(
+		paid(paidLater, t0.Add(time.Minute)), again,
+		domain.RefundRequested{OrderRef: refundedLater.OrderRef, RefundID: domain.RefundIDFor(refundedLater.OrderID), RequestedAt: t0},
+		placed("user_1", "after-filler", 100, t0),
+	)
+	h.halt()
+	live := dump(t, h.path)
+	if err := projections.Rebuild(ctx, h.store, h.path, nil); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, dump(t, h.path), live, "rebuilt and live read models")
+	rm, err := projections.OpenReadOnly(ctx, h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	for _, want := range []struct {
+		o      domain.OrderPlaced
+		status string
+	}{{paidLater, "paid"}, {refundedLater, "refund_pending"}} {
+		o, err := rm.Order(ctx, want.o.UserID, string(want.o.OrderID))
+		if err != nil || o.Status != want.status || o.Amount != want.o.Amount {
+			t.Fatalf("rebuilt order %s: %+v, %v; want %s for %d", want.o.OrderID, o, err, want.status, want.o.Amount)
+		}
 	}
 }
 
