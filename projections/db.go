@@ -45,6 +45,7 @@ func dsn(path string, m mode) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", sqlitex.WriterCache)
+		q.Add("_pragma", sqlitex.WriterCheckpoint)
 		q.Set("_txlock", "immediate")
 	case scratch:
 		q.Add("_pragma", "journal_mode(OFF)")

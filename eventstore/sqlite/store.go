@@ -125,6 +125,7 @@ func dsn(path string, readOnly, mapped bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", sqlitex.WriterCache)
+		q.Add("_pragma", sqlitex.WriterCheckpoint)
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()

@@ -96,7 +96,8 @@ CREATE TABLE idempotency_keys (
 
 // dsn builds the modernc.org/sqlite data source name. synchronous=FULL
 // fsyncs the WAL on every commit: an answered call is durable. The one
-// connection's page cache is sqlitex.WriterCache.
+// connection's page cache is sqlitex.WriterCache, its checkpoints
+// sqlitex.WriterCheckpoint.
 func dsn(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -104,6 +105,7 @@ func dsn(path string) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", sqlitex.WriterCache)
+	q.Add("_pragma", sqlitex.WriterCheckpoint)
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
