@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -115,8 +114,7 @@ func (s *Service) placedBefore(ctx context.Context, cmd domain.PlaceOrder, corre
 	if !ok {
 		return Placed{}, false, fmt.Errorf("order %s starts with %s", id, first.Type)
 	}
-	var meta Metadata
-	_ = json.Unmarshal(first.Metadata, &meta) // absent metadata: not ours
+	meta, _ := DecodeMetadata(first.Metadata) // absent metadata: not ours
 	if correlationID != "" && meta.CorrelationID == correlationID {
 		return Placed{}, false, nil
 	}

@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -377,8 +376,7 @@ func acts(typ string) bool {
 // causedBy is the metadata of events caused by rec: same correlation and
 // user, rec as the cause (which also derives their ids).
 func causedBy(rec eventstore.RecordedEvent) app.Metadata {
-	var m app.Metadata
-	_ = json.Unmarshal(rec.Metadata, &m) // no metadata: no correlation to carry
+	m, _ := app.DecodeMetadata(rec.Metadata) // no metadata: no correlation to carry
 	return app.Metadata{CorrelationID: m.CorrelationID, CausationID: rec.ID.String(), UserID: m.UserID}
 }
 

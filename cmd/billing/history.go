@@ -273,8 +273,7 @@ func (g *gatherer) notices() error {
 }
 
 func metadataOf(e eventstore.RecordedEvent) app.Metadata {
-	var m app.Metadata
-	_ = json.Unmarshal(e.Metadata, &m) // no metadata: nothing to tell
+	m, _ := app.DecodeMetadata(e.Metadata) // no metadata: nothing to tell
 	return m
 }
 

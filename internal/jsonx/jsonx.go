@@ -1,8 +1,11 @@
-// Package jsonx appends JSON values to byte slices without reflection, for
-// the few hot paths (every event to NATS, every order on a page) where
-// encoding/json's reflection is most of the cost. What it writes is what
-// encoding/json writes for the same value, except that <, > and & are not
-// escaped: the service answers JSON, not HTML.
+// Package jsonx appends JSON values to byte slices, and reads the plain
+// form of objects (Scanner), without reflection, for the few hot paths
+// (every event to NATS, every order on a page, the log's most common
+// bodies and metadata) where encoding/json's reflection is most of the
+// cost. What it writes is what encoding/json writes for the same value,
+// except that <, > and & are not escaped: the service answers JSON, not
+// HTML. What it reads, or hands to encoding/json, decodes as encoding/json
+// decodes it.
 package jsonx
 
 import (
