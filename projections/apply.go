@@ -50,7 +50,7 @@ func (f *folder) applyBatch(ctx context.Context, events []event) ([]Order, error
 	}
 	w, err := f.begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("apply batch: %w", err)
 	}
 	defer w.rollback()
 	folded, err := w.fold(ctx, events)
@@ -67,7 +67,7 @@ func (f *folder) applyBatch(ctx context.Context, events []event) ([]Order, error
 func (f *folder) begin(ctx context.Context) (*writeTx, error) {
 	tx, err := f.st.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("apply batch: %w", err)
+		return nil, fmt.Errorf("begin a transaction: %w", err)
 	}
 	// The statements run without ctx's cancellation: the driver watches a
 	// cancellable context with a goroutine per statement, a fifth of a

@@ -52,7 +52,7 @@ func BenchmarkFoldOrders(b *testing.B) {
 		if _, err := w.fold(ctx, evs); err != nil {
 			b.Fatal(err)
 		}
-		w.written()
+		w.settle(nil)
 	}
 	if err := w.commit(ctx); err != nil { // a fold ends with it: timed
 		b.Fatal(err)

@@ -2,7 +2,9 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -89,4 +91,117 @@ func TestOrderPlacedAgainKeepsTheFirst(t *testing.T) {
 	if err != nil || got.Status != "paid" || got.Amount != 4900 || got.PaymentMethodID != "pm_1" || !got.CreatedAt.Equal(t0) {
 		t.Fatalf("order %+v, %v; want the first placement's, paid", got, err)
 	}
+}
+
+// TestLongFoldEqualsBatchByBatch: folding a log in one transaction, as
+// Rebuild and Verify do, gives the rows that committing each batch gives,
+// as the projector does, also for orders whose rows the folder's cache of
+// recent ones has dropped: paid, refunded and placed again batches later.
+func TestLongFoldEqualsBatchByBatch(t *testing.T) {
+	ctx := context.Background()
+	var log []event
+	var pos eventstore.Position
+	add := func(e domain.Event) {
+		pos++
+		log = append(log, event{rec: recorded(t, pos, e), e: e})
+	}
+	order := func(user, key string, amount int64) domain.OrderPlaced {
+		return domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: domain.OrderIDFor(user, key), UserID: user,
+			PlanID: "plan_robot_hours_10", Amount: amount, Currency: "usd"}, PaymentMethodID: "pm_1", IdempotencyKey: key, PlacedAt: t0}
+	}
+	first, refunded := order("user_1", "first", 4900), order("user_2", "refunded", 2500)
+	add(first)
+	add(refunded)
+	add(domain.OrderPaid{OrderRef: refunded.OrderRef, ProviderPaymentID: "pi_r", PaidAt: t0})
+	// Enough orders that the cache has dropped the first ones a batch
+	// before they change again.
+	for i := range recentOrders + 5000 {
+		add(order(fmt.Sprintf("user_%d", 3+i%50), fmt.Sprint(i), 100))
+	}
+	again := first
+	again.Amount = 1 // placed again: the first placement stands
+	add(again)
+	add(domain.OrderPaid{OrderRef: first.OrderRef, ProviderPaymentID: "pi_f", PaidAt: t0})
+	add(domain.RefundRequested{OrderRef: refunded.OrderRef, RefundID: domain.RefundIDFor(refunded.OrderID), RequestedAt: t0})
+	const batch = 4096
+
+	long := openScratch(t, "long.db")
+	f := newFolder(long)
+	defer f.Close()
+	w, err := f.begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from := 0; from < len(log); from += batch {
+		if _, err := w.fold(ctx, log[from:min(from+batch, len(log))]); err != nil {
+			t.Fatal(err)
+		}
+		w.settle(nil)
+	}
+	if err := w.commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	each := openScratch(t, "each.db")
+	g := newFolder(each)
+	defer g.Close()
+	for from := 0; from < len(log); from += batch {
+		if _, err := g.applyBatch(ctx, log[from:min(from+batch, len(log))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got, want := orderRows(t, long), orderRows(t, each)
+	if len(got) != len(want) || len(got) != recentOrders+5002 {
+		t.Fatalf("%d orders folded in one transaction, %d batch by batch; want %d", len(got), len(want), recentOrders+5002)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("folded in one transaction:\n%s\nbatch by batch:\n%s", got[i], want[i])
+		}
+	}
+	for _, o := range []struct {
+		id     domain.OrderID
+		status string
+		amount int64
+	}{{first.OrderID, "paid", 4900}, {refunded.OrderID, "refund_pending", 2500}} {
+		var status string
+		var amount int64
+		if err := long.QueryRowContext(ctx, `SELECT status, amount FROM orders WHERE id = ?`, o.id).Scan(&status, &amount); err != nil || status != o.status || amount != o.amount {
+			t.Fatalf("order %s: %s, %d, %v; want %s, %d", o.id, status, amount, err, o.status, o.amount)
+		}
+	}
+}
+
+func openScratch(t *testing.T, name string) *sql.DB {
+	t.Helper()
+	db, err := openWriter(context.Background(), filepath.Join(t.TempDir(), name), scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// orderRows are the orders' rows, whole, in id order.
+func orderRows(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT id, user_id, created_at, amount, status, body, placed_rec, changed_rec FROM orders ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, user, status, body string
+		var created, amount, placed, changed int64
+		if err := rows.Scan(&id, &user, &created, &amount, &status, &body, &placed, &changed); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(id, user, created, amount, status, body, placed, changed))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

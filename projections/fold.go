@@ -32,8 +32,9 @@ const toHead = eventstore.Position(math.MaxUint64)
 // commit per batch wrote the index's pages again and again, about a fifth
 // of a million events' fold. Nothing else reads the database while it is
 // folded (a scratch file, thrown away should anything fail), and SQLite
-// writes dirty pages out once its bounded cache is full, so memory stays
-// constant.
+// writes dirty pages out once its cache (256 MB for a scratch file) is
+// full: memory stays bounded, and a page is written about once while the
+// file fits the cache, a few times when it outgrows it.
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
 	return foldLogAsOf(ctx, db, store, limit, total, time.Time{}, progress)
 }
@@ -45,7 +46,7 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 	defer f.Close()
 	w, err := f.begin(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("fold the log: %w", err)
 	}
 	defer w.rollback()
 	ctx, cancel := context.WithCancel(ctx)
@@ -63,7 +64,7 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 			}
 			return err
 		}
-		w.written()
+		w.settle(nil)
 		from := batch[len(batch)-1].rec.Position
 		if progress != nil {
 			progress(uint64(from), uint64(max(total, from)))

@@ -355,22 +355,30 @@ func (w *writeTx) flushOrders() error {
 	return nil
 }
 
-// written tells the folder's cache the rows the batch wrote, and returns
-// them; the next batch of the transaction starts afresh. Call it once the
-// batch is committed, or, in a long fold, once it is folded: the next
-// batches read the transaction's rows, and should it fail, the folder is
-// thrown away with the database.
+// written tells the folder's cache the rows the batch wrote, once it is
+// committed, and returns them (see settle).
 func (w *writeTx) written() []Order {
 	changed := make([]Order, 0, len(w.touched))
+	w.settle(func(o Order) { changed = append(changed, o) })
+	return changed
+}
+
+// settle tells the folder's cache the rows the batch wrote, calling each,
+// if not nil, with every one, and starts the transaction's next batch
+// afresh. Call it once the batch is committed, or, in a long fold, once it
+// is folded: the next batches read the transaction's rows, and should it
+// fail, the folder is thrown away with the database.
+func (w *writeTx) settle(each func(Order)) {
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {
 			w.f.recent.Add(id, c.o)
-			changed = append(changed, c.o)
+			if each != nil {
+				each(c.o)
+			}
 		}
 	}
 	clear(w.orders)
 	w.touched = w.touched[:0]
-	return changed
 }
 
 // UnsettledOrder is an order still pending or waiting for a refund.
