@@ -14,8 +14,8 @@ import (
 )
 
 // foldBatch is how many events Rebuild and Verify read and fold at once:
-// memory stays constant whatever the log's length. An order placed and paid
-// in the same batch is written once.
+// memory stays bounded whatever the log's length (see foldLog). An order
+// placed and paid in the same batch is written once.
 const foldBatch = 16384
 
 // toHead, as foldLog's limit, folds until the log has no more events.
