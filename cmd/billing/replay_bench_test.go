@@ -30,6 +30,10 @@ var replayOrders = flag.Int("replay.orders", 50000, "orders in the log Benchmark
 // seconds. A log already there is used whatever -replay.orders says.
 var replayLog = flag.String("replay.log", "", "keep the seeded log in this directory and reuse it when there")
 
+// replayInterleave seeds a log whose users' orders interleave (see
+// seed.Config.Interleave) instead of coming user after user.
+var replayInterleave = flag.Bool("replay.interleave", false, "seed a log whose users' orders interleave, as users ordering now and then make")
+
 // BenchmarkReplay measures what auditors run on a whole log: rebuilding
 // the read models, verifying them, exporting the log, and checking its
 // hashes and seals (live and from an export file), in events per second. The log is seeded once (internal/seed); each sub-benchmark's
@@ -118,7 +122,8 @@ func seedReplayLog(b *testing.B, path string) int {
 	chained := audit.Chain(store) // as serve appends
 	start := time.Now()
 	if fresh {
-		err = seed.History(ctx, chained, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100})
+		err = seed.History(ctx, chained, seed.Config{Orders: *replayOrders, HeavyUser: "heavy", HeavyOrders: *replayOrders / 10, Users: 1 + *replayOrders/100,
+			Interleave: *replayInterleave})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,8 @@ package seed
 import (
 	"context"
 	"fmt"
+	"iter"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -31,6 +33,11 @@ type Config struct {
 	Start time.Time
 	// Appenders is how many appends run at once. Default 64.
 	Appenders int
+	// Interleave spreads every user's orders over the whole history, as
+	// users who order now and then do, in a fixed pseudo-random order;
+	// each user's own orders still come in the order they were placed.
+	// Otherwise the orders come user after user.
+	Interleave bool
 }
 
 func (c *Config) defaults() error {
@@ -109,11 +116,9 @@ func History(ctx context.Context, store eventstore.Store, cfg Config) error {
 			break
 		}
 	}
-	for _, u := range users {
-		for n := range u.orders {
-			if !send(u.id, n) {
-				break
-			}
+	for u, n := range schedule(users, cfg.Interleave) {
+		if !send(u, n) {
+			break
 		}
 	}
 	close(jobs)
@@ -127,6 +132,39 @@ func History(ctx context.Context, store eventstore.Store, cfg Config) error {
 type user struct {
 	id     string
 	orders int
+}
+
+// schedule yields the orders to write, as each one's user and its number
+// among the user's orders: user after user, or interleaved (see
+// Config.Interleave).
+func schedule(users []user, interleave bool) iter.Seq2[string, int] {
+	return func(yield func(string, int) bool) {
+		if !interleave {
+			for _, u := range users {
+				for n := range u.orders {
+					if !yield(u.id, n) {
+						return
+					}
+				}
+			}
+			return
+		}
+		var turns []int32 // an index into users per order
+		for i, u := range users {
+			for range u.orders {
+				turns = append(turns, int32(i))
+			}
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(turns), func(i, j int) { turns[i], turns[j] = turns[j], turns[i] })
+		next := make([]int, len(users))
+		for _, i := range turns {
+			n := next[i]
+			next[i]++
+			if !yield(users[i].id, n) {
+				return
+			}
+		}
+	}
 }
 
 // usersOf spreads the orders: the heavy user's, then the rest evenly.
