@@ -34,6 +34,16 @@ const (
 	readOnly
 )
 
+// scratchCache is a scratch database's page cache: 128 MB. A long fold
+// (rebuild, verify) keeps the orders' hot pages in it: the last leaf of
+// each user's rows and the id index. Every page the cache holds was
+// allocated fresh (modernc's allocator gives a 4 KB page with its header an
+// 8 KB slot), and touching new memory costs a page fault each 4 KB, so a
+// larger cache costs more than it saves: on a million events, 256 MB
+// folded 10–20% slower than 128 MB, 64 MB and below slower again on a
+// log whose users' orders interleave (docs/performance.md).
+const scratchCache = "cache_size(-131072)"
+
 // dsn builds the modernc.org/sqlite data source name. WAL lets the queries
 // of the HTTP handlers (and a `billing verify` in another process) read
 // beside the projector's writes.
@@ -50,7 +60,7 @@ func dsn(path string, m mode) string {
 	case scratch:
 		q.Add("_pragma", "journal_mode(OFF)")
 		q.Add("_pragma", "synchronous(OFF)")
-		q.Add("_pragma", "cache_size(-262144)")
+		q.Add("_pragma", scratchCache)
 		q.Set("_txlock", "immediate")
 	case readOnly:
 		q.Add("_pragma", "journal_mode(WAL)")

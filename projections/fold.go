@@ -32,7 +32,7 @@ const toHead = eventstore.Position(math.MaxUint64)
 // commit per batch wrote the index's pages again and again, about a fifth
 // of a million events' fold. Nothing else reads the database while it is
 // folded (a scratch file, thrown away should anything fail), and SQLite
-// writes dirty pages out once its cache (256 MB for a scratch file) is
+// writes dirty pages out once its cache (scratchCache) is
 // full: memory stays bounded, and a page is written about once while the
 // file fits the cache, a few times when it outgrows it.
 func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
