@@ -101,19 +101,21 @@ func idempotencyKey(c *gin.Context, body *string) (string, error) {
 	return key, nil
 }
 
-// orderOutcome answers with the order as the read models show it once they
-// include the request's write at pos, waiting (bounded) while it is still
+// orderOutcome answers with the order as the read models fold it once they
+// folded the request's write at pos, waiting (bounded) while it is still
 // in status `waiting`; wrote says the request's write put it there. The
-// watch on the order's stream was taken before the write.
+// watch on the order's stream was taken before the write. The order's
+// events are durable in the log by then; the read models commit them a
+// moment later, and every read waits for that (synced).
 func (s *Server) orderOutcome(c *gin.Context, watch *projections.Watch, id domain.OrderID, pos eventstore.Position, wrote bool, waiting string) (projections.Order, error) {
 	ctx := c.Request.Context()
-	if err := s.caughtUp(ctx, pos); err != nil {
+	if err := s.folded(ctx, pos); err != nil {
 		return projections.Order{}, err
 	}
 	user := userOf(c)
 	return settle(ctx, s, watch, pos, wrote,
 		func() (projections.Order, error) {
-			// The row as the projector committed it, when it applied an
+			// The row as the projector folded it, when it folded an
 			// event of the order since the watch began; else read.
 			if o, ok := watch.Order(); ok && o.UserID == user {
 				return o, nil

@@ -93,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	gin.DefaultWriter, gin.DefaultErrorWriter = io.Discard, io.Discard
+	cfg.Queries = synced{cfg.Queries, cfg.Progress}
 	s := &Server{cfg: cfg, engine: gin.New(), ln: cfg.Listener}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true

@@ -8,9 +8,13 @@ import (
 	"github.com/robotlabor/billing/projections"
 )
 
-// Progress tells how far the read models have folded the log.
+// Progress tells how far the read models have folded the log
+// (projections.Projector): WaitFor and Sync wait for their queries,
+// WaitFolded and watches for the fold, which comes first.
 type Progress interface {
 	WaitFor(ctx context.Context, pos eventstore.Position) error
+	WaitFolded(ctx context.Context, pos eventstore.Position) error
+	Sync(ctx context.Context) error
 	Watch(stream string) *projections.Watch
 }
 
@@ -26,12 +30,71 @@ func (s *Server) caughtUp(ctx context.Context, pos eventstore.Position) error {
 	return s.cfg.Progress.WaitFor(ctx, pos)
 }
 
+// folded waits until the read models have folded position pos, so that
+// a watch taken before it shows the write.
+func (s *Server) folded(ctx context.Context, pos eventstore.Position) error {
+	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
+	defer cancel()
+	return s.cfg.Progress.WaitFolded(ctx, pos)
+}
+
+// synced is Queries after Progress.Sync: a POST answers with its order as
+// the projector folded it, perhaps before the read models committed it,
+// so every read first waits for what was folded when it began. When the
+// projector is not behind its fold (no write since its last commit), that
+// costs nothing.
+type synced struct {
+	q Queries
+	p Progress
+}
+
+func (s synced) sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
+	defer cancel()
+	return s.p.Sync(ctx)
+}
+
+func (s synced) PaymentMethods(ctx context.Context, userID string, p projections.Page) ([]projections.PaymentMethod, string, error) {
+	if err := s.sync(ctx); err != nil {
+		return nil, "", err
+	}
+	return s.q.PaymentMethods(ctx, userID, p)
+}
+
+func (s synced) Orders(ctx context.Context, userID string, q projections.OrderQuery) ([]projections.RawOrder, bool, error) {
+	if err := s.sync(ctx); err != nil {
+		return nil, false, err
+	}
+	return s.q.Orders(ctx, userID, q)
+}
+
+func (s synced) Order(ctx context.Context, userID, orderID string) (projections.Order, error) {
+	if err := s.sync(ctx); err != nil {
+		return projections.Order{}, err
+	}
+	return s.q.Order(ctx, userID, orderID)
+}
+
+func (s synced) Subscriptions(ctx context.Context, userID string, p projections.Page) ([]projections.Subscription, string, error) {
+	if err := s.sync(ctx); err != nil {
+		return nil, "", err
+	}
+	return s.q.Subscriptions(ctx, userID, p)
+}
+
+func (s synced) Subscription(ctx context.Context, userID, id string) (projections.Subscription, error) {
+	if err := s.sync(ctx); err != nil {
+		return projections.Subscription{}, err
+	}
+	return s.q.Subscription(ctx, userID, id)
+}
+
 // settle reads with get until done says the outcome is there or the
 // bounded wait (Config.OutcomeWait) is over, and returns the last read
-// either way. It reads again only after the read models applied another
+// either way. It reads again only after the read models folded another
 // event of the watched stream. When pending is true, the request's own
 // write at pos left the state pending, so nothing is read before an event
-// after pos is applied: an order just placed costs one read.
+// after pos is folded: an order just placed costs one read.
 func settle[T any](ctx context.Context, s *Server, watch *projections.Watch, pos eventstore.Position, pending bool,
 	get func() (T, error), done func(T) bool) (T, error) {
 	wait, cancel := context.WithTimeout(ctx, s.cfg.OutcomeWait)

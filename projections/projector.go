@@ -14,20 +14,39 @@ import (
 )
 
 // Projector keeps the read models up to date with the log: it subscribes
-// from their checkpoint and folds each batch of events in one transaction
-// with the new checkpoint. Readers wait on it for read-your-writes.
+// from their checkpoint and folds the log's batches of events into one
+// transaction with the new checkpoint, which it commits once a reader
+// waits for it, or commitEvery after the transaction began. Readers wait on
+// it for read-your-writes.
+//
+// A batch is folded before it is committed: watches see it then (a POST
+// answers with its order as folded, its events being durable in the log
+// already), and Sync makes a reader wait for the commit of every batch
+// folded so far, so that a client lists what it was answered. Should the
+// process stop first, the uncommitted batches are folded again from the
+// checkpoint.
 type Projector struct {
 	rm    *ReadModels
 	store eventstore.Store
 	log   *slog.Logger
 
-	position  atomic.Uint64 // last applied position
-	lastEvent atomic.Int64  // RecordedAt of the last applied event, unix nanos; 0 before any
+	position  atomic.Uint64 // last committed position
+	folded    atomic.Uint64 // last folded position, committed or not
+	lastEvent atomic.Int64  // RecordedAt of the last committed event, unix nanos; 0 before any
+	waiters   atomic.Int32  // readers waiting for a commit
+	poke      chan struct{} // a reader waits: commit what is folded
 
-	mu      sync.Mutex
-	changed chan struct{}       // closed and replaced after every applied batch
-	watches map[string][]*Watch // by stream
+	mu       sync.Mutex
+	changed  chan struct{}       // closed and replaced after every commit
+	fchanged chan struct{}       // closed and replaced after every folded batch
+	watches  map[string][]*Watch // by stream
 }
+
+// commitEvery bounds how long folded batches stay uncommitted while no
+// reader waits for them. Committing every batch of the log's group commits
+// wrote the read models' shared pages (the user's last orders, the
+// checkpoint) again for each; a reader that waits commits at once.
+const commitEvery = 10 * time.Millisecond
 
 // NewProjector returns a projector that folds store's log into rm, which
 // must have been opened with Open. A nil log discards its messages.
@@ -35,19 +54,27 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{rm: rm, store: store, log: log, changed: make(chan struct{}), watches: make(map[string][]*Watch)}
+	return &Projector{rm: rm, store: store, log: log, poke: make(chan struct{}, 1),
+		changed: make(chan struct{}), fchanged: make(chan struct{}), watches: make(map[string][]*Watch)}
 }
 
-// Run folds the log into the read models from their checkpoint, batch by
-// batch, until ctx ends (then it returns nil). Any other failure, such as an
-// event it cannot decode, stops it with an error: the read models then stay
-// at the last batch that committed whole, and the caller reports the error.
+// Run folds the log into the read models from their checkpoint until ctx
+// ends (then it returns nil, leaving uncommitted batches to be folded
+// again). Any other failure, such as an event it cannot decode, stops it
+// with an error: the read models then stay at the last commit, and the
+// caller reports the error.
 func (p *Projector) Run(ctx context.Context) error {
 	err := p.run(ctx)
 	if ctx.Err() != nil {
 		return nil // a clean stop, whatever it interrupted
 	}
 	return err
+}
+
+// batch is what the projector's reader hands it: the log's next events.
+type batch struct {
+	events []eventstore.RecordedEvent
+	err    error
 }
 
 func (p *Projector) run(ctx context.Context) error {
@@ -61,31 +88,113 @@ func (p *Projector) run(ctx context.Context) error {
 	if err := eventstore.VerifyCheckpoint(ctx, p.store, from); err != nil {
 		return fmt.Errorf("projector: %w: rebuild the read models (billing projections rebuild)", err)
 	}
+	p.folded.Store(uint64(from))
 	p.publish(from, time.Time{})
 	p.log.Info("projector started", "checkpoint", uint64(from))
 	sub, err := p.store.SubscribeAll(ctx, from)
 	if err != nil {
 		return fmt.Errorf("projector: subscribe after %d: %w", from, err)
 	}
-	defer sub.Close()
+	// The log is read on a goroutine of its own, so that the loop below
+	// can commit on time or on demand while no event comes.
+	read, stop := context.WithCancel(ctx)
+	batches, reading := make(chan batch), make(chan struct{})
+	go func() {
+		defer close(reading)
+		for {
+			events, err := sub.Next(read)
+			select {
+			case batches <- batch{events, err}:
+			case <-read.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		<-reading
+		sub.Close()
+	}()
+
+	var (
+		w     *writeTx                 // open while folded batches are not committed
+		ahead bool                     // w folded a batch: its commit moves Position
+		last  eventstore.RecordedEvent // the last event folded
+		due   = time.NewTimer(commitEvery)
+	)
+	due.Stop()
+	defer func() {
+		if w != nil {
+			w.rollback()
+		}
+	}()
+	commit := func() error {
+		due.Stop()
+		err := w.commit(ctx)
+		w = nil
+		if err != nil {
+			p.rm.folds.recent.Purge() // it holds rows of the batches lost
+			return fmt.Errorf("projector: commit up to position %d: %w", last.Position, err)
+		}
+		if ahead {
+			p.publish(last.Position, last.RecordedAt)
+		}
+		ahead = false
+		return nil
+	}
 	for {
-		events, err := sub.Next(ctx)
-		if err != nil {
-			return fmt.Errorf("projector: read after %d: %w", p.Position(), err)
+		var timeout <-chan time.Time
+		if w != nil {
+			timeout = due.C
 		}
-		orders, err := p.rm.folds.applyBatch(ctx, decode(events))
-		if err != nil {
-			return fmt.Errorf("projector: %w", err)
+		select {
+		case b := <-batches:
+			if b.err != nil {
+				return fmt.Errorf("projector: read after %d: %w", p.Folded(), b.err)
+			}
+			if w == nil {
+				if w, err = p.rm.folds.begin(ctx); err != nil {
+					return fmt.Errorf("projector: %w", err)
+				}
+				due.Reset(commitEvery)
+			}
+			folded, err := w.fold(ctx, decode(b.events))
+			if err != nil {
+				return fmt.Errorf("projector: %w", err)
+			}
+			if !folded {
+				continue
+			}
+			last, ahead = b.events[len(b.events)-1], true
+			p.wakeStreams(b.events, w.written())
+			p.markFolded(last.Position)
+			if p.waiters.Load() > 0 {
+				if err := commit(); err != nil {
+					return err
+				}
+			}
+		case <-timeout:
+			if err := commit(); err != nil {
+				return err
+			}
+		case <-p.poke:
+			if w != nil {
+				if err := commit(); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return nil
 		}
-		last := events[len(events)-1]
-		p.wakeStreams(events, orders)
-		p.publish(last.Position, last.RecordedAt)
 	}
 }
 
 // wakeStreams tells the watches of the streams events touched, and hands
-// the watches of orders their rows as committed. It runs after the batch
-// committed and before Position moves past it.
+// the watches of orders their rows as folded. It runs once the batch is
+// folded, before Folded moves past it.
 func (p *Projector) wakeStreams(events []eventstore.RecordedEvent, orders []Order) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -116,7 +225,7 @@ type Watch struct {
 	mu      sync.Mutex
 	last    eventstore.Position // of the stream's last event applied since Watch; Start before any
 	changed chan struct{}       // closed and replaced when last moves
-	order   *Order              // an order stream's row as last committed since Watch; nil before
+	order   *Order              // an order stream's row as last folded since Watch; nil before
 }
 
 // Watch starts watching stream; Release the watch when done.
@@ -145,9 +254,10 @@ func (w *Watch) setOrder(o Order) {
 }
 
 // Order returns the order of a watched order stream as the read models
-// committed it with the stream's last event applied since the watch began
-// (what reading it from them would give), and false before any: a waiting
-// request answers from it without reading the row back.
+// folded it with the stream's last event applied since the watch began
+// (what reading it from them gives once it is committed), and false
+// before any: a waiting request answers from it without reading the row
+// back.
 func (w *Watch) Order() (Order, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -157,7 +267,7 @@ func (w *Watch) Order() (Order, bool) {
 	return *w.order, true
 }
 
-// Last is the position of the stream's last event the read models applied
+// Last is the position of the stream's last event the read models folded
 // since the watch began, or eventstore.Start if none.
 func (w *Watch) Last() eventstore.Position {
 	w.mu.Lock()
@@ -165,7 +275,7 @@ func (w *Watch) Last() eventstore.Position {
 	return w.last
 }
 
-// Wait blocks until the read models have applied an event of the stream at
+// Wait blocks until the read models have folded an event of the stream at
 // a position after after (Last() > after), or ctx ends (ctx.Err()).
 func (w *Watch) Wait(ctx context.Context, after eventstore.Position) error {
 	for {
@@ -201,7 +311,8 @@ func (w *Watch) Release() {
 	}
 }
 
-// publish records that the read models reached pos and wakes every waiter.
+// publish records that the read models committed up to pos and wakes
+// every waiter.
 func (p *Projector) publish(pos eventstore.Position, recordedAt time.Time) {
 	p.position.Store(uint64(pos))
 	if !recordedAt.IsZero() {
@@ -213,14 +324,31 @@ func (p *Projector) publish(pos eventstore.Position, recordedAt time.Time) {
 	p.mu.Unlock()
 }
 
-// Position is the position of the last event applied to the read models.
+// markFolded records that the read models folded up to pos, not yet
+// committed, and wakes whoever waits for a fold.
+func (p *Projector) markFolded(pos eventstore.Position) {
+	p.folded.Store(uint64(pos))
+	p.mu.Lock()
+	close(p.fchanged)
+	p.fchanged = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Position is the position of the last event committed to the read
+// models: what their queries show.
 func (p *Projector) Position() eventstore.Position {
 	return eventstore.Position(p.position.Load())
 }
 
-// LastEventTime is when the last applied event was recorded in the log (the
-// zero time until this projector applies its first batch): with the log's
-// head it measures the read models' lag.
+// Folded is the position of the last event folded into the read models,
+// committed or about to be (at least Position).
+func (p *Projector) Folded() eventstore.Position {
+	return eventstore.Position(p.folded.Load())
+}
+
+// LastEventTime is when the last committed event was recorded in the log
+// (the zero time until this projector commits its first batch): with the
+// log's head it measures the read models' lag.
 func (p *Projector) LastEventTime() time.Time {
 	n := p.lastEvent.Load()
 	if n == 0 {
@@ -229,19 +357,37 @@ func (p *Projector) LastEventTime() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// Changed returns a channel closed after the next applied batch. Take it,
-// check the state, then wait on it: a batch applied in between closes it,
-// so no change is slept through.
+// Changed returns a channel closed after the next commit. Take it, check
+// the state, then wait on it: a commit in between closes it, so no change
+// is slept through.
 func (p *Projector) Changed() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.changed
 }
 
-// WaitFor blocks until the read models include the event at pos (Position
-// >= pos), or ctx ends (then it returns ctx.Err()). A handler that appended
-// at pos waits for it before answering, so its client reads its own write.
+func (p *Projector) foldChanged() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fchanged
+}
+
+// WaitFor blocks until the read models' queries include the event at pos
+// (Position >= pos), or ctx ends (then it returns ctx.Err()). A handler
+// that appended at pos waits for it before reading its write back; the
+// projector commits as soon as the event is folded.
 func (p *Projector) WaitFor(ctx context.Context, pos eventstore.Position) error {
+	if p.Position() >= pos {
+		return nil
+	}
+	p.waiters.Add(1)
+	defer p.waiters.Add(-1)
+	// After the count: a batch folded before it was seen is committed on
+	// the poke, one folded after it at once.
+	select {
+	case p.poke <- struct{}{}:
+	default: // a poke is pending already
+	}
 	for {
 		changed := p.Changed()
 		if p.Position() >= pos {
@@ -253,4 +399,28 @@ func (p *Projector) WaitFor(ctx context.Context, pos eventstore.Position) error 
 			return ctx.Err()
 		}
 	}
+}
+
+// WaitFolded blocks until the read models have folded the event at pos
+// (Folded >= pos), committed or not, or ctx ends (ctx.Err()). Watches
+// taken before pos show its stream as folded then.
+func (p *Projector) WaitFolded(ctx context.Context, pos eventstore.Position) error {
+	for {
+		changed := p.foldChanged()
+		if p.Folded() >= pos {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Sync blocks until the read models' queries include every event folded
+// when it was called, or ctx ends (ctx.Err()): a read after a write that
+// was answered from a watch sees that write.
+func (p *Projector) Sync(ctx context.Context) error {
+	return p.WaitFor(ctx, p.Folded())
 }

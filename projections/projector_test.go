@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -49,9 +50,46 @@ func TestProjectorMakesAppendsReadable(t *testing.T) {
 	}
 }
 
+// TestSyncShowsWhatWasFolded: a batch is folded before it is committed;
+// once a reader saw it folded, Sync makes the queries show it, and
+// Position never passes Folded.
+func TestSyncShowsWhatWasFolded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for i := range 20 {
+		o := placed("user_1", fmt.Sprint("key-", i), 4900, t0)
+		pos := h.append(o, paid(o, t0))
+		if err := h.p.WaitFolded(ctx, pos); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.p.Folded(); got < pos {
+			t.Fatalf("Folded %d after WaitFolded(%d)", got, pos)
+		}
+		if err := h.p.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if committed, folded := h.p.Position(), h.p.Folded(); committed < pos || committed > folded {
+			t.Fatalf("after Sync: Position %d, Folded %d, the append at %d", committed, folded, pos)
+		}
+		got, err := h.rm.Order(ctx, "user_1", string(o.OrderID))
+		if err != nil || got.Status != "paid" {
+			t.Fatalf("after Sync the order reads %+v, %v; want it paid", got, err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := h.p.WaitFolded(short, h.p.Folded()+1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitFolded for a position never reached: %v, want the context's deadline", err)
+	}
+	if err := h.p.Sync(short); err != nil {
+		t.Fatalf("Sync with nothing left to commit: %v", err)
+	}
+}
+
 // TestWatchFollowsOneStream: a handler watching its order from before its
 // write sees every event of that order applied after, and none of other
-// orders; it waits until an event after its own write is applied.
+// orders; it waits until an event after its own write is folded, and the
+// queries show what it saw once it syncs.
 func TestWatchFollowsOneStream(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -89,12 +127,16 @@ func TestWatchFollowsOneStream(t *testing.T) {
 	if got := watch.Last(); got != paidAt {
 		t.Fatalf("Last = %d, want the payment's position %d", got, paidAt)
 	}
-	order, err := h.rm.Order(ctx, "user_1", string(mine.OrderID))
-	if err != nil || order.Status != "paid" {
-		t.Fatalf("once Wait returned the order reads %+v, %v; want it paid", order, err)
+	held, ok := watch.Order()
+	if !ok || held.Status != "paid" {
+		t.Fatalf("once Wait returned the watch holds the order %+v (%v); want it paid", held, ok)
 	}
-	if held, ok := watch.Order(); !ok || !reflect.DeepEqual(held, order) {
-		t.Fatalf("the watch holds the order %+v (%v); the read models have %+v", held, ok, order)
+	// Folded, maybe not committed yet: Sync makes the queries show it.
+	if err := h.p.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if order, err := h.rm.Order(ctx, "user_1", string(mine.OrderID)); err != nil || !reflect.DeepEqual(held, order) {
+		t.Fatalf("after Sync the read models have %+v (%v); the watch holds %+v", order, err, held)
 	}
 	if _, ok := gone.Order(); ok {
 		t.Fatal("a released watch holds an order")
