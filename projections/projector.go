@@ -88,7 +88,7 @@ func (p *Projector) run(ctx context.Context) error {
 	if err := eventstore.VerifyCheckpoint(ctx, p.store, from); err != nil {
 		return fmt.Errorf("projector: %w: rebuild the read models (billing projections rebuild)", err)
 	}
-	p.folded.Store(uint64(from))
+	p.markFolded(from)
 	p.publish(from, time.Time{})
 	p.log.Info("projector started", "checkpoint", uint64(from))
 	sub, err := p.store.SubscribeAll(ctx, from)
@@ -129,16 +129,20 @@ func (p *Projector) run(ctx context.Context) error {
 	defer func() {
 		if w != nil {
 			w.rollback()
+			// It holds rows of the batches lost: a Run again folds them
+			// again, and would take them for stored.
+			p.rm.folds.recent.Purge()
 		}
+		// What was folded and not committed is lost: the reads that wait
+		// for it (Sync) answer from the last commit.
+		p.markFolded(p.Position())
 	}()
 	commit := func() error {
 		due.Stop()
-		err := w.commit(ctx)
-		w = nil
-		if err != nil {
-			p.rm.folds.recent.Purge() // it holds rows of the batches lost
+		if err := w.commit(ctx); err != nil {
 			return fmt.Errorf("projector: commit up to position %d: %w", last.Position, err)
 		}
+		w = nil
 		if ahead {
 			p.publish(last.Position, last.RecordedAt)
 		}
@@ -169,6 +173,9 @@ func (p *Projector) run(ctx context.Context) error {
 				continue
 			}
 			last, ahead = b.events[len(b.events)-1], true
+			// Folded moves before any watch hears of the batch: a reader
+			// that syncs after a watcher answered waits for the batch.
+			p.folded.Store(uint64(last.Position))
 			p.wakeStreams(b.events, w.written())
 			p.markFolded(last.Position)
 			if p.waiters.Load() > 0 {
@@ -194,7 +201,7 @@ func (p *Projector) run(ctx context.Context) error {
 
 // wakeStreams tells the watches of the streams events touched, and hands
 // the watches of orders their rows as folded. It runs once the batch is
-// folded, before Folded moves past it.
+// folded and Folded moved past it, before WaitFolded wakes.
 func (p *Projector) wakeStreams(events []eventstore.RecordedEvent, orders []Order) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -86,6 +86,70 @@ func TestSyncShowsWhatWasFolded(t *testing.T) {
 	}
 }
 
+// TestProjectorRunAgainFoldsWhatItDidNotCommit: a projector stopped with
+// batches folded and perhaps not committed leaves the read models at their
+// last commit; run again on the same read models, it folds those batches
+// again and loses none, and a reader that waited for a fold before it ran
+// is woken.
+func TestProjectorRunAgainFoldsWhatItDidNotCommit(t *testing.T) {
+	h := newHarness(t)
+	h.halt()
+	ctx := context.Background()
+	rm, err := projections.Open(ctx, h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	run := func(p *projections.Projector) (stop func()) {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var orders []domain.OrderPlaced
+	p := projections.NewProjector(rm, h.store, nil)
+	stop := run(p)
+	for i := range 5 {
+		o := placed("user_1", fmt.Sprint("key-", i), 4900, t0)
+		orders = append(orders, o)
+		if err := p.WaitFolded(ctx, h.append(o, paid(o, t0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop() // most likely before the commit; either way the same below
+	if p.Folded() != p.Position() {
+		t.Fatalf("stopped: Folded %d, Position %d; want the last commit", p.Folded(), p.Position())
+	}
+
+	again := projections.NewProjector(rm, h.store, nil)
+	head := h.head()
+	woken := make(chan error, 1)
+	go func() { woken <- again.WaitFolded(ctx, eventstore.Position(1)) }()
+	stop = run(again)
+	defer stop()
+	select {
+	case err := <-woken:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitFolded for a position below the checkpoint did not return once the projector ran")
+	}
+	if err := again.WaitFor(ctx, head); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range orders {
+		if got, err := rm.Order(ctx, "user_1", string(o.OrderID)); err != nil || got.Status != "paid" {
+			t.Fatalf("order %s after the second run: %+v, %v; want it paid", o.OrderID, got, err)
+		}
+	}
+}
+
 // TestWatchFollowsOneStream: a handler watching its order from before its
 // write sees every event of that order applied after, and none of other
 // orders; it waits until an event after its own write is folded, and the

@@ -95,8 +95,13 @@ func (c *clocks) advance(ctx context.Context, userID string, to time.Time, subs 
 	return c.m.Projector.WaitFor(ctx, head)
 }
 
-// subscriptions lists the user's subscriptions, every page.
+// subscriptions lists the user's subscriptions, every page, including
+// those of the writes already answered (the projector may not have
+// committed them yet).
 func (c *clocks) subscriptions(ctx context.Context, userID string) ([]domain.SubscriptionID, error) {
+	if err := c.m.Projector.Sync(ctx); err != nil {
+		return nil, err
+	}
 	var out []domain.SubscriptionID
 	cursor := ""
 	for {
