@@ -395,30 +395,27 @@ func (p *Projector) WaitFor(ctx context.Context, pos eventstore.Position) error 
 	case p.poke <- struct{}{}:
 	default: // a poke is pending already
 	}
-	for {
-		changed := p.Changed()
-		if p.Position() >= pos {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return waitUntil(ctx, p.Changed, func() bool { return p.Position() >= pos })
 }
 
 // WaitFolded blocks until the read models have folded the event at pos
 // (Folded >= pos), committed or not, or ctx ends (ctx.Err()). Watches
 // taken before pos show its stream as folded then.
 func (p *Projector) WaitFolded(ctx context.Context, pos eventstore.Position) error {
+	return waitUntil(ctx, p.foldChanged, func() bool { return p.Folded() >= pos })
+}
+
+// waitUntil blocks until reached is true, checking it again each time the
+// channel changed gives (taken before the check, so that no change is
+// slept through) is closed, or until ctx ends (ctx.Err()).
+func waitUntil(ctx context.Context, changed func() <-chan struct{}, reached func() bool) error {
 	for {
-		changed := p.foldChanged()
-		if p.Folded() >= pos {
+		ch := changed()
+		if reached() {
 			return nil
 		}
 		select {
-		case <-changed:
+		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
