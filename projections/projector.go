@@ -33,6 +33,7 @@ type Projector struct {
 	position  atomic.Uint64 // last committed position
 	folded    atomic.Uint64 // last folded position, committed or not
 	lastEvent atomic.Int64  // RecordedAt of the last committed event, unix nanos; 0 before any
+	readFloor atomic.Uint64 // Sync waits for at least this position (HoldReadsUntil)
 	waiters   atomic.Int32  // readers waiting for a commit
 	poke      chan struct{} // a reader waits: commit what is folded
 
@@ -423,8 +424,17 @@ func waitUntil(ctx context.Context, changed func() <-chan struct{}, reached func
 }
 
 // Sync blocks until the read models' queries include every event folded
-// when it was called, or ctx ends (ctx.Err()): a read after a write that
-// was answered from a watch sees that write.
+// when it was called, and the position given to HoldReadsUntil, or ctx
+// ends (ctx.Err()): a read after a write that was answered from a watch
+// sees that write.
 func (p *Projector) Sync(ctx context.Context) error {
-	return p.WaitFor(ctx, p.Folded())
+	return p.WaitFor(ctx, max(p.Folded(), eventstore.Position(p.readFloor.Load())))
+}
+
+// HoldReadsUntil makes Sync wait until the read models' queries include
+// pos as well. A process passes the log's head when it starts: the one
+// before may have answered writes it folded and never committed, and the
+// reads wait until those are folded again.
+func (p *Projector) HoldReadsUntil(pos eventstore.Position) {
+	p.readFloor.Store(uint64(pos))
 }

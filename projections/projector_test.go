@@ -150,6 +150,41 @@ func TestProjectorRunAgainFoldsWhatItDidNotCommit(t *testing.T) {
 	}
 }
 
+// TestSyncHoldsReadsUntilTheStartsHead: a process that starts after
+// another stopped holds its reads until the read models include the log
+// as it was at the start, whatever the one before left uncommitted.
+func TestSyncHoldsReadsUntilTheStartsHead(t *testing.T) {
+	h := newHarness(t)
+	h.halt()
+	ctx := context.Background()
+	o := placed("user_1", "key-1", 4900, t0)
+	head := h.append(o, paid(o, t0)) // answered, say, and not committed
+	rm, err := projections.Open(ctx, h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	p := projections.NewProjector(rm, h.store, nil)
+	p.HoldReadsUntil(head)
+	synced := make(chan error, 1)
+	go func() { synced <- p.Sync(ctx) }()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rm.Order(ctx, "user_1", string(o.OrderID)); err != nil || got.Status != "paid" {
+		t.Fatalf("after Sync the order reads %+v, %v; want it paid", got, err)
+	}
+}
+
 // TestWatchFollowsOneStream: a handler watching its order from before its
 // write sees every event of that order applied after, and none of other
 // orders; it waits until an event after its own write is folded, and the

@@ -135,6 +135,9 @@ func (m *Main) openReadModels(ctx context.Context) error {
 	m.Projector = projections.NewProjector(rm, m.Store, m.Logger)
 	m.Metrics.WatchLag("projections", m.Store, m.Projector)
 	m.startupHead, err = m.Store.Head(ctx)
+	// Every write answered before this start is in the log by now: no
+	// read shows less, though the read models may not have committed it.
+	m.Projector.HoldReadsUntil(m.startupHead)
 	return err
 }
 
