@@ -32,10 +32,13 @@ type Projector struct {
 
 	position  atomic.Uint64 // last committed position
 	folded    atomic.Uint64 // last folded position, committed or not
+	announced atomic.Uint64 // last folded position the watches have heard of
 	lastEvent atomic.Int64  // RecordedAt of the last committed event, unix nanos; 0 before any
 	readFloor atomic.Uint64 // Sync waits for at least this position (HoldReadsUntil)
 	waiters   atomic.Int32  // readers waiting for a commit
 	poke      chan struct{} // a reader waits: commit what is folded
+	stopped   chan struct{} // closed when Run returns
+	stopOnce  sync.Once
 
 	mu       sync.Mutex
 	changed  chan struct{}       // closed and replaced after every commit
@@ -55,7 +58,7 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{rm: rm, store: store, log: log, poke: make(chan struct{}, 1),
+	return &Projector{rm: rm, store: store, log: log, poke: make(chan struct{}, 1), stopped: make(chan struct{}),
 		changed: make(chan struct{}), fchanged: make(chan struct{}), watches: make(map[string][]*Watch)}
 }
 
@@ -63,9 +66,11 @@ func NewProjector(rm *ReadModels, store eventstore.Store, log *slog.Logger) *Pro
 // ends (then it returns nil, leaving uncommitted batches to be folded
 // again). Any other failure, such as an event it cannot decode, stops it
 // with an error: the read models then stay at the last commit, and the
-// caller reports the error.
+// caller reports the error. Once it returned, whoever waits for a
+// position not committed gets ErrStopped. Run a Projector once.
 func (p *Projector) Run(ctx context.Context) error {
 	err := p.run(ctx)
+	p.stopOnce.Do(func() { close(p.stopped) })
 	if ctx.Err() != nil {
 		return nil // a clean stop, whatever it interrupted
 	}
@@ -134,9 +139,6 @@ func (p *Projector) run(ctx context.Context) error {
 			// again, and would take them for stored.
 			p.rm.folds.recent.Purge()
 		}
-		// What was folded and not committed is lost: the reads that wait
-		// for it (Sync) answer from the last commit.
-		p.markFolded(p.Position())
 	}()
 	commit := func() error {
 		due.Stop()
@@ -333,9 +335,11 @@ func (p *Projector) publish(pos eventstore.Position, recordedAt time.Time) {
 }
 
 // markFolded records that the read models folded up to pos, not yet
-// committed, and wakes whoever waits for a fold.
+// committed, and that the watches heard of it, and wakes whoever waits
+// for a fold.
 func (p *Projector) markFolded(pos eventstore.Position) {
 	p.folded.Store(uint64(pos))
+	p.announced.Store(uint64(pos))
 	p.mu.Lock()
 	close(p.fchanged)
 	p.fchanged = make(chan struct{})
@@ -396,20 +400,26 @@ func (p *Projector) WaitFor(ctx context.Context, pos eventstore.Position) error 
 	case p.poke <- struct{}{}:
 	default: // a poke is pending already
 	}
-	return waitUntil(ctx, p.Changed, func() bool { return p.Position() >= pos })
+	return p.waitUntil(ctx, p.Changed, func() bool { return p.Position() >= pos })
 }
 
-// WaitFolded blocks until the read models have folded the event at pos
-// (Folded >= pos), committed or not, or ctx ends (ctx.Err()). Watches
-// taken before pos show its stream as folded then.
+// WaitFolded blocks until the read models have folded the event at pos,
+// committed or not, and the watches taken before it heard of it (Folded
+// >= pos), or ctx ends (ctx.Err()).
 func (p *Projector) WaitFolded(ctx context.Context, pos eventstore.Position) error {
-	return waitUntil(ctx, p.foldChanged, func() bool { return p.Folded() >= pos })
+	return p.waitUntil(ctx, p.foldChanged, func() bool { return eventstore.Position(p.announced.Load()) >= pos })
 }
+
+// ErrStopped: the projector stopped before the position waited for was
+// committed (or folded); what was folded and not committed is lost until
+// a projector folds it again.
+var ErrStopped = errors.New("projector stopped")
 
 // waitUntil blocks until reached is true, checking it again each time the
 // channel changed gives (taken before the check, so that no change is
-// slept through) is closed, or until ctx ends (ctx.Err()).
-func waitUntil(ctx context.Context, changed func() <-chan struct{}, reached func() bool) error {
+// slept through) is closed, until ctx ends (ctx.Err()) or Run returned
+// (ErrStopped).
+func (p *Projector) waitUntil(ctx context.Context, changed func() <-chan struct{}, reached func() bool) error {
 	for {
 		ch := changed()
 		if reached() {
@@ -419,6 +429,11 @@ func waitUntil(ctx context.Context, changed func() <-chan struct{}, reached func
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-p.stopped:
+			if reached() {
+				return nil
+			}
+			return ErrStopped
 		}
 	}
 }
