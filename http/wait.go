@@ -22,20 +22,23 @@ type Progress interface {
 // show the request's own write; past it, something is broken.
 const readYourWrites = 30 * time.Second
 
+// bounded runs wait with readYourWrites as its deadline.
+func bounded(ctx context.Context, wait func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
+	defer cancel()
+	return wait(ctx)
+}
+
 // caughtUp waits until the read models include position pos, so that what
 // the answer shows, and what the client lists next, includes the write.
 func (s *Server) caughtUp(ctx context.Context, pos eventstore.Position) error {
-	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
-	defer cancel()
-	return s.cfg.Progress.WaitFor(ctx, pos)
+	return bounded(ctx, func(ctx context.Context) error { return s.cfg.Progress.WaitFor(ctx, pos) })
 }
 
 // folded waits until the read models have folded position pos, so that
 // a watch taken before it shows the write.
 func (s *Server) folded(ctx context.Context, pos eventstore.Position) error {
-	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
-	defer cancel()
-	return s.cfg.Progress.WaitFolded(ctx, pos)
+	return bounded(ctx, func(ctx context.Context) error { return s.cfg.Progress.WaitFolded(ctx, pos) })
 }
 
 // synced is Queries after Progress.Sync: a POST answers with its order as
@@ -48,11 +51,7 @@ type synced struct {
 	p Progress
 }
 
-func (s synced) sync(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
-	defer cancel()
-	return s.p.Sync(ctx)
-}
+func (s synced) sync(ctx context.Context) error { return bounded(ctx, s.p.Sync) }
 
 func (s synced) PaymentMethods(ctx context.Context, userID string, p projections.Page) ([]projections.PaymentMethod, string, error) {
 	if err := s.sync(ctx); err != nil {

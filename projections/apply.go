@@ -39,28 +39,27 @@ func (f *folder) Close() error { return f.st.Close() }
 // the checkpoint to the last of them, in one transaction: either the whole
 // batch and its checkpoint are committed, or nothing is. Events at or below
 // the stored checkpoint are skipped, so a batch delivered twice is applied
-// once. The projector and the as-of reads fold through here; a long fold
-// (Rebuild, Verify) folds its batches through the same writeTx.fold, all
-// in one transaction (see foldLogAsOf).
-//
-// It returns the orders the batch changed, as committed.
-func (f *folder) applyBatch(ctx context.Context, events []event) ([]Order, error) {
+// once. The as-of reads fold through here; the projector (across batches,
+// see Projector.run) and a long fold (Rebuild, Verify, see foldLogAsOf)
+// fold through the same writeTx.fold, committing less often.
+func (f *folder) applyBatch(ctx context.Context, events []event) error {
 	if len(events) == 0 {
-		return nil, nil
+		return nil
 	}
 	w, err := f.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("apply batch: %w", err)
+		return fmt.Errorf("apply batch: %w", err)
 	}
 	defer w.rollback()
 	folded, err := w.fold(ctx, events)
 	if err != nil || !folded {
-		return nil, err
+		return err
 	}
 	if err := w.commit(ctx); err != nil {
-		return nil, fmt.Errorf("apply batch up to position %d: %w", events[len(events)-1].rec.Position, err)
+		return fmt.Errorf("apply batch up to position %d: %w", events[len(events)-1].rec.Position, err)
 	}
-	return w.written(), nil
+	w.settle(nil)
+	return nil
 }
 
 // begin starts a transaction of f's database.

@@ -47,14 +47,14 @@ func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
 		recorded(t, 1, o), paid,
 		recorded(t, 3, domain.RefundRequested{OrderRef: o.OrderRef, RequestedAt: t0}),
 	}
-	if _, err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
+	if err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{paid})); err != nil {
+	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{paid})); err != nil {
 		t.Fatal(err)
 	}
 	refundFailed := recorded(t, 5, domain.RefundFailed{OrderRef: o.OrderRef, FailedAt: t0})
-	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{batch[2], refundFailed})); err != nil {
+	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{batch[2], refundFailed})); err != nil {
 		t.Fatal(err)
 	}
 	got, err := rm.Order(ctx, "user_1", "ord_1")
@@ -76,7 +76,7 @@ func TestOrderPlacedAgainKeepsTheFirst(t *testing.T) {
 	ctx := context.Background()
 	ref := domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"}
 	first := domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", PlacedAt: t0}
-	if _, err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
+	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
 		t.Fatal(err)
 	}
 	again := first
@@ -84,7 +84,7 @@ func TestOrderPlacedAgainKeepsTheFirst(t *testing.T) {
 	batch := []eventstore.RecordedEvent{recorded(t, 2, again), recorded(t, 3, domain.OrderPaid{OrderRef: ref, PaidAt: t0})}
 	forgetful := newFolder(rm.writer)
 	defer forgetful.Close()
-	if _, err := forgetful.applyBatch(ctx, decode(batch)); err != nil {
+	if err := forgetful.applyBatch(ctx, decode(batch)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := rm.Order(ctx, "user_1", "ord_1")
@@ -146,7 +146,7 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 	g := newFolder(each)
 	defer g.Close()
 	for from := 0; from < len(log); from += batch {
-		if _, err := g.applyBatch(ctx, log[from:min(from+batch, len(log))]); err != nil {
+		if err := g.applyBatch(ctx, log[from:min(from+batch, len(log))]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -64,7 +64,7 @@ func (a *asOfDB) fold(ctx context.Context, streams []string, at time.Time, read 
 	}
 	f := newFolder(a.db)
 	defer f.Close()
-	if _, err := f.applyBatch(ctx, decode(recs)); err != nil {
+	if err := f.applyBatch(ctx, decode(recs)); err != nil {
 		a.discard()
 		return fmt.Errorf("as-of read: fold: %w", err)
 	}

@@ -62,7 +62,7 @@ func TestOrderBodyIsTheOrder(t *testing.T) {
 			if batched && i < len(events)-1 {
 				continue
 			}
-			if _, err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
+			if err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
 				t.Fatal(err)
 			}
 			batch = nil

@@ -355,8 +355,8 @@ func (w *writeTx) flushOrders() error {
 	return nil
 }
 
-// written tells the folder's cache the rows the batch wrote, once it is
-// committed, and returns them (see settle).
+// written tells the folder's cache the rows the batch wrote and returns
+// them (see settle).
 func (w *writeTx) written() []Order {
 	changed := make([]Order, 0, len(w.touched))
 	w.settle(func(o Order) { changed = append(changed, o) })
@@ -365,9 +365,10 @@ func (w *writeTx) written() []Order {
 
 // settle tells the folder's cache the rows the batch wrote, calling each,
 // if not nil, with every one, and starts the transaction's next batch
-// afresh. Call it once the batch is committed, or, in a long fold, once it
-// is folded: the next batches read the transaction's rows, and should it
-// fail, the folder is thrown away with the database.
+// afresh. Call it once the batch is committed, or once it is folded where
+// the transaction goes on with the next batches, which read its rows: should
+// it fail, a long fold throws the folder away with the database, and the
+// projector empties the cache.
 func (w *writeTx) settle(each func(Order)) {
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {

@@ -26,7 +26,7 @@ func BenchmarkOrdersPage(b *testing.B) {
 	for n := range 2000 {
 		recs = appendPlacedAndPaid(b, recs, &pos, "user-1", n)
 	}
-	if _, err := rm.folds.applyBatch(ctx, decode(recs)); err != nil {
+	if err := rm.folds.applyBatch(ctx, decode(recs)); err != nil {
 		b.Fatal(err)
 	}
 	q := OrderQuery{Limit: 20, SortBy: "created_at", Desc: true}

@@ -94,7 +94,8 @@ func (p *Projector) run(ctx context.Context) error {
 	if err := eventstore.VerifyCheckpoint(ctx, p.store, from); err != nil {
 		return fmt.Errorf("projector: %w: rebuild the read models (billing projections rebuild)", err)
 	}
-	p.markFolded(from)
+	p.folded.Store(uint64(from))
+	p.announce(from)
 	p.publish(from, time.Time{})
 	p.log.Info("projector started", "checkpoint", uint64(from))
 	sub, err := p.store.SubscribeAll(ctx, from)
@@ -180,7 +181,7 @@ func (p *Projector) run(ctx context.Context) error {
 			// that syncs after a watcher answered waits for the batch.
 			p.folded.Store(uint64(last.Position))
 			p.wakeStreams(b.events, w.written())
-			p.markFolded(last.Position)
+			p.announce(last.Position)
 			if p.waiters.Load() > 0 {
 				if err := commit(); err != nil {
 					return err
@@ -334,11 +335,9 @@ func (p *Projector) publish(pos eventstore.Position, recordedAt time.Time) {
 	p.mu.Unlock()
 }
 
-// markFolded records that the read models folded up to pos, not yet
-// committed, and that the watches heard of it, and wakes whoever waits
-// for a fold.
-func (p *Projector) markFolded(pos eventstore.Position) {
-	p.folded.Store(uint64(pos))
+// announce records that the watches heard of the batches folded up to pos,
+// and wakes whoever waits for a fold (WaitFolded).
+func (p *Projector) announce(pos eventstore.Position) {
 	p.announced.Store(uint64(pos))
 	p.mu.Lock()
 	close(p.fchanged)
