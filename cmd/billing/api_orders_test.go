@@ -61,6 +61,33 @@ func TestAnOrderReadsTheSameEverywhere(t *testing.T) {
 	sameAsListed(t, alice, "POST …/refund", refunded)
 }
 
+// TestEveryAnswerIsListedAtOnce: api.md's read-your-writes, order after
+// order with no pause: each POST's answer is what the list and the order's
+// own GET show right after it, though the answer came from the projector's
+// fold before its commit.
+func TestEveryAnswerIsListedAtOnce(t *testing.T) {
+	s := startService(t, t.TempDir())
+	alice := s.user(t, "alice")
+	pm := alice.saveCard(visa)
+	for i := range 20 {
+		placed := alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders", orderBody(pm, fixedPlan, fmt.Sprint("k", i))),
+			http.StatusCreated, "")
+		var o order
+		placed.decode(t, &o)
+		var page struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders?limit=1", nil), http.StatusOK, "").decode(t, &page)
+		if len(page.Data) != 1 || !bytes.Equal(page.Data[0], placed.body) {
+			t.Fatalf("order %d: POST answered\n  %s\nthe list's first shows\n  %s", i, placed.body, page.Data)
+		}
+		got := alice.want(alice.call(http.MethodGet, "/v1/me/wallet/orders/"+o.ID, nil), http.StatusOK, "")
+		if !bytes.Equal(got.body, placed.body) {
+			t.Fatalf("order %d: POST answered\n  %s\nGET shows\n  %s", i, placed.body, got.body)
+		}
+	}
+}
+
 func sameAsListed(t *testing.T, c *client, what string, a answer) {
 	t.Helper()
 	var page struct {
