@@ -25,7 +25,7 @@ func TestTestClockRenewsMonthByMonth(t *testing.T) {
 		t.Fatalf("a new user's clock = %+v, want the real time, not frozen, ready", clock)
 	}
 	first := alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "fleet"))
-	sub := alice.subscriptions()[0]
+	sub := alice.newestSubscription()
 	end := *sub.CurrentPeriodEnd
 	to := end.AddDate(0, 2, 1)
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": to.Format(time.RFC3339Nano)}),
@@ -43,7 +43,7 @@ func TestTestClockRenewsMonthByMonth(t *testing.T) {
 			t.Fatalf("renewal %d = %+v, want paid at the boundary %v", i+1, o, boundary)
 		}
 	}
-	sub = alice.subscriptions()[0]
+	sub = alice.newestSubscription()
 	if sub.Status != "active" || !sub.CurrentPeriodStart.Equal(end.AddDate(0, 2, 0)) {
 		t.Fatalf("subscription after three renewals = %+v", sub)
 	}
@@ -53,8 +53,8 @@ func TestTestClockRenewsMonthByMonth(t *testing.T) {
 	if refunded.Status != "refunded" {
 		t.Fatalf("refunding a renewal order: %+v", refunded)
 	}
-	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "active" }, "the subscription")
-	if got := alice.subscriptions()[0]; got.Status != "active" || got.CancelReason != nil {
+	waitFor(t, s, func() bool { return alice.newestSubscription().Status == "active" }, "the subscription")
+	if got := alice.newestSubscription(); got.Status != "active" || got.CancelReason != nil {
 		t.Fatalf("after refunding a renewal the subscription is %+v, want active", got)
 	}
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": end.Format(time.RFC3339)}),
@@ -81,7 +81,7 @@ func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	alice := s.user(t, "alice")
 	good, bad := alice.saveCard(visa), alice.saveCard(declines)
 	alice.buy(orderBody(good, monthlyPlan, "fleet"))
-	sub := alice.subscriptions()[0]
+	sub := alice.newestSubscription()
 	path := "/v1/me/wallet/subscriptions/" + sub.ID
 	end := *sub.CurrentPeriodEnd
 	advance := func(to time.Time) {
@@ -110,7 +110,7 @@ func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
 		t.Fatalf("PATCH payment_method_id: %+v", got)
 	}
 	advance(end.Add(time.Hour))
-	if got = alice.subscriptions()[0]; got.Status != "past_due" {
+	if got = alice.newestSubscription(); got.Status != "past_due" {
 		t.Fatalf("a renewal on a declining card left the subscription %s", got.Status)
 	}
 	renewal := alice.orders("?order_by_desc=created_at").Data[0]
@@ -120,8 +120,8 @@ func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	// Back to the good card: retried at once, paid, active for the period
 	// that started at the old end.
 	alice.want(alice.call(http.MethodPatch, path, map[string]any{"payment_method_id": good}), http.StatusOK, "")
-	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "active" }, "the retry with the new card")
-	if got = alice.subscriptions()[0]; !got.CurrentPeriodStart.Equal(end) {
+	waitFor(t, s, func() bool { return alice.newestSubscription().Status == "active" }, "the retry with the new card")
+	if got = alice.newestSubscription(); !got.CurrentPeriodStart.Equal(end) {
 		t.Fatalf("recovered subscription = %+v, want its period from %v", got, end)
 	}
 	if o := alice.orders("?order_by_desc=created_at").Data[0]; o.ID != renewal.ID || o.Status != "paid" || o.FailureCode != nil {
@@ -130,10 +130,10 @@ func TestCancelAtPeriodEndAndCardChanges(t *testing.T) {
 
 	// Canceled at the period's end: ends at the boundary, nothing charged.
 	alice.want(alice.call(http.MethodPatch, path, map[string]any{"cancel_at_period_end": true}), http.StatusOK, "")
-	next := *alice.subscriptions()[0].CurrentPeriodEnd
+	next := *alice.newestSubscription().CurrentPeriodEnd
 	orders := len(alice.orders("?limit=100").Data)
 	advance(next.AddDate(0, 1, 0))
-	got = alice.subscriptions()[0]
+	got = alice.newestSubscription()
 	if got.Status != "canceled" || got.CanceledAt == nil || !got.CanceledAt.Equal(next) || got.CancelReason == nil || *got.CancelReason != "requested" {
 		t.Fatalf("after the period end: %+v, want canceled at %v for requested", got, next)
 	}
@@ -158,7 +158,7 @@ func TestOneOrderAndOneSubscription(t *testing.T) {
 	}
 	var sub subscription
 	alice.want(alice.call(http.MethodGet, "/v1/me/wallet/subscriptions/"+*o.SubscriptionID, nil), http.StatusOK, "").decode(t, &sub)
-	if listed := alice.subscriptions()[0]; sub.ID != listed.ID || sub.Status != listed.Status || !sub.CurrentPeriodEnd.Equal(*listed.CurrentPeriodEnd) {
+	if listed := alice.newestSubscription(); sub.ID != listed.ID || sub.Status != listed.Status || !sub.CurrentPeriodEnd.Equal(*listed.CurrentPeriodEnd) {
 		t.Fatalf("GET the subscription = %+v, the list shows %+v", sub, listed)
 	}
 	for _, path := range []string{"/v1/me/wallet/orders/" + o.ID, "/v1/me/wallet/subscriptions/" + *o.SubscriptionID} {
@@ -177,7 +177,7 @@ func TestAnAdvanceLongerThanTheWaitAnswers202(t *testing.T) {
 	alice := s.user(t, "alice")
 	alice.buy(orderBody(alice.saveCard(visa), monthlyPlan, "fleet"))
 	waitFor(t, s, func() bool { subs := alice.subscriptions(); return len(subs) == 1 && subs[0].Status == "active" }, "the subscription to start")
-	end := *alice.subscriptions()[0].CurrentPeriodEnd
+	end := *alice.newestSubscription().CurrentPeriodEnd
 	var clock testClock
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": end.AddDate(0, 2, 1).Format(time.RFC3339)}),
 		http.StatusAccepted, "").decode(t, &clock)

@@ -23,7 +23,7 @@ func TestAsOfReads(t *testing.T) {
 	o1 := alice.buy(orderBody(first, fixedPlan, "k1"))
 	o2 := alice.buy(orderBody(first, fixedPlan, "k2"))
 	sub := alice.buy(orderBody(first, monthlyPlan, "k3"))
-	eventually(t, func() bool { return alice.subscriptions()[0].Status == "active" }, "the subscription to start")
+	eventually(t, func() bool { return alice.newestSubscription().Status == "active" }, "the subscription to start")
 	paid := time.Now().UTC() // every event so far was recorded before
 	alice.want(alice.call(http.MethodPost, "/v1/me/wallet/orders/"+o1.ID+"/refund", nil), http.StatusOK, "")
 	alice.want(alice.call(http.MethodDelete, "/v1/me/wallet/subscriptions/"+*sub.SubscriptionID, nil), http.StatusOK, "")

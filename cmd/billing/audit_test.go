@@ -40,12 +40,14 @@ func TestAuditFromTheCommandLine(t *testing.T) {
 		t.Fatalf("after DELETE: %+v", canceled)
 	}
 
+	// The reconciler records the provider's confirmation of the
+	// cancellation: seal once it has read the whole log.
+	eventually(t, func() bool { return uint64(s.Reconciler.Position()) >= mustHead(t, s) }, "the reconciler to settle the cancellation")
 	out, _, err := runCLI(t, dir, "audit", "seal")
 	if err != nil || !strings.HasPrefix(out, "seal 1: ") {
 		t.Fatalf("audit seal: %v\n%s", err, out)
 	}
-	// The provider's confirmation of the cancellation may follow: seal
-	// until nothing is left, then once more for nothing.
+	// Seal until nothing is left, then once more for nothing.
 	eventually(t, func() bool {
 		out, _, err := runCLI(t, dir, "audit", "seal")
 		if err != nil {

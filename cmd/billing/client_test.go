@@ -220,6 +220,17 @@ func (c *client) subscriptions() []subscription {
 	return p.Data
 }
 
+// newestSubscription lists c's subscriptions and returns the newest; a
+// test that expects one fails, rather than panics, when the list is empty.
+func (c *client) newestSubscription() subscription {
+	c.t.Helper()
+	subs := c.subscriptions()
+	if len(subs) == 0 {
+		c.t.Fatal("no subscription listed")
+	}
+	return subs[0]
+}
+
 // sandboxCount counts rows at the payment provider itself (the sandbox's
 // own database), not in the ledger: what really moved money.
 func (s *service) sandboxCount(t *testing.T, query string) int {

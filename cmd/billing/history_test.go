@@ -95,7 +95,7 @@ func TestHistoryTellsAnOrdersStory(t *testing.T) {
 
 	// A subscription: its events, its first order's and a renewal's.
 	first := alice.buy(orderBody(pm, monthlyPlan, "fleet"))
-	sub := alice.subscriptions()[0]
+	sub := alice.newestSubscription()
 	alice.want(alice.call(http.MethodPost, "/v1/me/test_clock/advance", map[string]any{"to": sub.CurrentPeriodEnd.Add(time.Hour).Format(time.RFC3339)}),
 		http.StatusOK, "")
 	subStory := historyJSON(t, dir, sub.ID)

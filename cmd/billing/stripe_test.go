@@ -359,7 +359,7 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	if got := lastForm(t, proxy, "/v1/subscriptions").Get("items[0][price]"); got != "price_fleet_monthly" {
 		t.Fatalf("subscription started on price %q, want the plan's", got)
 	}
-	sub := alice.subscriptions()[0]
+	sub := alice.newestSubscription()
 	// Stripe bills the next period at a price changed in its dashboard,
 	// to an end of its own: the ledger records what Stripe charged.
 	start, end := sub.CurrentPeriodEnd.Truncate(time.Second), sub.CurrentPeriodEnd.Truncate(time.Second).AddDate(0, 0, 31)
@@ -377,7 +377,7 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	if renewal.Status != "paid" || renewal.Amount != 21900 || renewal.Currency != "usd" || renewal.SubscriptionID == nil || *renewal.SubscriptionID != sub.ID {
 		t.Fatalf("renewal order = %+v, want paid, 21900 usd, of %s", renewal, sub.ID)
 	}
-	if got := alice.subscriptions()[0].CurrentPeriodEnd; !got.Equal(end) {
+	if got := alice.newestSubscription().CurrentPeriodEnd; !got.Equal(end) {
 		t.Fatalf("renewed period ends %v, want Stripe's %v", got, end)
 	}
 	if got := types(historyJSON(t, s.Config.DataDir, renewal.ID)); !slices.Contains(got, "provider.event_received") {
@@ -395,14 +395,14 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("late failure answered %d", status)
 	}
 	eventually(t, func() bool { return uint64(s.Reconciler.Position()) >= mustHead(t, s) }, "the late failure to be read")
-	if st := alice.subscriptions()[0].Status; st != "active" {
+	if st := alice.newestSubscription().Status; st != "active" {
 		t.Fatalf("a failure older than the renewal made the subscription %s", st)
 	}
 	deliver(t, s, "invoice.payment_failed", invoice)
-	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
+	waitFor(t, s, func() bool { return alice.newestSubscription().Status == "past_due" }, "past_due")
 	deliver(t, s, "customer.subscription.deleted", map[string]any{"id": "sub_stripe_1", "object": "subscription", "status": "canceled",
 		"metadata": map[string]string{"subscription_id": sub.ID}})
-	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "canceled" }, "the subscription to end")
+	waitFor(t, s, func() bool { return alice.newestSubscription().Status == "canceled" }, "the subscription to end")
 	if n := len(alice.orders("").Data); n != 2 {
 		t.Fatalf("%d orders after one renewal delivered twice, want 2", n)
 	}
@@ -631,7 +631,7 @@ func TestStripeFailureWebhooks(t *testing.T) {
 	first := alice.buy(orderBody(pm, monthlyPlan, "goes-past-due"))
 	deliver(t, s, "customer.subscription.updated", map[string]any{"id": "sub_s", "object": "subscription", "status": "past_due",
 		"metadata": map[string]string{"subscription_id": *first.SubscriptionID}})
-	eventually(t, func() bool { return alice.subscriptions()[0].Status == "past_due" }, "past_due")
+	eventually(t, func() bool { return alice.newestSubscription().Status == "past_due" }, "past_due")
 }
 
 // TestStripeIdempotency: api.md's idempotency rules hold with Stripe as
@@ -681,7 +681,7 @@ func TestStripeCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	alice := s.user(t, "alice")
 	pm := stripeCard(t, s, alice, "alice")
 	first := alice.buy(orderBody(pm, monthlyPlan, "fleet"))
-	sub := alice.subscriptions()[0]
+	sub := alice.newestSubscription()
 	var provider domain.Subscription
 	if _, err := s.Log.Load(context.Background(), domain.SubscriptionID(sub.ID).Stream(), &provider); err != nil || provider.ProviderSubscriptionID == "" {
 		t.Fatalf("subscription %+v not started at Stripe: %v", first, err)
@@ -710,7 +710,7 @@ func TestStripeCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	}, time.Now(), whsec, time.Now()); status != http.StatusOK {
 		t.Fatalf("customer.subscription.updated answered %d", status)
 	}
-	waitFor(t, s, func() bool { return !alice.subscriptions()[0].CancelAtPeriodEnd }, "the cancellation taken back at Stripe to be recorded")
+	waitFor(t, s, func() bool { return !alice.newestSubscription().CancelAtPeriodEnd }, "the cancellation taken back at Stripe to be recorded")
 
 	other := stripeCard(t, s, alice, "alice")
 	alice.want(alice.call(http.MethodPatch, "/v1/me/wallet/subscriptions/"+sub.ID, map[string]any{"payment_method_id": other}), http.StatusOK, "").decode(t, &got)
@@ -729,8 +729,8 @@ func TestStripeCancelAtPeriodEndAndCardChanges(t *testing.T) {
 	deliver(t, s, "customer.subscription.deleted", map[string]any{"id": provider.ProviderSubscriptionID, "object": "subscription",
 		"status": "canceled", "cancellation_details": map[string]any{"reason": "payment_failed"},
 		"metadata": map[string]string{"subscription_id": sub.ID}})
-	waitFor(t, s, func() bool { return alice.subscriptions()[0].Status == "canceled" }, "the subscription to end")
-	if got = alice.subscriptions()[0]; got.CancelReason == nil || *got.CancelReason != "payment_failed" {
+	waitFor(t, s, func() bool { return alice.newestSubscription().Status == "canceled" }, "the subscription to end")
+	if got = alice.newestSubscription(); got.CancelReason == nil || *got.CancelReason != "payment_failed" {
 		t.Fatalf("ended by Stripe after failed payments: %+v, want cancel_reason payment_failed", got)
 	}
 }
