@@ -7,8 +7,9 @@
 // event's id, and every outcome is appended with an id derived from the
 // same, so handling an event twice (after a crash, on replay, or by two
 // instances) charges once and records each outcome once. The checkpoint
-// advances only after a batch is handled: an order whose outcome was not
-// recorded is handled again after a restart, never left pending.
+// advances only past events handled or parked, in log order: an order whose
+// outcome was not recorded is handled again after a restart, never left
+// pending.
 //
 // It also takes the provider's news that a card was saved (SetupCompleted),
 // which the sandbox's page and, later, Stripe's webhooks deliver.

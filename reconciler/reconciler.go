@@ -170,7 +170,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	return err
 }
 
-// follow handles the log in order. An event whose outcome stays unknown
+// follow handles the log as the log's order requires (see pipeline),
+// and moves the checkpoint behind it. An event whose outcome stays unknown
 // after a few quick tries is parked and retried beside, so that one
 // unreachable answer never holds up every later order (nor the webhook
 // that would settle it).
@@ -188,6 +189,31 @@ func (r *Reconciler) follow(ctx context.Context) error {
 		return fmt.Errorf("reconciler: %w", err)
 	}
 	defer sub.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := make(chan *batchRun, unsaved)
+	saved := make(chan error, 1)
+	go func() {
+		err := r.saveInOrder(ctx, runs)
+		if err != nil {
+			cancel() // stop reading: the checkpoint cannot be kept
+		}
+		saved <- err
+	}()
+	p := newPipeline(r)
+	err = r.dispatchAll(ctx, sub, p, runs)
+	cancel()
+	p.all.Wait()
+	close(runs)
+	if serr := <-saved; serr != nil {
+		return fmt.Errorf("reconciler: %w", serr)
+	}
+	return err
+}
+
+// dispatchAll reads the log and hands each batch to p, and its run to
+// the checkpoint's saver, until ctx ends (nil) or the log cannot be read.
+func (r *Reconciler) dispatchAll(ctx context.Context, sub eventstore.Subscription, p *pipeline, runs chan<- *batchRun) error {
 	for {
 		batch, err := sub.Next(ctx)
 		if ctx.Err() != nil {
@@ -196,18 +222,11 @@ func (r *Reconciler) follow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reconciler: %w", err)
 		}
-		park := r.handleBatch(ctx, batch)
-		if ctx.Err() != nil {
-			return nil // not all handled: the batch again after a restart
+		select {
+		case runs <- p.dispatch(ctx, batch):
+		case <-ctx.Done():
+			return nil
 		}
-		last := batch[len(batch)-1].Position
-		if err := r.cp.save(ctx, last, park, time.Now().Add(r.cfg.RetryMin)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("reconciler: save checkpoint: %w", err)
-		}
-		r.pos.Store(uint64(last))
 	}
 }
 

@@ -804,3 +804,75 @@ func TestAMigratedLogChargesNothingAgain(t *testing.T) {
 		t.Fatalf("after the migration, %d charges for 3 orders settled two days ago", f.p.charges)
 	}
 }
+
+// gate is a provider whose charge of one order waits until released.
+type gate struct {
+	*provider
+	order   string
+	held    chan struct{} // closed once that charge is under way
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gate) Charge(ctx context.Context, c payments.Charge) (payments.ChargeResult, error) {
+	if c.OrderID == g.order {
+		g.once.Do(func() { close(g.held) })
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return payments.ChargeResult{}, ctx.Err()
+		}
+	}
+	return g.provider.Charge(ctx, c)
+}
+
+// TestALaterOrderIsNotHeldUpByAnEarlierCharge: an order placed while the
+// provider still works on an earlier one is charged without waiting for
+// it, and the checkpoint does not pass the earlier order before it is
+// settled: stopped then, a reconciler started again charges it, once.
+func TestALaterOrderIsNotHeldUpByAnEarlierCharge(t *testing.T) {
+	f := setup(t)
+	first := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
+	g := &gate{provider: f.p, order: string(first[0]), held: make(chan struct{}), release: make(chan struct{})}
+	cfg := reconciler.Config{Log: f.log, Provider: g, CheckpointPath: filepath.Join(f.dir, "cp.db"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	r, err := reconciler.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-g.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first order was never charged")
+	}
+	later := f.placeOrders(t, "bob", 1, "plan_robot_hours_10")
+	eventually(t, "the later order waited for the earlier one's charge", func() bool { return f.settled(t, later) })
+	placed := position(t, f, first[0].Stream(), domain.EventOrderPlaced)
+	if p := r.Position(); p >= placed {
+		t.Fatalf("the checkpoint (%d) passed an order still being charged (%d)", p, placed)
+	}
+	stop() // the held charge gives up: no money moved for it
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if f.settled(t, first) {
+		t.Fatal("setup: the first order settled while its charge was held")
+	}
+
+	cfg.Provider = f.p
+	r, err = reconciler.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	f.run(t, "cp.db", append(first, later...))
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.charges != 2 {
+		t.Fatalf("provider charged %d times for 2 orders", f.p.charges)
+	}
+}
