@@ -1,6 +1,7 @@
 package sqlitex
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -46,5 +47,28 @@ func TestGatherStopsLingeringWhenCallsStop(t *testing.T) {
 	g = Gather[int]{Queue: q, Stop: stop, Max: 64, Linger: time.Hour, prev: lingerSiblings}
 	if _, ok := g.Next(nil); ok {
 		t.Fatal("Next after Stop: want false")
+	}
+}
+
+// On a busy processor, a caller that is runnable when a group starts (a
+// request a step away from its call) joins that group rather than wait
+// for the next commit.
+func TestGatherLetsRunnableCallersJoin(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one processor: the caller runs only if the gatherer yields
+	q := make(chan int, 2)
+	g := Gather[int]{Queue: q, Stop: make(chan struct{}), Max: 64}
+	joined := 0
+	for range 20 {
+		q <- 1
+		go func() { q <- 2 }()
+		batch, _ := g.Next(nil)
+		if len(batch) == 2 {
+			joined++
+		} else {
+			<-q
+		}
+	}
+	if joined < 10 {
+		t.Fatalf("a runnable caller joined the group %d times of 20", joined)
 	}
 }
