@@ -876,3 +876,43 @@ func TestALaterOrderIsNotHeldUpByAnEarlierCharge(t *testing.T) {
 		t.Fatalf("provider charged %d times for 2 orders", f.p.charges)
 	}
 }
+
+// barrierGate is a gate that records a subscription started while the
+// held charge was still under way.
+type barrierGate struct {
+	*gate
+	early atomic.Bool
+}
+
+func (b *barrierGate) StartSubscription(ctx context.Context, s payments.StartSubscription) (payments.SubscriptionResult, error) {
+	select {
+	case <-b.release:
+	default:
+		b.early.Store(true)
+	}
+	return b.gate.provider.StartSubscription(ctx, s)
+}
+
+// TestABarrierWaitsForTheEventsBeforeIt: a subscription order (a barrier)
+// read while an earlier plain order is still being charged is handled
+// only once that charge is done, as in log order.
+func TestABarrierWaitsForTheEventsBeforeIt(t *testing.T) {
+	f := setup(t)
+	first := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
+	g := &barrierGate{gate: &gate{provider: f.p, order: string(first[0]), held: make(chan struct{}), release: make(chan struct{})}}
+	f.background(t, reconciler.Config{Log: f.log, Provider: g, CheckpointPath: "cp.db"})
+	select {
+	case <-g.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first order was never charged")
+	}
+	sub := f.placeOrders(t, "bob", 1, "plan_fleet_monthly")
+	// A barrier handled out of order would start the subscription now;
+	// give it the time to, then let the first charge finish.
+	time.Sleep(300 * time.Millisecond)
+	close(g.release)
+	eventually(t, "the orders never settled", func() bool { return f.settled(t, append(first, sub...)) })
+	if g.early.Load() {
+		t.Fatal("the subscription order was handled while an order before it was still being charged")
+	}
+}
