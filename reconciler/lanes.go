@@ -17,12 +17,14 @@ import (
 // orders/s on the development machine, 128 reached 1,630.
 const lanes = 128
 
-// unsaved is how many batches read from the log may be in hand before the
-// checkpoint is saved past them. Under load a few are (each is what one
-// commit of the log added); the bound matters when one event's outcome
-// stays unknown (a provider that hangs, until the event is parked): what
-// was handled behind it is handled again should the service stop before
-// the checkpoint passes it, at most this many batches of up to 512 events.
+// unsaved bounds the batches read from the log and in hand before the
+// checkpoint is saved past them: this many wait for the saver, beside at
+// most as many it took before the one it waits on. Under load a few are
+// in hand (each is what one commit of the log added); the bound matters
+// when one event's outcome stays unknown (a provider that hangs, until the
+// event is parked): what was handled behind it is handled again should
+// the service stop before the checkpoint passes it, at most twice this
+// many batches of up to 512 events.
 const unsaved = 32
 
 // batchRun is one batch read from the log, while its events are handled.
