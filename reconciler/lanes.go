@@ -18,13 +18,13 @@ import (
 const lanes = 128
 
 // unsaved bounds the batches read from the log and in hand before the
-// checkpoint is saved past them: this many wait for the saver, beside at
-// most as many it took before the one it waits on. Under load a few are
-// in hand (each is what one commit of the log added); the bound matters
-// when one event's outcome stays unknown (a provider that hangs, until the
-// event is parked): what was handled behind it is handled again should
-// the service stop before the checkpoint passes it, at most twice this
-// many batches of up to 512 events.
+// checkpoint is saved past them: the saver holds at most this many, as
+// many more wait for it, and one is being dispatched. Under load a few
+// are in hand (each is what one commit of the log added); the bound
+// matters when one event's outcome stays unknown (a provider that hangs,
+// until the event is parked): what was handled behind it is handled again
+// should the service stop before the checkpoint passes it, at most about
+// twice this many batches of up to 512 events.
 const unsaved = 32
 
 // batchRun is one batch read from the log, while its events are handled.
@@ -181,7 +181,7 @@ func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) err
 		}
 		<-queue[0].done
 	more:
-		for {
+		for len(queue) < unsaved {
 			select {
 			case b, ok := <-runs:
 				if !ok {
