@@ -66,6 +66,22 @@ func (h *harness) start() {
 	}
 }
 
+// runProjector runs p until the stop it returns is called, which fails
+// the test if Run failed.
+func runProjector(t *testing.T, p *projections.Projector) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // halt stops the projector and closes the read models, if running.
 func (h *harness) halt() {
 	h.t.Helper()

@@ -100,20 +100,9 @@ func TestProjectorRunAgainFoldsWhatItDidNotCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rm.Close()
-	run := func(p *projections.Projector) (stop func()) {
-		ctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	var orders []domain.OrderPlaced
 	p := projections.NewProjector(rm, h.store, nil)
-	stop := run(p)
+	stop := runProjector(t, p)
 	for i := range 5 {
 		o := placed("user_1", fmt.Sprint("key-", i), 4900, t0)
 		orders = append(orders, o)
@@ -135,7 +124,7 @@ func TestProjectorRunAgainFoldsWhatItDidNotCommit(t *testing.T) {
 	head := h.head()
 	woken := make(chan error, 1)
 	go func() { woken <- again.WaitFolded(ctx, eventstore.Position(1)) }()
-	stop = run(again)
+	stop = runProjector(t, again)
 	defer stop()
 	select {
 	case err := <-woken:
@@ -173,15 +162,7 @@ func TestSyncHoldsReadsUntilTheStartsHead(t *testing.T) {
 	p.HoldReadsUntil(head)
 	synced := make(chan error, 1)
 	go func() { synced <- p.Sync(ctx) }()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runProjector(t, p)()
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}

@@ -246,20 +246,12 @@ func (f *fixture) runObserved(t *testing.T, checkpoint string, orders []domain.O
 	f.runConfig(t, reconciler.Config{Provider: f.p, CheckpointPath: checkpoint, Observe: observe}, orders)
 }
 
-// runConfig runs a reconciler of cfg (with the fixture's log, a checkpoint
-// file in its dir, and short retries) until every order is settled.
+// runConfig runs a reconciler of cfg (with the fixture's log, see start)
+// until every order is settled.
 func (f *fixture) runConfig(t *testing.T, cfg reconciler.Config, orders []domain.OrderID) {
 	t.Helper()
-	cfg.Log, cfg.CheckpointPath = f.log, filepath.Join(f.dir, cfg.CheckpointPath)
-	cfg.Logger, cfg.RetryMin, cfg.RetryMax = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond, 5*time.Millisecond
-	r, err := reconciler.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	cfg.Log = f.log
+	r, stop := f.start(t, cfg)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		head, _ := f.store.Head(context.Background())
@@ -268,12 +260,12 @@ func (f *fixture) runConfig(t *testing.T, cfg reconciler.Config, orders []domain
 			break
 		}
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatal("orders never settled")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -560,6 +552,16 @@ func (f *fixture) sweeping(t *testing.T, l limbo) {
 // dir, a silent logger, short retries) until the test ends.
 func (f *fixture) background(t *testing.T, cfg reconciler.Config) *reconciler.Reconciler {
 	t.Helper()
+	r, stop := f.start(t, cfg)
+	t.Cleanup(func() { stop() })
+	return r
+}
+
+// start runs a reconciler of cfg (a checkpoint file of that name in the
+// fixture's dir, a silent logger, short retries) until stop, which returns
+// what Run did and closes it.
+func (f *fixture) start(t *testing.T, cfg reconciler.Config) (r *reconciler.Reconciler, stop func() error) {
+	t.Helper()
 	cfg.CheckpointPath = filepath.Join(f.dir, cfg.CheckpointPath)
 	cfg.Logger, cfg.RetryMin, cfg.RetryMax = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond, 5*time.Millisecond
 	r, err := reconciler.New(context.Background(), cfg)
@@ -569,8 +571,12 @@ func (f *fixture) background(t *testing.T, cfg reconciler.Config) *reconciler.Re
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; r.Close() })
-	return r
+	return r, func() error {
+		cancel()
+		err := <-done
+		r.Close()
+		return err
+	}
 }
 
 // eventually waits until cond holds, failing with what after 10 seconds.
@@ -834,41 +840,27 @@ func TestALaterOrderIsNotHeldUpByAnEarlierCharge(t *testing.T) {
 	f := setup(t)
 	first := f.placeOrders(t, "alice", 1, "plan_robot_hours_10")
 	g := &gate{provider: f.p, order: string(first[0]), held: make(chan struct{}), release: make(chan struct{})}
-	cfg := reconciler.Config{Log: f.log, Provider: g, CheckpointPath: filepath.Join(f.dir, "cp.db"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
-	r, err := reconciler.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	r, stop := f.start(t, reconciler.Config{Log: f.log, Provider: g, CheckpointPath: "cp.db"})
 	select {
 	case <-g.held:
 	case <-time.After(10 * time.Second):
+		stop()
 		t.Fatal("the first order was never charged")
 	}
 	later := f.placeOrders(t, "bob", 1, "plan_robot_hours_10")
 	eventually(t, "the later order waited for the earlier one's charge", func() bool { return f.settled(t, later) })
 	placed := position(t, f, first[0].Stream(), domain.EventOrderPlaced)
 	if p := r.Position(); p >= placed {
+		stop()
 		t.Fatalf("the checkpoint (%d) passed an order still being charged (%d)", p, placed)
 	}
-	stop() // the held charge gives up: no money moved for it
-	if err := <-done; err != nil {
+	if err := stop(); err != nil { // the held charge gives up: no money moved for it
 		t.Fatal(err)
 	}
-	r.Close()
 	if f.settled(t, first) {
 		t.Fatal("setup: the first order settled while its charge was held")
 	}
 
-	cfg.Provider = f.p
-	r, err = reconciler.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
 	f.run(t, "cp.db", append(first, later...))
 	f.p.mu.Lock()
 	defer f.p.mu.Unlock()
