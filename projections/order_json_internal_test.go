@@ -84,3 +84,17 @@ func TestOrderBodyIsTheOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestAPagesIDsAreItsOrders: a page reads an order's id from its JSON,
+// for every id the JSON can hold, the plain ones and those it escapes.
+func TestAPagesIDsAreItsOrders(t *testing.T) {
+	for _, id := range []string{"ord_1", "", `ord_"quoted"`, `ord_\`, "ord_\n", "ord_é"} {
+		body, _ := Order{ID: id, PlanID: "plan_1", CreatedAt: t0}.MarshalJSON()
+		if got, err := orderIDOf(body); err != nil || got != id {
+			t.Errorf("id of %s = %q, %v; want %q", body, got, err, id)
+		}
+	}
+	if _, err := orderIDOf([]byte(`{"id":`)); err == nil {
+		t.Error("a cut body has an id")
+	}
+}
