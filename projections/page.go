@@ -49,6 +49,7 @@ type listQuery struct {
 // fetches one row more than the limit to tell whether more follow. An
 // afterID that is not one of the user's rows is ErrInvalidCursor.
 func listPage[T any](ctx context.Context, db *sqlitex.Stmts, q listQuery, scan func(scanner) (T, error)) ([]T, bool, error) {
+	ctx = brief(ctx)
 	limit := clampLimit(q.limit)
 	args := []any{q.userID}
 	if q.recorded != "" {
@@ -124,7 +125,7 @@ func sortKey(ctx context.Context, db *sqlitex.Stmts, q listQuery) (int64, error)
 // getRow reads the user's row id of table; ErrNotFound when the user has
 // none (another user's row included).
 func getRow[T any](ctx context.Context, db *sqlitex.Stmts, table, columns, userID, id string, scan func(scanner) (T, error)) (T, error) {
-	row := db.QueryRow(ctx, "SELECT "+columns+" FROM "+table+" WHERE id = ? AND user_id = ?", id, userID)
+	row := db.QueryRow(brief(ctx), "SELECT "+columns+" FROM "+table+" WHERE id = ? AND user_id = ?", id, userID)
 	item, err := scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return item, fmt.Errorf("%s %s: %w", table, id, ErrNotFound)
@@ -133,4 +134,12 @@ func getRow[T any](ctx context.Context, db *sqlitex.Stmts, table, columns, userI
 		return item, fmt.Errorf("read %s %s: %w", table, id, err)
 	}
 	return item, nil
+}
+
+// brief is ctx for a query that reads a few rows by an index: one that
+// cannot be canceled. Such a query is over in microseconds, before a
+// cancellation could stop it, while a cancelable context has database/sql
+// and the driver each start a goroutine per query to watch it.
+func brief(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }

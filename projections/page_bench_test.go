@@ -9,11 +9,13 @@ import (
 )
 
 // BenchmarkOrdersPage reads a user's first page of 20 orders, as GET
-// /v1/me/wallet/orders does, from read models holding 2,000 of them.
+// /v1/me/wallet/orders does, from read models holding 2,000 of them, with
+// a context that can be canceled, as a request's can.
 //
 //	go test ./projections -run '^$' -bench OrdersPage -benchmem
 func BenchmarkOrdersPage(b *testing.B) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	rm, err := Open(ctx, filepath.Join(b.TempDir(), "readmodels.db"))
 	if err != nil {
 		b.Fatal(err)
