@@ -17,8 +17,9 @@ func (refuseAll) Verify(string) (string, error) {
 	return "", errors.New("auth: unauthorized: the token has expired")
 }
 
-// TestAccessLogSaysWhy: a request's log line carries its error code and,
-// for a 401, why the token was refused.
+// TestAccessLogSaysWhy: a request's log line says which request it was
+// and how it ended, with its error code and, for a 401, why the token was
+// refused.
 func TestAccessLogSaysWhy(t *testing.T) {
 	var buf bytes.Buffer
 	s, err := New(Config{
@@ -36,5 +37,11 @@ func TestAccessLogSaysWhy(t *testing.T) {
 	line := buf.String()
 	if rec.Code != http.StatusUnauthorized || !strings.Contains(line, "error_code=unauthorized") || !strings.Contains(line, `auth="the token has expired"`) {
 		t.Fatalf("401 logged as %q", line)
+	}
+	for _, field := range []string{"level=INFO msg=request request_id=" + rec.Header().Get(requestIDHeader) + " ", "method=GET ",
+		"route=/v1/me/wallet/orders ", "path=/v1/me/wallet/orders ", "status=401 ", "duration_ms="} {
+		if !strings.Contains(line, " "+field) {
+			t.Errorf("log line %q has no %s", line, field)
+		}
 	}
 }

@@ -34,29 +34,35 @@ func accessLog(log *slog.Logger, obs RequestObserver) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		obs.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
-		attrs := []any{
-			"request_id", c.GetString(requestIDHeader),
-			"method", c.Request.Method,
-			"route", c.FullPath(),
-			"path", c.Request.URL.Path,
-			"status", c.Writer.Status(),
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-		}
+		took := time.Since(start)
+		route, status := c.FullPath(), c.Writer.Status()
+		obs.ObserveRequest(route, c.Request.Method, status, took)
+		// Typed attributes, not key-value pairs: each pair given as two
+		// values is boxed and converted again, for every request.
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
+			slog.String("request_id", c.GetString(requestIDHeader)),
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		)
 		if user := userOf(c); user != "" {
-			attrs = append(attrs, "user_id", user)
+			attrs = append(attrs, slog.String("user_id", user))
 		}
 		if code := c.GetString(errorCodeKey); code != "" {
-			attrs = append(attrs, "error_code", code)
+			attrs = append(attrs, slog.String("error_code", code))
 		}
 		if why := c.GetString(authReasonKey); why != "" {
-			attrs = append(attrs, "auth", why)
+			attrs = append(attrs, slog.String("auth", why))
 		}
+		level, msg := slog.LevelInfo, "request"
 		if len(c.Errors) > 0 {
-			log.Error("request failed", append(attrs, "error", c.Errors.String())...)
-			return
+			level, msg = slog.LevelError, "request failed"
+			attrs = append(attrs, slog.String("error", c.Errors.String()))
 		}
-		log.Info("request", attrs...)
+		log.LogAttrs(c.Request.Context(), level, msg, attrs...)
 	}
 }
 
