@@ -19,6 +19,7 @@ import (
 type folder struct {
 	st     *sqlitex.Stmts
 	recent *lru.Cache[string, Order] // rows as committed, by id
+	pages  *firstPages               // told of the users whose orders a commit changed; nil for none
 }
 
 // recentOrders bounds folder.recent: the orders in flight under load, a
@@ -107,6 +108,10 @@ func (w *writeTx) commit(ctx context.Context) error {
 		return err
 	}
 	w.tx.Done(ctx)
+	if w.f.pages != nil && len(w.users) > 0 {
+		w.f.pages.changed(w.users)
+		clear(w.users)
+	}
 	return nil
 }
 
@@ -198,6 +203,7 @@ type writeTx struct {
 
 	orders  map[string]*orderChange // the orders the batch folded, by id
 	touched []string                // their ids, in the order first folded
+	users   map[string]struct{}     // whose orders the transaction wrote, when f.pages is kept
 
 	at int64 // when the event being folded was recorded (unix nanoseconds)
 }

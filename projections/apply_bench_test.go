@@ -62,7 +62,7 @@ func BenchmarkFoldOrders(b *testing.B) {
 
 // appendPlacedAndPaid appends the n-th order of user, placed and paid n
 // seconds into 2026, at the log's next two positions after *pos.
-func appendPlacedAndPaid(b *testing.B, recs []eventstore.RecordedEvent, pos *eventstore.Position, user string, n int) []eventstore.RecordedEvent {
+func appendPlacedAndPaid(b testing.TB, recs []eventstore.RecordedEvent, pos *eventstore.Position, user string, n int) []eventstore.RecordedEvent {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
 	ref := domain.OrderRef{OrderID: domain.OrderIDFor(user, fmt.Sprint(n)), UserID: user, PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
 	for _, e := range []domain.Event{

@@ -80,7 +80,10 @@ func orderIDOf(body []byte) (string, error) {
 // Orders returns a page of userID's orders and whether more follow. An
 // AfterID that is not one of the user's orders is ErrInvalidCursor; an
 // unknown SortBy is an error. The orders come as the read model stores
-// them, rendered: a page costs a range of the table and no encoding.
+// them, rendered: a page costs a range of the table and no encoding, and a
+// first page read again while the user's orders are unchanged costs
+// nothing (firstPages). The orders may be shared with other callers: no
+// one may change them.
 func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (items []RawOrder, hasMore bool, err error) {
 	sortBy, err := orderSortColumn(q.SortBy)
 	if err != nil {
@@ -89,6 +92,23 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	if !q.AsOf.IsZero() {
 		return rm.ordersAsOf(ctx, userID, sortBy, q)
 	}
+	if q.AfterID != "" || rm.pages == nil {
+		return rm.ordersPage(ctx, userID, sortBy, q)
+	}
+	key := pageKey{sortBy: sortBy, desc: q.Desc, limit: clampLimit(q.Limit)}
+	if p, ok := rm.pages.get(userID, key); ok {
+		return p.items, p.hasMore, nil
+	}
+	read := rm.pages.generation()
+	items, hasMore, err = rm.ordersPage(ctx, userID, sortBy, q)
+	if err == nil {
+		rm.pages.keep(userID, key, read, keptPage{items: items, hasMore: hasMore})
+	}
+	return items, hasMore, err
+}
+
+// ordersPage reads a page of Orders from the database.
+func (rm *ReadModels) ordersPage(ctx context.Context, userID, sortBy string, q OrderQuery) ([]RawOrder, bool, error) {
 	// The page's bodies are copied one after another into one buffer, not
 	// into a slice each: database/sql converts the driver's text into
 	// body's room, reused row after row, and every row's Scan takes the
@@ -350,6 +370,12 @@ func (w *writeTx) flushOrders() error {
 			continue
 		}
 		o := &c.o
+		if w.f.pages != nil {
+			if w.users == nil {
+				w.users = make(map[string]struct{})
+			}
+			w.users[o.UserID] = struct{}{}
+		}
 		body = o.appendJSON(body[:0])
 		if !c.stored {
 			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)

@@ -10,7 +10,8 @@ import (
 
 // BenchmarkOrdersPage reads a user's first page of 20 orders, as GET
 // /v1/me/wallet/orders does, from read models holding 2,000 of them, with
-// a context that can be canceled, as a request's can.
+// a context that can be canceled, as a request's can: from the database
+// (query), and as kept since the last read (kept).
 //
 //	go test ./projections -run '^$' -bench OrdersPage -benchmem
 func BenchmarkOrdersPage(b *testing.B) {
@@ -32,10 +33,17 @@ func BenchmarkOrdersPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	q := OrderQuery{Limit: 20, SortBy: "created_at", Desc: true}
-	for b.Loop() {
-		items, more, err := rm.Orders(ctx, "user-1", q)
-		if err != nil || len(items) != 20 || !more {
-			b.Fatalf("page: %d items, more %v, %v", len(items), more, err)
-		}
+	for name, read := range map[string]func() ([]RawOrder, bool, error){
+		"query": func() ([]RawOrder, bool, error) { return rm.ordersPage(ctx, "user-1", q.SortBy, q) },
+		"kept":  func() ([]RawOrder, bool, error) { return rm.Orders(ctx, "user-1", q) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				items, more, err := read()
+				if err != nil || len(items) != 20 || !more {
+					b.Fatalf("page: %d items, more %v, %v", len(items), more, err)
+				}
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ type ReadModels struct {
 	folds   *folder        // folds into writer; nil when read-only
 	lock    *fileLock      // nil when read-only
 	asOf    asOfDB         // what as-of reads fold into
+	pages   *firstPages    // first pages of orders as last read; nil when read-only
 }
 
 // Open opens the read models at path for reading and folding, creating and
@@ -48,8 +49,12 @@ func Open(ctx context.Context, path string) (*ReadModels, error) {
 		lock.release()
 		return nil, err
 	}
+	// Only this process writes the read models, through folds: it knows
+	// when a kept page goes stale.
+	folds, pages := newFolder(writer), newFirstPages()
+	folds.pages = pages
 	return &ReadModels{path: path, readers: readers, queries: sqlitex.NewStmts(readers),
-		writer: writer, folds: newFolder(writer), lock: lock}, nil
+		writer: writer, folds: folds, lock: lock, pages: pages}, nil
 }
 
 // OpenReadOnly opens existing read models for queries only, without the

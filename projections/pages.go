@@ -1,0 +1,136 @@
+package projections
+
+import (
+	"sync"
+	"sync/atomic"
+
+	lru "github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// firstPages keeps the first pages of users' orders as last read, until a
+// commit changes one of the user's orders: a client polling its orders
+// (a dashboard, a retry loop) is answered from memory, while the read
+// models are unchanged for it. Only the process that folds the read models
+// can know when a page goes stale, so only read models opened with Open
+// keep pages.
+//
+// A page may be kept only if no commit changed its user's orders between
+// the moment its query began and the moment it is kept. Each commit takes
+// the next generation and marks its users with it, dropping their pages;
+// a query notes the generation before it starts, and its page is kept only
+// if its user's mark is not newer. A user the cache does not hold is
+// marked with the current generation when first kept, as if changed just
+// then: a page read across any commit is not kept, the safe side.
+type firstPages struct {
+	gen atomic.Uint64 // commits that changed orders so far
+
+	mu    sync.Mutex
+	users *lru.LRU[string, *userPages]
+	bytes int // of the kept pages' bodies
+}
+
+// firstPagesBudget bounds the bodies firstPages keeps: about 1,400 pages
+// of 20 orders. The users least recently read go first.
+const firstPagesBudget = 8 << 20
+
+// firstPagesUsers bounds the users firstPages holds, pages or marks.
+const firstPagesUsers = 8192
+
+// pageKey is what besides its user tells a first page from another.
+type pageKey struct {
+	sortBy string
+	desc   bool
+	limit  int
+}
+
+// keptPage is a page as Orders returned it. Its orders are shared by every
+// caller it is returned to: no one may change them.
+type keptPage struct {
+	items   []RawOrder
+	hasMore bool
+}
+
+func (p keptPage) size() int {
+	n := 0
+	for _, o := range p.items {
+		n += len(o.JSON) + len(o.ID)
+	}
+	return n
+}
+
+// userPages are a user's kept pages and the generation of the last commit
+// that changed the user's orders (or of when the user was first held).
+type userPages struct {
+	changed uint64
+	pages   map[pageKey]keptPage
+}
+
+func newFirstPages() *firstPages {
+	c := &firstPages{}
+	users, err := lru.NewLRU(firstPagesUsers, func(_ string, u *userPages) { c.forget(u) })
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	c.users = users
+	return c
+}
+
+// generation is the generation a query beginning now reads at or after.
+func (c *firstPages) generation() uint64 { return c.gen.Load() }
+
+// get returns user's kept page for key.
+func (c *firstPages) get(user string, key pageKey) (keptPage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.users.Get(user)
+	if !ok {
+		return keptPage{}, false
+	}
+	p, ok := u.pages[key]
+	return p, ok
+}
+
+// keep keeps user's page for key, read by a query that began at
+// generation read, unless a commit changed the user's orders since.
+func (c *firstPages) keep(user string, key pageKey, read uint64, p keptPage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.users.Get(user)
+	if !ok {
+		u = &userPages{changed: c.gen.Load(), pages: make(map[pageKey]keptPage, 1)}
+		c.users.Add(user, u)
+	}
+	if read < u.changed {
+		return
+	}
+	if old, ok := u.pages[key]; ok {
+		c.bytes -= old.size()
+	}
+	u.pages[key] = p
+	c.bytes += p.size()
+	for c.bytes > firstPagesBudget {
+		c.users.RemoveOldest() // forgets its pages
+	}
+}
+
+// changed drops the pages of users whose orders a commit just changed.
+// Call it once the commit is done and before readers can learn of it.
+func (c *firstPages) changed(users map[string]struct{}) {
+	g := c.gen.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for user := range users {
+		if u, ok := c.users.Peek(user); ok {
+			c.forget(u)
+			u.changed = g
+		}
+	}
+}
+
+// forget drops u's pages from the budget's count.
+func (c *firstPages) forget(u *userPages) {
+	for key, p := range u.pages {
+		c.bytes -= p.size()
+		delete(u.pages, key)
+	}
+}
