@@ -101,10 +101,12 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	}
 	read := rm.pages.generation()
 	items, hasMore, err = rm.ordersPage(ctx, userID, sortBy, q)
-	if err == nil {
-		rm.pages.keep(userID, key, read, keptPage{items: items, hasMore: hasMore})
+	if err != nil {
+		return nil, false, err
 	}
-	return items, hasMore, err
+	p := keep(items, hasMore)
+	rm.pages.keep(userID, key, read, p)
+	return p.items, p.hasMore, nil
 }
 
 // ordersPage reads a page of Orders from the database.
@@ -370,14 +372,9 @@ func (w *writeTx) flushOrders() error {
 			continue
 		}
 		o := &c.o
-		if w.f.pages != nil {
-			if w.users == nil {
-				w.users = make(map[string]struct{})
-			}
-			w.users[o.UserID] = struct{}{}
-		}
 		body = o.appendJSON(body[:0])
 		if !c.stored {
+			w.wrote(o.UserID)
 			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 				o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
@@ -406,11 +403,24 @@ func (w *writeTx) flushOrders() error {
 			}
 			body = o.appendJSON(body[:0])
 		}
+		w.wrote(o.UserID)
 		if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
 			return fmt.Errorf("write order %s: %w", o.ID, err)
 		}
 	}
 	return nil
+}
+
+// wrote notes that the transaction writes an order of user's, for the
+// kept pages (firstPages) to drop at its commit.
+func (w *writeTx) wrote(user string) {
+	if w.f.pages == nil {
+		return
+	}
+	if w.users == nil {
+		w.users = make(map[string]struct{})
+	}
+	w.users[user] = struct{}{}
 }
 
 // written tells the folder's cache the rows the batch wrote and returns

@@ -3,6 +3,7 @@ package projections
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -26,11 +27,11 @@ type firstPages struct {
 
 	mu    sync.Mutex
 	users *lru.LRU[string, *userPages]
-	bytes int // of the kept pages' bodies
+	bytes int // the kept pages' sizes
 }
 
-// firstPagesBudget bounds the bodies firstPages keeps: about 1,400 pages
-// of 20 orders. The users least recently read go first.
+// firstPagesBudget bounds the memory firstPages's pages hold: about 1,300
+// pages of 20 orders. The users least recently read go first.
 const firstPagesBudget = 8 << 20
 
 // firstPagesUsers bounds the users firstPages holds, pages or marks.
@@ -50,8 +51,32 @@ type keptPage struct {
 	hasMore bool
 }
 
-func (p keptPage) size() int {
+// keep copies a page to be kept: into a slice and one buffer of bodies of
+// exactly its size. A page as read holds buffers sized for a full page of
+// the limit asked for, which would be kept whole; and with no room left,
+// no caller's append can write into a kept page.
+func keep(items []RawOrder, hasMore bool) keptPage {
 	n := 0
+	for _, o := range items {
+		n += len(o.JSON)
+	}
+	bodies := make([]byte, 0, n)
+	out := make([]RawOrder, len(items))
+	for i, o := range items {
+		start := len(bodies)
+		bodies = append(bodies, o.JSON...)
+		out[i] = RawOrder{ID: o.ID, JSON: bodies[start:len(bodies):len(bodies)]}
+	}
+	return keptPage{items: out, hasMore: hasMore}
+}
+
+// keptPageOverhead is what a kept page holds besides its orders (its map
+// entry, its slice), so that empty pages count too.
+const keptPageOverhead = 128
+
+// size is about the memory p holds.
+func (p keptPage) size() int {
+	n := keptPageOverhead + len(p.items)*int(unsafe.Sizeof(RawOrder{}))
 	for _, o := range p.items {
 		n += len(o.JSON) + len(o.ID)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -153,4 +154,46 @@ func TestReadOnlyReadModelsKeepNoPages(t *testing.T) {
 	if page, _, err := ro.Orders(ctx, "user-1", q); err != nil || len(page) != 2 {
 		t.Fatalf("page %v, %v; want the order another process folded", ids(page), err)
 	}
+}
+
+// TestKeptPagesHoldNoMoreThanTheirBudget: the memory kept pages hold, not
+// only what they count, stays within firstPagesBudget, whatever sort and
+// size clients ask for, for users with orders and users with none.
+func TestKeptPagesHoldNoMoreThanTheirBudget(t *testing.T) {
+	ctx := context.Background()
+	rm := openTest(t)
+	var pos eventstore.Position
+	var users []string
+	for u := range 4 {
+		users = append(users, fmt.Sprint("user-", u), fmt.Sprint("nobody-", u))
+		foldOrders(t, rm, &pos, users[len(users)-2], 0, 1)
+	}
+	read := func() {
+		for _, u := range users {
+			for _, sortBy := range []string{"created_at", "amount"} {
+				for _, desc := range []bool{false, true} {
+					for limit := 1; limit <= MaxLimit; limit++ {
+						if _, _, err := rm.Orders(ctx, u, OrderQuery{Limit: limit, SortBy: sortBy, Desc: desc}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+		}
+	}
+	read() // the statements and connections, prepared
+	rm.pages.mu.Lock()
+	rm.pages.users.Purge()
+	rm.pages.mu.Unlock()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	read()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if counted := int64(rm.pages.bytes); held > 2*counted || counted > firstPagesBudget {
+		t.Errorf("kept pages hold %d bytes and count %d (budget %d)", held, counted, firstPagesBudget)
+	}
+	runtime.KeepAlive(rm)
 }
