@@ -220,8 +220,9 @@ func appendStringOrNull(b []byte, s *string) []byte {
 // The order read model folds an order's events with the domain's own
 // state machine (domain.Order.Apply) and shows the result: the list can
 // never tell a different story from the ledger. Each order a batch touches
-// is folded in memory and written once, rendered, at the end of the batch
-// (see writeTx.flushOrders). A repeated order.placed keeps the first. An
+// is folded in memory and written once, rendered, at the end of the batch,
+// or for the projector when its transaction commits (see
+// writeTx.flushOrders, writeTx.atCommit). A repeated order.placed keeps the first. An
 // outcome for an order never placed changes nothing, but cannot be in the
 // log: an order's stream starts with order.placed by construction.
 
@@ -243,7 +244,10 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 		return err
 	}
 	c.events = append(c.events, timed{e, w.at})
-	c.apply(e, w.at)
+	if c.apply(e, w.at) && !c.announced {
+		c.announced = true
+		w.batch = append(w.batch, c)
+	}
 	return nil
 }
 
@@ -255,10 +259,10 @@ type timed struct {
 
 // apply folds e, recorded at, into the change's row: the domain's state
 // machine, but a repeated order.placed keeps the first.
-func (c *orderChange) apply(e domain.Event, at int64) {
+func (c *orderChange) apply(e domain.Event, at int64) (changed bool) {
 	_, placing := e.(domain.OrderPlaced)
 	if placing == (c.o.ID != "") {
-		return
+		return false
 	}
 	if placing {
 		c.placedAt = at
@@ -266,6 +270,7 @@ func (c *orderChange) apply(e domain.Event, at int64) {
 	d := c.o.domain()
 	d.Apply(e)
 	c.o, c.dirty, c.changedAt = orderView(&d), true, at
+	return true
 }
 
 // domain is the domain's order as far as the row shows it: enough for
@@ -315,6 +320,8 @@ type orderChange struct {
 	o      Order // ID empty while the order is not placed
 	stored bool  // the read model has a row for it
 	dirty  bool  // the batch changed it
+	// announced: in writeTx.batch, the changes the watches are told of.
+	announced bool
 	// unread: first met placed and not known, so its row was not looked
 	// for (an order's stream starts with its placement, so none is
 	// expected); should one be there after all, events, what the batch
@@ -426,6 +433,14 @@ func (w *writeTx) wrote(user string) {
 // written tells the folder's cache the rows the batch wrote and returns
 // them (see settle).
 func (w *writeTx) written() []Order {
+	if w.atCommit {
+		changed := make([]Order, len(w.batch))
+		for i, c := range w.batch {
+			changed[i], c.announced = c.o, false
+		}
+		w.batch = w.batch[:0]
+		return changed
+	}
 	changed := make([]Order, 0, len(w.touched))
 	w.settle(func(o Order) { changed = append(changed, o) })
 	return changed
@@ -448,6 +463,7 @@ func (w *writeTx) settle(each func(Order)) {
 	}
 	clear(w.orders)
 	w.touched = w.touched[:0]
+	w.batch = w.batch[:0]
 }
 
 // UnsettledOrder is an order still pending or waiting for a refund.

@@ -170,6 +170,7 @@ func (p *Projector) run(ctx context.Context) error {
 				if w, err = p.rm.folds.begin(ctx); err != nil {
 					return fmt.Errorf("projector: %w", err)
 				}
+				w.atCommit = true
 				due.Reset(commitEvery)
 			}
 			folded, err := w.fold(ctx, decode(b.events))
