@@ -100,6 +100,8 @@ func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err er
 		if err := w.flushOrders(); err != nil {
 			return false, err
 		}
+	} else if err := w.resolveUnread(); err != nil {
+		return false, err
 	}
 	return true, writeCheckpoint(w, last)
 }

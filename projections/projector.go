@@ -139,8 +139,9 @@ func (p *Projector) run(ctx context.Context) error {
 	defer func() {
 		if w != nil {
 			w.rollback()
-			// It holds rows of the batches lost: a Run again folds them
-			// again, and would take them for stored.
+			// The cache holds committed rows only (the transaction writes
+			// its orders at commit); emptied all the same, so that a Run
+			// again starts as a new process would.
 			p.rm.folds.recent.Purge()
 		}
 	}()
