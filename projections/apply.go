@@ -96,11 +96,7 @@ func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err er
 	if last <= done {
 		return false, nil
 	}
-	if !w.atCommit {
-		if err := w.flushOrders(); err != nil {
-			return false, err
-		}
-	} else if err := w.resolveUnread(); err != nil {
+	if err := w.flushOrders(); err != nil {
 		return false, err
 	}
 	return true, writeCheckpoint(w, last)
@@ -108,18 +104,10 @@ func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err er
 
 // commit commits the transaction.
 func (w *writeTx) commit(ctx context.Context) error {
-	if w.atCommit {
-		if err := w.flushOrders(); err != nil {
-			return err
-		}
-	}
 	if err := w.tx.Commit(); err != nil {
 		return err
 	}
 	w.tx.Done(ctx)
-	if w.atCommit {
-		w.settle(nil)
-	}
 	if w.f.pages != nil && len(w.users) > 0 {
 		w.f.pages.changed(w.users)
 		clear(w.users)
@@ -213,16 +201,9 @@ type writeTx struct {
 	tx  *sqlitex.Tx
 	f   *folder
 
-	orders  map[string]*orderChange // the orders the batch (atCommit: the transaction) folded, by id
+	orders  map[string]*orderChange // the orders the batch folded, by id
 	touched []string                // their ids, in the order first folded
-	// atCommit: the orders folded are written when the transaction
-	// commits, not after each batch (the projector's transactions span a
-	// few batches: an order placed in one and paid in the next is then
-	// inserted once, paid). batch holds the changes folded since
-	// written last told of them.
-	atCommit bool
-	batch    []*orderChange
-	users    map[string]struct{} // whose orders the transaction wrote, when f.pages is kept
+	users   map[string]struct{}     // whose orders the transaction wrote, when f.pages is kept
 
 	at int64 // when the event being folded was recorded (unix nanoseconds)
 }

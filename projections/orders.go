@@ -220,9 +220,8 @@ func appendStringOrNull(b []byte, s *string) []byte {
 // The order read model folds an order's events with the domain's own
 // state machine (domain.Order.Apply) and shows the result: the list can
 // never tell a different story from the ledger. Each order a batch touches
-// is folded in memory and written once, rendered, at the end of the batch,
-// or for the projector when its transaction commits (see
-// writeTx.flushOrders, writeTx.atCommit). A repeated order.placed keeps the first. An
+// is folded in memory and written once, rendered, at the end of the batch
+// (see writeTx.flushOrders). A repeated order.placed keeps the first. An
 // outcome for an order never placed changes nothing, but cannot be in the
 // log: an order's stream starts with order.placed by construction.
 
@@ -244,10 +243,7 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 		return err
 	}
 	c.events = append(c.events, timed{e, w.at})
-	if c.apply(e, w.at) && w.atCommit && !c.announced {
-		c.announced = true
-		w.batch = append(w.batch, c)
-	}
+	c.apply(e, w.at)
 	return nil
 }
 
@@ -259,10 +255,10 @@ type timed struct {
 
 // apply folds e, recorded at, into the change's row: the domain's state
 // machine, but a repeated order.placed keeps the first.
-func (c *orderChange) apply(e domain.Event, at int64) (changed bool) {
+func (c *orderChange) apply(e domain.Event, at int64) {
 	_, placing := e.(domain.OrderPlaced)
 	if placing == (c.o.ID != "") {
-		return false
+		return
 	}
 	if placing {
 		c.placedAt = at
@@ -270,7 +266,6 @@ func (c *orderChange) apply(e domain.Event, at int64) (changed bool) {
 	d := c.o.domain()
 	d.Apply(e)
 	c.o, c.dirty, c.changedAt = orderView(&d), true, at
-	return true
 }
 
 // domain is the domain's order as far as the row shows it: enough for
@@ -320,8 +315,6 @@ type orderChange struct {
 	o      Order // ID empty while the order is not placed
 	stored bool  // the read model has a row for it
 	dirty  bool  // the batch changed it
-	// announced: in writeTx.batch, the changes the watches are told of.
-	announced bool
 	// unread: first met placed and not known, so its row was not looked
 	// for (an order's stream starts with its placement, so none is
 	// expected); should one be there after all, events, what the batch
@@ -418,80 +411,6 @@ func (w *writeTx) flushOrders() error {
 	return nil
 }
 
-// resolveUnread looks, for the orders the batch placed that the folder
-// did not know (orderChange.unread), whether the read model has a row
-// after all (an order placed again): if so the batch's events are folded
-// again onto it now, so that the watches hear of the row that the commit
-// will write, not of the second placement. The projector's transaction
-// writes its orders only at commit (atCommit), too late for the watches.
-// One query looks for all of the batch's placements: one each cost a
-// tenth of an order's fold.
-func (w *writeTx) resolveUnread() error {
-	var ids []string
-	for _, c := range w.batch {
-		if c.unread {
-			ids = append(ids, c.o.ID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	found, err := w.storedOrders(ids)
-	if err != nil {
-		return err
-	}
-	keep := w.batch[:0]
-	for _, c := range w.batch {
-		if c.unread {
-			c.unread = false
-			if _, ok := found[c.o.ID]; ok {
-				redo := &orderChange{}
-				if err := w.readOrder(c.o.ID, redo); err != nil {
-					return err
-				}
-				for _, e := range c.events {
-					redo.apply(e.e, e.at)
-				}
-				redo.events, redo.announced = c.events, c.announced
-				*c = *redo
-				if !c.dirty { // placed again, nothing else: nothing to tell
-					c.announced = false
-					continue
-				}
-			}
-		}
-		keep = append(keep, c)
-	}
-	clear(w.batch[len(keep):])
-	w.batch = keep
-	return nil
-}
-
-// storedOrders returns which of ids the read model has a row for.
-func (w *writeTx) storedOrders(ids []string) (map[string]struct{}, error) {
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := w.tx.QueryContext(w.ctx, `SELECT id FROM orders WHERE id IN (SELECT value FROM json_each(?))`, string(list))
-	if err != nil {
-		return nil, fmt.Errorf("look for placed orders: %w", err)
-	}
-	defer rows.Close()
-	found := make(map[string]struct{})
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("look for placed orders: %w", err)
-		}
-		found[id] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look for placed orders: %w", err)
-	}
-	return found, nil
-}
-
 // wrote notes that the transaction writes an order of user's, for the
 // kept pages (firstPages) to drop at its commit.
 func (w *writeTx) wrote(user string) {
@@ -504,18 +423,9 @@ func (w *writeTx) wrote(user string) {
 	w.users[user] = struct{}{}
 }
 
-// written returns the orders the batch changed, as folded, for the
-// watches. Written per batch, it also tells the folder's cache the rows the
-// batch wrote (see settle); atCommit, the commit does.
+// written tells the folder's cache the rows the batch wrote and returns
+// them (see settle).
 func (w *writeTx) written() []Order {
-	if w.atCommit {
-		changed := make([]Order, len(w.batch))
-		for i, c := range w.batch {
-			changed[i], c.announced = c.o, false
-		}
-		w.batch = w.batch[:0]
-		return changed
-	}
 	changed := make([]Order, 0, len(w.touched))
 	w.settle(func(o Order) { changed = append(changed, o) })
 	return changed
@@ -538,7 +448,6 @@ func (w *writeTx) settle(each func(Order)) {
 	}
 	clear(w.orders)
 	w.touched = w.touched[:0]
-	w.batch = w.batch[:0]
 }
 
 // UnsettledOrder is an order still pending or waiting for a refund.

@@ -139,9 +139,8 @@ func (p *Projector) run(ctx context.Context) error {
 	defer func() {
 		if w != nil {
 			w.rollback()
-			// The cache holds committed rows only (the transaction writes
-			// its orders at commit); emptied all the same, so that a Run
-			// again starts as a new process would.
+			// It holds rows of the batches lost: a Run again folds them
+			// again, and would take them for stored.
 			p.rm.folds.recent.Purge()
 		}
 	}()
@@ -171,7 +170,6 @@ func (p *Projector) run(ctx context.Context) error {
 				if w, err = p.rm.folds.begin(ctx); err != nil {
 					return fmt.Errorf("projector: %w", err)
 				}
-				w.atCommit = true
 				due.Reset(commitEvery)
 			}
 			folded, err := w.fold(ctx, decode(b.events))

@@ -11,12 +11,13 @@ import (
 	"github.com/robotlabor/billing/projections"
 )
 
-// TestCommitFailureThenRestartLosesNothing: a commit that fails while
-// writing the transaction's orders (a trigger refuses one) stops the
+// TestAFailedWriteThenRestartLosesNothing: a write of the projector's
+// transaction that fails (a trigger refuses one of its orders) stops the
 // projector with the read models at their last commit; a projector run
-// again on the same read models (same folder, same cache) folds every
-// batch of the failed transaction again, and the rows equal a rebuild's.
-func TestCommitFailureThenRestartLosesNothing(t *testing.T) {
+// again on the same read models (same folder, same cache of rows) folds
+// every batch of the failed transaction again, and the rows equal a
+// rebuild's.
+func TestAFailedWriteThenRestartLosesNothing(t *testing.T) {
 	h := newHarness(t)
 	h.halt()
 	ctx := context.Background()
@@ -51,10 +52,10 @@ func TestCommitFailureThenRestartLosesNothing(t *testing.T) {
 		t.Fatal("Run with a refused insert: nil error")
 	}
 	if got, _ := rm.Checkpoint(ctx); got != before {
-		t.Fatalf("checkpoint %d after the failed commit, want %d", got, before)
+		t.Fatalf("checkpoint %d after the failed write, want %d", got, before)
 	}
 	if o, err := rm.Order(ctx, "user_1", string(a.OrderID)); err != nil || o.Status != "pending" {
-		t.Fatalf("a after the failed commit: %+v %v; want pending (its payment not committed)", o, err)
+		t.Fatalf("a after the failed write: %+v %v; want pending (its payment not committed)", o, err)
 	}
 	if _, err := raw.Exec(`DROP TRIGGER refuse`); err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestCommitFailureThenRestartLosesNothing(t *testing.T) {
 	if err := projections.Rebuild(ctx, h.store, fresh, nil); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, dump(t, h.path), dump(t, fresh), "read models after a failed commit and a restart, and a rebuild")
+	sameLines(t, dump(t, h.path), dump(t, fresh), "read models after a failed write and a restart, and a rebuild")
 }
 
 func refundOf(o domain.OrderPlaced) domain.Event {
