@@ -95,6 +95,19 @@ func (h *harness) halt() {
 	}
 }
 
+// readModels halts the harness's projector and opens its read models
+// for a test to run projectors on by hand; closed when the test ends.
+func (h *harness) readModels() *projections.ReadModels {
+	h.t.Helper()
+	h.halt()
+	rm, err := projections.Open(context.Background(), h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { rm.Close() })
+	return rm
+}
+
 // append records events, which must all belong to one stream, in one append
 // and returns the position of the last.
 func (h *harness) append(events ...domain.Event) eventstore.Position {

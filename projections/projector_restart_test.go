@@ -19,13 +19,8 @@ import (
 // rebuild's.
 func TestAFailedWriteThenRestartLosesNothing(t *testing.T) {
 	h := newHarness(t)
-	h.halt()
 	ctx := context.Background()
-	rm, err := projections.Open(ctx, h.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
+	rm := h.readModels()
 	a := placed("user_1", "key-a", 4900, t0)
 	first := projections.NewProjector(rm, h.store, nil)
 	stopFirst := runProjector(t, first)
@@ -47,7 +42,7 @@ func TestAFailedWriteThenRestartLosesNothing(t *testing.T) {
 	go func() { done <- p.Run(runCtx) }()
 	h.append(paid(a, t0))
 	h.append(bad)
-	err = <-done
+	err := <-done
 	if err == nil {
 		t.Fatal("Run with a refused insert: nil error")
 	}

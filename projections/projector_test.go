@@ -93,13 +93,8 @@ func TestSyncShowsWhatWasFolded(t *testing.T) {
 // loses none, and a reader that waited for a fold before it ran is woken.
 func TestProjectorRunAgainFoldsWhatItDidNotCommit(t *testing.T) {
 	h := newHarness(t)
-	h.halt()
 	ctx := context.Background()
-	rm, err := projections.Open(ctx, h.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
+	rm := h.readModels()
 	var orders []domain.OrderPlaced
 	p := projections.NewProjector(rm, h.store, nil)
 	stop := runProjector(t, p)
