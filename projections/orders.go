@@ -104,7 +104,7 @@ func (rm *ReadModels) Orders(ctx context.Context, userID string, q OrderQuery) (
 	if err != nil {
 		return nil, false, err
 	}
-	p := keep(items, hasMore)
+	p := newKeptPage(items, hasMore)
 	rm.pages.keep(userID, key, read, p)
 	return p.items, p.hasMore, nil
 }

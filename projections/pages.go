@@ -15,18 +15,19 @@ import (
 // can know when a page goes stale, so only read models opened with Open
 // keep pages.
 //
-// A page may be kept only if no commit changed its user's orders between
-// the moment its query began and the moment it is kept. Each commit takes
-// the next generation and marks its users with it, dropping their pages;
-// a query notes the generation before it starts, and its page is kept only
-// if its user's mark is not newer. A user the cache does not hold is
-// marked with the current generation when first kept, as if changed just
-// then: a page read across any commit is not kept, the safe side.
+// A page is kept only if no commit changed orders between the moment its
+// query began and the moment it is kept. Each such commit takes the next
+// generation, then drops its users' pages; a query notes the generation
+// before it starts, and its page is kept only if the generation is still
+// that one. A page read before a commit and kept before the commit took
+// its generation is dropped with the commit's users' pages. A commit of
+// other users' orders meanwhile keeps a page out too: the safe side, and
+// a query lasts microseconds.
 type firstPages struct {
 	gen atomic.Uint64 // commits that changed orders so far
 
 	mu    sync.Mutex
-	users *lru.LRU[string, *userPages]
+	users *lru.LRU[string, map[pageKey]keptPage]
 	bytes int // the kept pages' sizes
 }
 
@@ -34,7 +35,7 @@ type firstPages struct {
 // pages of 20 orders. The users least recently read go first.
 const firstPagesBudget = 8 << 20
 
-// firstPagesUsers bounds the users firstPages holds, pages or marks.
+// firstPagesUsers bounds the users firstPages holds pages of.
 const firstPagesUsers = 8192
 
 // pageKey is what besides its user tells a first page from another.
@@ -51,11 +52,11 @@ type keptPage struct {
 	hasMore bool
 }
 
-// keep copies a page to be kept: into a slice and one buffer of bodies of
-// exactly its size. A page as read holds buffers sized for a full page of
-// the limit asked for, which would be kept whole; and with no room left,
-// no caller's append can write into a kept page.
-func keep(items []RawOrder, hasMore bool) keptPage {
+// newKeptPage copies a page to be kept: into a slice and one buffer of
+// bodies of exactly its size. A page as read holds buffers sized for a
+// full page of the limit asked for, which would be kept whole; and with no
+// room left, no caller's append can write into a kept page.
+func newKeptPage(items []RawOrder, hasMore bool) keptPage {
 	n := 0
 	for _, o := range items {
 		n += len(o.JSON)
@@ -83,16 +84,9 @@ func (p keptPage) size() int {
 	return n
 }
 
-// userPages are a user's kept pages and the generation of the last commit
-// that changed the user's orders (or of when the user was first held).
-type userPages struct {
-	changed uint64
-	pages   map[pageKey]keptPage
-}
-
 func newFirstPages() *firstPages {
 	c := &firstPages{}
-	users, err := lru.NewLRU(firstPagesUsers, func(_ string, u *userPages) { c.forget(u) })
+	users, err := lru.NewLRU(firstPagesUsers, func(_ string, pages map[pageKey]keptPage) { c.forget(pages) })
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
@@ -107,31 +101,31 @@ func (c *firstPages) generation() uint64 { return c.gen.Load() }
 func (c *firstPages) get(user string, key pageKey) (keptPage, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	u, ok := c.users.Get(user)
+	pages, ok := c.users.Get(user)
 	if !ok {
 		return keptPage{}, false
 	}
-	p, ok := u.pages[key]
+	p, ok := pages[key]
 	return p, ok
 }
 
 // keep keeps user's page for key, read by a query that began at
-// generation read, unless a commit changed the user's orders since.
+// generation read, unless a commit changed orders since.
 func (c *firstPages) keep(user string, key pageKey, read uint64, p keptPage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	u, ok := c.users.Get(user)
-	if !ok {
-		u = &userPages{changed: c.gen.Load(), pages: make(map[pageKey]keptPage, 1)}
-		c.users.Add(user, u)
-	}
-	if read < u.changed {
+	if read != c.gen.Load() {
 		return
 	}
-	if old, ok := u.pages[key]; ok {
+	pages, ok := c.users.Get(user)
+	if !ok {
+		pages = make(map[pageKey]keptPage, 1)
+		c.users.Add(user, pages)
+	}
+	if old, ok := pages[key]; ok {
 		c.bytes -= old.size()
 	}
-	u.pages[key] = p
+	pages[key] = p
 	c.bytes += p.size()
 	for c.bytes > firstPagesBudget {
 		c.users.RemoveOldest() // forgets its pages
@@ -141,21 +135,17 @@ func (c *firstPages) keep(user string, key pageKey, read uint64, p keptPage) {
 // changed drops the pages of users whose orders a commit just changed.
 // Call it once the commit is done and before readers can learn of it.
 func (c *firstPages) changed(users map[string]struct{}) {
-	g := c.gen.Add(1)
+	c.gen.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for user := range users {
-		if u, ok := c.users.Peek(user); ok {
-			c.forget(u)
-			u.changed = g
-		}
+		c.users.Remove(user) // forgets its pages
 	}
 }
 
-// forget drops u's pages from the budget's count.
-func (c *firstPages) forget(u *userPages) {
-	for key, p := range u.pages {
+// forget drops pages from the budget's count.
+func (c *firstPages) forget(pages map[pageKey]keptPage) {
+	for _, p := range pages {
 		c.bytes -= p.size()
-		delete(u.pages, key)
 	}
 }
