@@ -68,7 +68,8 @@ func (c *Chained) Append(ctx context.Context, stream string, expected eventstore
 // chain returns events linked from revision first on, after the event
 // whose hash is prev, and the last one's hash.
 func chain(stream string, first uint64, prev string, events []eventstore.EventData) ([]eventstore.EventData, string, error) {
-	var h hasher
+	h := hashers.Get().(*hasher)
+	defer hashers.Put(h)
 	linked := make([]eventstore.EventData, len(events))
 	for i, e := range events {
 		rec := eventstore.RecordedEvent{ID: e.ID, Type: e.Type, Stream: stream, Revision: first + uint64(i), Data: e.Data, Metadata: e.Metadata}
@@ -84,6 +85,11 @@ func chain(stream string, first uint64, prev string, events []eventstore.EventDa
 	}
 	return linked, prev, nil
 }
+
+// hashers keep the appends' hashers, whose buffers and parser stacks
+// would otherwise grow afresh for every append: 12% of the bytes serve
+// allocated under load.
+var hashers = sync.Pool{New: func() any { return new(hasher) }}
 
 // predecessor returns the revision of the first event appended under
 // expected and the hash of the event before it.

@@ -146,7 +146,12 @@ func hexValue(v []byte) (string, error) {
 func linkedMetadata(rest []member, prev, hash string) []byte {
 	all := make([]member, 0, len(rest)+2)
 	all = append(all, rest...)
-	all = append(all, member{hashKey, appendString(nil, hash)}, member{prevHashKey, appendString(nil, prev)})
+	quoted := func(s string) []byte { return appendString(make([]byte, 0, len(s)+2), s) }
+	all = append(all, member{hashKey, quoted(hash)}, member{prevHashKey, quoted(prev)})
 	sortMembers(all)
-	return appendMembers(nil, all)
+	n := 2
+	for _, m := range all {
+		n += len(m.key) + len(m.value) + 4 // quotes, colon, comma
+	}
+	return appendMembers(make([]byte, 0, n), all)
 }
