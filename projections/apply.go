@@ -102,12 +102,19 @@ func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err er
 	return true, writeCheckpoint(w, last)
 }
 
-// commit commits the transaction.
+// commit writes the orders the transaction holds and commits it.
 func (w *writeTx) commit(ctx context.Context) error {
+	if err := w.writeHeld(); err != nil {
+		return err
+	}
 	if err := w.tx.Commit(); err != nil {
 		return err
 	}
 	w.tx.Done(ctx)
+	for _, o := range w.wroteHeld {
+		w.f.recent.Add(o.ID, o)
+	}
+	w.wroteHeld = nil
 	if w.f.pages != nil && len(w.users) > 0 {
 		w.f.pages.changed(w.users)
 		clear(w.users)
@@ -204,6 +211,18 @@ type writeTx struct {
 	orders  map[string]*orderChange // the orders the batch folded, by id
 	touched []string                // their ids, in the order first folded
 	users   map[string]struct{}     // whose orders the transaction wrote, when f.pages is kept
+
+	// hold: the transaction spans batches (the projector's, up to
+	// commitEvery), and a new order a batch leaves pending is held in
+	// memory instead of written: most are paid a few milliseconds later,
+	// in a later batch of the same transaction, which then writes them
+	// once, paid, instead of an insert and an update. The commit writes
+	// those still held. The watches hear of every batch's changes all the
+	// same, held or not.
+	hold      bool
+	held      map[string]*orderChange // by id
+	heldIDs   []string                // in the order held, for writeHeld
+	wroteHeld []Order                 // written by writeHeld, cached once committed
 
 	at int64 // when the event being folded was recorded (unix nanoseconds)
 }

@@ -221,7 +221,9 @@ func appendStringOrNull(b []byte, s *string) []byte {
 // state machine (domain.Order.Apply) and shows the result: the list can
 // never tell a different story from the ledger. Each order a batch touches
 // is folded in memory and written once, rendered, at the end of the batch
-// (see writeTx.flushOrders). A repeated order.placed keeps the first. An
+// (see writeTx.flushOrders), or, for a new order the projector's batch
+// leaves pending, when a later batch settles it or the transaction commits
+// (writeTx.hold). A repeated order.placed keeps the first. An
 // outcome for an order never placed changes nothing, but cannot be in the
 // log: an order's stream starts with order.placed by construction.
 
@@ -325,15 +327,41 @@ type orderChange struct {
 	// recorded: as-of reads (asof.go) tell by them which rows they can
 	// show as they are.
 	placedAt, changedAt int64
+	// held: in writeTx.held, its row not written yet. unwritten: held
+	// by an earlier batch of the transaction, its row still to be written
+	// (dirty is this batch's changes, what the watches hear of).
+	held, unwritten bool
 }
 
-// order returns the batch's change of order id, starting from the row as
-// last committed: from the folder's cache of recent rows, or read, except
-// for a placement (see orderChange.unread).
+// order returns the batch's change of order id: the one an earlier batch
+// of the transaction held, or one starting from the row as last committed
+// (see start).
 func (w *writeTx) order(id string, placing bool) (*orderChange, error) {
 	if c, ok := w.orders[id]; ok {
 		return c, nil
 	}
+	c, ok := w.held[id]
+	if ok {
+		delete(w.held, id)
+		c.held, c.unwritten, c.dirty = false, true, false
+	} else {
+		var err error
+		if c, err = w.start(id, placing); err != nil {
+			return nil, err
+		}
+	}
+	if w.orders == nil {
+		w.orders = make(map[string]*orderChange)
+	}
+	w.orders[id] = c
+	w.touched = append(w.touched, id)
+	return c, nil
+}
+
+// start returns a change of order id starting from the row as last
+// committed: from the folder's cache of recent rows, or read, except for a
+// placement (see orderChange.unread).
+func (w *writeTx) start(id string, placing bool) (*orderChange, error) {
 	c := &orderChange{}
 	if o, ok := w.f.recent.Get(id); ok {
 		c.o, c.stored = o, true
@@ -342,11 +370,6 @@ func (w *writeTx) order(id string, placing bool) (*orderChange, error) {
 	} else if err := w.readOrder(id, c); err != nil {
 		return nil, err
 	}
-	if w.orders == nil {
-		w.orders = make(map[string]*orderChange)
-	}
-	w.orders[id] = c
-	w.touched = append(w.touched, id)
 	return c, nil
 }
 
@@ -363,51 +386,152 @@ func (w *writeTx) readOrder(id string, c *orderChange) error {
 }
 
 // flushOrders writes every order the batch changed, once, in the order
-// the batch first touched them.
+// the batch first touched them, but for those it holds (writeTx.hold).
 func (w *writeTx) flushOrders() error {
-	var body []byte
-	for _, id := range w.touched {
-		c := w.orders[id]
-		if !c.dirty {
-			continue
-		}
-		o := &c.o
-		body = o.appendJSON(body[:0])
-		if !c.stored {
-			w.wrote(o.UserID)
-			res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-				o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
-			if err != nil {
-				return fmt.Errorf("write order %s: %w", o.ID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("write order %s: %w", o.ID, err)
-			}
-			if n == 1 {
-				c.stored = true
-				continue
-			}
-			// Placed again: fold the batch's events onto the first row.
-			redo := &orderChange{}
-			if err := w.readOrder(id, redo); err != nil {
-				return err
-			}
-			for _, e := range c.events {
-				redo.apply(e.e, e.at)
-			}
-			*c = *redo
-			if !c.dirty {
-				continue
-			}
-			body = o.appendJSON(body[:0])
-		}
-		w.wrote(o.UserID)
-		if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
-			return fmt.Errorf("write order %s: %w", o.ID, err)
+	if w.hold {
+		if err := w.holdPending(); err != nil {
+			return err
 		}
 	}
+	var body []byte
+	var err error
+	for _, id := range w.touched {
+		if c := w.orders[id]; (c.dirty || c.unwritten) && !c.held {
+			if body, err = w.writeOrder(c, body); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeOrder writes the row of c, rendered into body's space (returned
+// for the next).
+func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
+	c.unwritten = false
+	o := &c.o
+	body = o.appendJSON(body[:0])
+	if !c.stored {
+		w.wrote(o.UserID)
+		res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
+		if err != nil {
+			return body, fmt.Errorf("write order %s: %w", o.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return body, fmt.Errorf("write order %s: %w", o.ID, err)
+		}
+		if n == 1 {
+			c.stored = true
+			return body, nil
+		}
+		// Placed again: fold the batch's events onto the first row.
+		redo := &orderChange{}
+		if err := w.readOrder(o.ID, redo); err != nil {
+			return body, err
+		}
+		for _, e := range c.events {
+			redo.apply(e.e, e.at)
+		}
+		*c = *redo
+		if !c.dirty {
+			return body, nil
+		}
+		body = o.appendJSON(body[:0])
+	}
+	w.wrote(o.UserID)
+	if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
+		return body, fmt.Errorf("write order %s: %w", o.ID, err)
+	}
+	return body, nil
+}
+
+// holdPending holds, instead of writing, the new orders the batch leaves
+// pending (see writeTx.hold). A placement the folder did not know
+// (orderChange.unread) is held only once the read model is known to have
+// no row for it: should it have one (an order placed again), the batch
+// writes it now and folds its events onto that row, before the watches
+// hear of it. One query looks for all of the batch's.
+func (w *writeTx) holdPending() error {
+	holdable := func(c *orderChange) bool {
+		return (c.dirty || c.unwritten) && !c.stored && c.o.Status == string(domain.OrderStatusPending)
+	}
+	var unread []string
+	for _, id := range w.touched {
+		if c := w.orders[id]; holdable(c) && c.unread {
+			unread = append(unread, id)
+		}
+	}
+	found, err := w.storedOrders(unread)
+	if err != nil {
+		return err
+	}
+	for _, id := range w.touched {
+		c := w.orders[id]
+		if !holdable(c) {
+			continue
+		}
+		if _, ok := found[id]; ok {
+			continue
+		}
+		c.unread, c.held = false, true
+		if w.held == nil {
+			w.held = make(map[string]*orderChange)
+		}
+		w.held[id] = c
+		w.heldIDs = append(w.heldIDs, id)
+	}
+	return nil
+}
+
+// storedOrders returns which of ids the read model has a row for.
+func (w *writeTx) storedOrders(ids []string) (map[string]struct{}, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT id FROM orders WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("look for placed orders: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[string]struct{})
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("look for placed orders: %w", err)
+		}
+		found[id] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look for placed orders: %w", err)
+	}
+	return found, nil
+}
+
+// writeHeld writes the orders the transaction still holds, once each, in
+// the order they were first held.
+func (w *writeTx) writeHeld() error {
+	var body []byte
+	var err error
+	for _, id := range w.heldIDs {
+		c, ok := w.held[id]
+		if !ok {
+			continue // taken up again by a later batch, or written already
+		}
+		delete(w.held, id)
+		c.held = false
+		if body, err = w.writeOrder(c, body); err != nil {
+			return err
+		}
+		w.wroteHeld = append(w.wroteHeld, c.o)
+	}
+	w.heldIDs = w.heldIDs[:0]
 	return nil
 }
 
@@ -440,7 +564,9 @@ func (w *writeTx) written() []Order {
 func (w *writeTx) settle(each func(Order)) {
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {
-			w.f.recent.Add(id, c.o)
+			if !c.held { // a held order is cached once written
+				w.f.recent.Add(id, c.o)
+			}
 			if each != nil {
 				each(c.o)
 			}

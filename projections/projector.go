@@ -134,6 +134,9 @@ func (p *Projector) run(ctx context.Context) error {
 		ahead bool                     // w folded a batch: its commit moves Position
 		last  eventstore.RecordedEvent // the last event folded
 		due   = time.NewTimer(commitEvery)
+		// readersWaited: the last commit was made for readers (a waiter
+		// or a poke), not by the timer.
+		readersWaited bool
 	)
 	due.Stop()
 	defer func() {
@@ -170,6 +173,10 @@ func (p *Projector) run(ctx context.Context) error {
 				if w, err = p.rm.folds.begin(ctx); err != nil {
 					return fmt.Errorf("projector: %w", err)
 				}
+				// Holding pending orders (writeTx.hold) moves their writes
+				// onto the commit, which readers wait for: only while none
+				// made the last one.
+				w.hold = !readersWaited
 				due.Reset(commitEvery)
 			}
 			folded, err := w.fold(ctx, decode(b.events))
@@ -189,16 +196,19 @@ func (p *Projector) run(ctx context.Context) error {
 				if err := commit(); err != nil {
 					return err
 				}
+				readersWaited = true
 			}
 		case <-timeout:
 			if err := commit(); err != nil {
 				return err
 			}
+			readersWaited = false
 		case <-p.poke:
 			if w != nil {
 				if err := commit(); err != nil {
 					return err
 				}
+				readersWaited = true
 			}
 		case <-ctx.Done():
 			return nil
