@@ -196,7 +196,7 @@ func applyEvent(w *writeTx, ev event) error {
 	if ev.err != nil {
 		return ev.err
 	}
-	w.at = nanos(ev.rec.RecordedAt)
+	w.at, w.stream, w.revision = nanos(ev.rec.RecordedAt), ev.rec.Stream, ev.rec.Revision
 	return fold(w, ev.e)
 }
 
@@ -224,7 +224,11 @@ type writeTx struct {
 	heldIDs   []string                // in the order held, for writeHeld
 	wroteHeld []Order                 // written by writeHeld, cached once committed
 
-	at int64 // when the event being folded was recorded (unix nanoseconds)
+	// The event being folded: when it was recorded (unix nanoseconds),
+	// its stream and its revision there.
+	at       int64
+	stream   string
+	revision uint64
 }
 
 func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {

@@ -76,10 +76,13 @@ type step struct {
 func randomLog(rng *rand.Rand, n int, placeAgain bool) []event {
 	var log []event
 	var pos eventstore.Position
+	revisions := make(map[string]uint64) // the next of each stream
 	add := func(e domain.Event) {
 		pos++
-		log = append(log, event{rec: eventstore.RecordedEvent{Type: e.EventType(), Position: pos,
-			RecordedAt: t0.Add(time.Duration(pos) * time.Millisecond)}, e: e})
+		stream := e.(interface{ StreamID() string }).StreamID()
+		log = append(log, event{rec: eventstore.RecordedEvent{Type: e.EventType(), Stream: stream, Revision: revisions[stream],
+			Position: pos, RecordedAt: t0.Add(time.Duration(pos) * time.Millisecond)}, e: e})
+		revisions[stream]++
 	}
 	type st struct {
 		p      domain.OrderPlaced

@@ -241,7 +241,10 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 	}
 	_, placing := e.(domain.OrderPlaced)
 	ref := oe.Ref()
-	c, err := w.order(ref.UserID, string(ref.OrderID), placing)
+	// The first event of the order's stream: no event, and so no row, of
+	// the order can come before it.
+	first := placing && w.revision == 0 && w.stream == ref.StreamID()
+	c, err := w.order(ref.UserID, string(ref.OrderID), placing, first)
 	if err != nil {
 		return err
 	}
@@ -321,7 +324,8 @@ type orderChange struct {
 	// unread: first met placed and not known, so its row was not looked
 	// for (an order's stream starts with its placement, so none is
 	// expected); should one be there after all, events, what the batch
-	// folded, are folded again onto it.
+	// folded, are folded again onto it. Not for a placement that is its
+	// stream's first event: the read model cannot have a row for it.
 	unread bool
 	events []timed
 	// When the events that placed it and that last changed it were
@@ -337,7 +341,7 @@ type orderChange struct {
 // order returns the batch's change of order id: the one an earlier batch
 // of the transaction held, or one starting from the row as last committed
 // (see start).
-func (w *writeTx) order(user, id string, placing bool) (*orderChange, error) {
+func (w *writeTx) order(user, id string, placing, first bool) (*orderChange, error) {
 	if c, ok := w.orders[id]; ok {
 		return c, nil
 	}
@@ -347,7 +351,7 @@ func (w *writeTx) order(user, id string, placing bool) (*orderChange, error) {
 		c.held, c.unwritten, c.dirty = false, true, false
 	} else {
 		var err error
-		if c, err = w.start(user, id, placing); err != nil {
+		if c, err = w.start(user, id, placing, first); err != nil {
 			return nil, err
 		}
 	}
@@ -362,12 +366,12 @@ func (w *writeTx) order(user, id string, placing bool) (*orderChange, error) {
 // start returns a change of order id starting from the row as last
 // committed: from the folder's cache of recent rows, or read, except for a
 // placement (see orderChange.unread).
-func (w *writeTx) start(user, id string, placing bool) (*orderChange, error) {
+func (w *writeTx) start(user, id string, placing, first bool) (*orderChange, error) {
 	c := &orderChange{}
 	if o, ok := w.f.recent.Get(id); ok {
 		c.o, c.stored = o, true
 	} else if placing {
-		c.unread = true
+		c.unread = !first
 	} else if err := w.readOrder(user, id, c); err != nil {
 		return nil, err
 	}
