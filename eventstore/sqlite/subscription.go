@@ -40,6 +40,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 			timer.Stop()
 		}
 	}()
+	polled := false // the poll interval passed: look in the file
 	for {
 		// Take the wake-up channel before reading: a commit that lands
 		// after the read closes it, so no append is slept through.
@@ -51,7 +52,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 			return nil, eventstore.ErrClosed
 		default:
 		}
-		evs, err := sub.store.readAfter(ctx, sub.pos, subscriptionBatch)
+		evs, err := sub.store.readAfter(ctx, sub.pos, subscriptionBatch, polled)
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +67,9 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 		}
 		select {
 		case <-changed:
+			polled = false
 		case <-timer.C:
+			polled = true
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-sub.closed:
@@ -78,11 +81,20 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.RecordedEvent, 
 }
 
 // readAfter is ReadAll served, when it can be, from the tail of this
-// process's commits.
-func (s *Store) readAfter(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+// process's commits. A subscriber that has everything up to this process's
+// last commit finds nothing, without a read, unless polled: another
+// process's commits after it are looked for in the file at the poll
+// interval, as an idle subscription's are, or with this process's next
+// commit, whose position then does not follow from (tail.after). Under
+// load every subscriber catches up between two commits, and the empty read
+// it made each time was 2% of the service's CPU.
+func (s *Store) readAfter(ctx context.Context, from eventstore.Position, max int, polled bool) ([]eventstore.RecordedEvent, error) {
 	if s.tail != nil {
 		if evs := s.tail.after(from, max); evs != nil {
 			return evs, nil
+		}
+		if !polled && s.tail.endsAt(from) {
+			return nil, nil
 		}
 	}
 	return s.ReadAll(ctx, from, max)

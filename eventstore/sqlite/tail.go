@@ -102,6 +102,13 @@ func (t *tail) after(from eventstore.Position, max int) []eventstore.RecordedEve
 	return out
 }
 
+// endsAt reports whether the newest event the tail holds is at position p.
+func (t *tail) endsAt(p eventstore.Position) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.n > 0 && t.ring[(t.head-1+len(t.ring))%len(t.ring)].Position == p
+}
+
 // carve copies b to the end of buf and returns the copy, capped so that
 // appending to it cannot reach the next one, and buf grown by it. nil
 // stays nil.

@@ -26,8 +26,18 @@ func TestTailServesOnlyWhatFollowsWithoutAGap(t *testing.T) {
 		}
 		return ps
 	}
+	if tl.endsAt(0) {
+		t.Error("an empty tail ends at 0: a subscriber would never read the file")
+	}
 	tl.add(at(1, 2))
 	tl.add(at(5, 6, 7)) // 3 and 4 are another process's; 1 is forgotten
+	// Only a subscriber at the newest event has everything this process
+	// committed (readAfter then leaves the file to the poll).
+	for p, want := range map[eventstore.Position]bool{2: false, 4: false, 6: false, 7: true, 8: false} {
+		if got := tl.endsAt(p); got != want {
+			t.Errorf("endsAt(%d) = %v, want %v", p, got, want)
+		}
+	}
 	for _, c := range []struct {
 		from eventstore.Position
 		max  int
