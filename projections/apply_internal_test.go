@@ -34,6 +34,22 @@ func recorded(t *testing.T, pos eventstore.Position, e domain.Event) eventstore.
 	return eventstore.RecordedEvent{Type: e.EventType(), Position: pos, Data: data}
 }
 
+// placedAgain folds into rm, at position 1, the placement of ord_1 (4900,
+// pm_1), and returns its ref and a second placement of the same order with
+// another body (100, pm_2), which the log cannot hold but the read models
+// defend against.
+func placedAgain(t *testing.T, rm *ReadModels) (domain.OrderRef, domain.OrderPlaced) {
+	t.Helper()
+	ref := domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"}
+	first := domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", PlacedAt: t0}
+	if err := rm.folds.applyBatch(context.Background(), decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
+		t.Fatal(err)
+	}
+	again := first
+	again.Amount, again.PaymentMethodID, again.PlacedAt = 100, "pm_2", t0.Add(time.Hour)
+	return ref, again
+}
+
 // TestBatchDeliveredAgainAppliesOnce: the checkpoint, not the rows, says
 // what was applied: events at or below it are skipped, even when applying
 // them again would change a row.
@@ -74,13 +90,7 @@ func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
 func TestOrderPlacedAgainKeepsTheFirst(t *testing.T) {
 	rm := openTest(t)
 	ctx := context.Background()
-	ref := domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"}
-	first := domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", PlacedAt: t0}
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
-		t.Fatal(err)
-	}
-	again := first
-	again.Amount, again.PaymentMethodID, again.PlacedAt = 100, "pm_2", t0.Add(time.Hour)
+	ref, again := placedAgain(t, rm)
 	batch := []eventstore.RecordedEvent{recorded(t, 2, again), recorded(t, 3, domain.OrderPaid{OrderRef: ref, PaidAt: t0})}
 	forgetful := newFolder(rm.writer)
 	defer forgetful.Close()

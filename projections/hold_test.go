@@ -248,13 +248,7 @@ func checkUnsettled(t *testing.T, rm *ReadModels) {
 func TestHoldingWatchOfAnOrderPlacedAgain(t *testing.T) {
 	ctx := context.Background()
 	rm := openTest(t)
-	ref := domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"}
-	first := domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", PlacedAt: t0}
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{recorded(t, 1, first)})); err != nil {
-		t.Fatal(err)
-	}
-	again := first
-	again.Amount, again.PaymentMethodID, again.PlacedAt = 100, "pm_2", t0.Add(time.Hour)
+	ref, again := placedAgain(t, rm)
 
 	f := newFolder(rm.writer) // a restarted process: nothing cached
 	defer f.Close()
