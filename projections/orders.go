@@ -244,7 +244,7 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 	// The first event of the order's stream: no event, and so no row, of
 	// the order can come before it.
 	first := placing && w.revision == 0 && w.stream == ref.StreamID()
-	c, err := w.order(ref.UserID, string(ref.OrderID), placing, first)
+	c, err := w.order(string(ref.OrderID), placing, first)
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ type orderChange struct {
 // order returns the batch's change of order id: the one an earlier batch
 // of the transaction held, or one starting from the row as last committed
 // (see start).
-func (w *writeTx) order(user, id string, placing, first bool) (*orderChange, error) {
+func (w *writeTx) order(id string, placing, first bool) (*orderChange, error) {
 	if c, ok := w.orders[id]; ok {
 		return c, nil
 	}
@@ -351,7 +351,7 @@ func (w *writeTx) order(user, id string, placing, first bool) (*orderChange, err
 		c.held, c.unwritten, c.dirty = false, true, false
 	} else {
 		var err error
-		if c, err = w.start(user, id, placing, first); err != nil {
+		if c, err = w.start(id, placing, first); err != nil {
 			return nil, err
 		}
 	}
@@ -366,21 +366,21 @@ func (w *writeTx) order(user, id string, placing, first bool) (*orderChange, err
 // start returns a change of order id starting from the row as last
 // committed: from the folder's cache of recent rows, or read, except for a
 // placement (see orderChange.unread).
-func (w *writeTx) start(user, id string, placing, first bool) (*orderChange, error) {
+func (w *writeTx) start(id string, placing, first bool) (*orderChange, error) {
 	c := &orderChange{}
 	if o, ok := w.f.recent.Get(id); ok {
 		c.o, c.stored = o, true
 	} else if placing {
 		c.unread = !first
-	} else if err := w.readOrder(user, id, c); err != nil {
+	} else if err := w.readOrder(id, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// readOrder starts c from the row of user's order id, if it has one.
-func (w *writeTx) readOrder(user, id string, c *orderChange) error {
-	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE user_id = ? AND id = ?`, user, id))
+// readOrder starts c from the order's row, if it has one.
+func (w *writeTx) readOrder(id string, c *orderChange) error {
+	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
 	switch {
 	case err == nil:
 		c.o, c.stored = o, true
@@ -419,7 +419,7 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 	if !c.stored {
 		w.wrote(o.UserID)
 		res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, id) DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
 		if err != nil {
 			return body, fmt.Errorf("write order %s: %w", o.ID, err)
@@ -434,7 +434,7 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 		}
 		// Placed again: fold the batch's events onto the first row.
 		redo := &orderChange{}
-		if err := w.readOrder(o.UserID, o.ID, redo); err != nil {
+		if err := w.readOrder(o.ID, redo); err != nil {
 			return body, err
 		}
 		for _, e := range c.events {
@@ -447,8 +447,7 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 		body = o.appendJSON(body[:0])
 	}
 	w.wrote(o.UserID)
-	if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE user_id = ? AND id = ?`,
-		o.Status, body, c.changedAt, o.UserID, o.ID); err != nil {
+	if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
 		return body, fmt.Errorf("write order %s: %w", o.ID, err)
 	}
 	return body, nil
@@ -464,10 +463,10 @@ func (w *writeTx) holdPending() error {
 	holdable := func(c *orderChange) bool {
 		return (c.dirty || c.unwritten) && !c.stored && c.o.Status == string(domain.OrderStatusPending)
 	}
-	var unread [][2]string // user, id
+	var unread []string
 	for _, id := range w.touched {
 		if c := w.orders[id]; holdable(c) && c.unread {
-			unread = append(unread, [2]string{c.o.UserID, id})
+			unread = append(unread, id)
 		}
 	}
 	found, err := w.storedOrders(unread)
@@ -492,18 +491,16 @@ func (w *writeTx) holdPending() error {
 	return nil
 }
 
-// storedOrders returns the ids of the orders, each a user's and an id,
-// that the read model has a row for.
-func (w *writeTx) storedOrders(orders [][2]string) (map[string]struct{}, error) {
-	if len(orders) == 0 {
+// storedOrders returns which of ids the read model has a row for.
+func (w *writeTx) storedOrders(ids []string) (map[string]struct{}, error) {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	list, err := json.Marshal(orders)
+	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := w.tx.QueryContext(w.ctx, `SELECT o.id FROM json_each(?) AS j
-		JOIN orders AS o ON o.user_id = j.value ->> 0 AND o.id = j.value ->> 1`, string(list))
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT id FROM orders WHERE id IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("look for placed orders: %w", err)
 	}

@@ -148,17 +148,6 @@ DELETE FROM payment_methods;
 DELETE FROM subscriptions;
 DELETE FROM checkpoint;
 `,
-	// An order is found by its user and id, as every read and every fold
-	// of its events knows both: a new order's entry then lands among its
-	// user's, whose pages the commits of an active user keep dirtying,
-	// instead of at a random place of an index over every order (ids are
-	// derived from idempotency keys), a page to read and write again per
-	// order once the history outgrows the page cache. An id stays unique:
-	// it is derived from its user and key. No fold again: the rows stay.
-	7: `
-DROP INDEX orders_by_id;
-CREATE UNIQUE INDEX orders_by_user_id ON orders (user_id, id);
-`,
 }
 
 // checkSchema refuses, without changing anything, read models that this
