@@ -53,7 +53,11 @@ type Projector struct {
 // ms an order placed in one commit was often paid in the next, and the
 // leaves of its id and amount indexes, random pages, were written twice:
 // at 50 ms an order cost 5% less CPU under load (100 ms, no less again).
-const commitEvery = 50 * time.Millisecond
+// Once the transaction held pending orders until they settle (writeTx.hold),
+// a commit writes those still pending and the pages the orders it settled
+// dirtied since the last: at 100 ms an order cost 3% less CPU again than
+// at 50 (eight pairs), reads after writes as fast (they commit at once).
+const commitEvery = 100 * time.Millisecond
 
 // NewProjector returns a projector that folds store's log into rm, which
 // must have been opened with Open. A nil log discards its messages.
