@@ -332,10 +332,10 @@ type orderChange struct {
 	// recorded: as-of reads (asof.go) tell by them which rows they can
 	// show as they are.
 	placedAt, changedAt int64
-	// held: in writeTx.held, its row not written yet. unwritten: held
-	// by an earlier batch of the transaction, its row still to be written
-	// (dirty is this batch's changes, what the watches hear of).
-	held, unwritten bool
+	// unwritten: held by an earlier batch of the transaction
+	// (writeTx.held), its row still to be written (dirty is this batch's
+	// changes, what the watches hear of).
+	unwritten bool
 }
 
 // order returns the batch's change of order id: the one an earlier batch
@@ -348,7 +348,7 @@ func (w *writeTx) order(id string, placing, first bool) (*orderChange, error) {
 	c, ok := w.held[id]
 	if ok {
 		delete(w.held, id)
-		c.held, c.unwritten, c.dirty = false, true, false
+		c.unwritten, c.dirty = true, false
 	} else {
 		var err error
 		if c, err = w.start(id, placing, first); err != nil {
@@ -401,7 +401,7 @@ func (w *writeTx) flushOrders() error {
 	var body []byte
 	var err error
 	for _, id := range w.touched {
-		if c := w.orders[id]; (c.dirty || c.unwritten) && !c.held {
+		if c := w.orders[id]; (c.dirty || c.unwritten) && !w.holds(id) {
 			if body, err = w.writeOrder(c, body); err != nil {
 				return err
 			}
@@ -481,7 +481,7 @@ func (w *writeTx) holdPending() error {
 		if _, ok := found[id]; ok {
 			continue
 		}
-		c.unread, c.held = false, true
+		c.unread = false
 		if w.held == nil {
 			w.held = make(map[string]*orderChange)
 		}
@@ -489,6 +489,12 @@ func (w *writeTx) holdPending() error {
 		w.heldIDs = append(w.heldIDs, id)
 	}
 	return nil
+}
+
+// holds reports whether the transaction holds order id, unwritten.
+func (w *writeTx) holds(id string) bool {
+	_, ok := w.held[id]
+	return ok
 }
 
 // storedOrders returns which of ids the read model has a row for.
@@ -530,7 +536,6 @@ func (w *writeTx) writeHeld() error {
 			continue // taken up again by a later batch, or written already
 		}
 		delete(w.held, id)
-		c.held = false
 		if body, err = w.writeOrder(c, body); err != nil {
 			return err
 		}
@@ -569,7 +574,7 @@ func (w *writeTx) written() []Order {
 func (w *writeTx) settle(each func(Order)) {
 	for _, id := range w.touched {
 		if c := w.orders[id]; c.dirty {
-			if !c.held { // a held order is cached once written
+			if !w.holds(id) { // a held order is cached once written
 				w.f.recent.Add(id, c.o)
 			}
 			if each != nil {
