@@ -101,17 +101,15 @@ func (p chargeParams) validate() error {
 
 // charge decides a charge by its card and records it (within tx).
 func (s *Sandbox) charge(ctx context.Context, tx *sqlitex.Tx, p chargeParams) (chargeRecord, error) {
-	var declineCode string
-	var expMonth, expYear int
-	err := tx.QueryRowContext(ctx, `SELECT decline_code, exp_month, exp_year FROM payment_methods WHERE id = ? AND customer_id = ?`,
-		p.paymentMethodID, p.customerID).Scan(&declineCode, &expMonth, &expYear)
-	if errors.Is(err, sql.ErrNoRows) {
+	pm, err := s.savedCard(ctx, tx, p.paymentMethodID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && pm.customerID != p.customerID) {
 		return failed(CodePaymentMethodNotFound), nil
 	} else if err != nil {
 		return chargeRecord{}, err
 	}
 	now := s.now()
-	if expired(expMonth, expYear, now) {
+	declineCode := pm.declineCode
+	if expired(pm.expMonth, pm.expYear, now) {
 		declineCode = payments.CodeExpiredCard
 	}
 	rec := chargeRecord{Status: string(payments.Succeeded)}
@@ -124,6 +122,31 @@ func (s *Sandbox) charge(ctx context.Context, tx *sqlitex.Tx, p chargeParams) (c
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.PaymentID, p.customerID, p.paymentMethodID, p.amount, p.currency, p.orderID, rec.Status, rec.FailureCode, unixNano(now))
 	return rec, err
+}
+
+// savedCard is what a charge needs of a saved card; sql.ErrNoRows for an
+// unknown id. A saved card never changes: no statement updates or deletes
+// a payment_methods row, and completeSetup commits each in a transaction of
+// its own, never in a batch that a charge's failure could roll back. So a
+// card once read is kept in s.cards, which spares each charge a lookup.
+func (s *Sandbox) savedCard(ctx context.Context, tx *sqlitex.Tx, id string) (savedCard, error) {
+	if pm, ok := s.cards.Get(id); ok {
+		return pm, nil
+	}
+	pm := savedCard{}
+	err := tx.QueryRowContext(ctx, `SELECT customer_id, decline_code, exp_month, exp_year FROM payment_methods WHERE id = ?`, id).
+		Scan(&pm.customerID, &pm.declineCode, &pm.expMonth, &pm.expYear)
+	if err != nil {
+		return savedCard{}, err
+	}
+	s.cards.Add(id, pm)
+	return pm, nil
+}
+
+type savedCard struct {
+	customerID        string
+	declineCode       string // "" when charges succeed
+	expMonth, expYear int
 }
 
 func failed(code string) chargeRecord {

@@ -95,6 +95,8 @@ func TestChargeOnAnotherCustomersOrUnknownCardFails(t *testing.T) {
 	for _, tt := range []struct{ name, customer, pm string }{
 		{"another customer's card", other, pm},
 		{"unknown card", owner, "pm_sbx_UNKNOWN"},
+		// The owner's charge below has the sandbox keep the card in memory.
+		{"another customer's card, known to the sandbox", other, pm},
 	} {
 		got, err := e.charge(tt.customer, tt.pm, e.key(), 4900)
 		if err != nil {
@@ -102,6 +104,9 @@ func TestChargeOnAnotherCustomersOrUnknownCardFails(t *testing.T) {
 		}
 		if got.Status != payments.Failed || got.FailureCode != CodePaymentMethodNotFound || got.ProviderPaymentID != "" {
 			t.Errorf("%s: %+v, want Failed %s without a payment", tt.name, got, CodePaymentMethodNotFound)
+		}
+		if got, err := e.charge(owner, pm, e.key(), 4900); err != nil || got.Status != payments.Succeeded {
+			t.Fatalf("the owner's charge: %+v, %v", got, err)
 		}
 	}
 }

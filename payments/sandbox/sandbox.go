@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/robotlabor/billing/internal/sqlitex"
 	"github.com/robotlabor/billing/payments"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
@@ -58,6 +59,8 @@ const (
 	defaultSessionTTL    = 24 * time.Hour
 	defaultRetryInterval = time.Second
 	maxRetryInterval     = time.Minute
+	// cachedCards bounds the saved cards kept in memory for charges.
+	cachedCards = 10000
 	// deliveryTimeout bounds one OnSetupCompleted call made by the page.
 	deliveryTimeout = 10 * time.Second
 )
@@ -99,6 +102,7 @@ type Sandbox struct {
 	cfg    Config
 	db     *sql.DB
 	writes *sqlitex.Batch // the provider calls' writes, group-committed
+	cards  *lru.Cache[string, savedCard]
 	page   *template.Template
 
 	mu       sync.Mutex
@@ -129,6 +133,11 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 		db.Close() //nolint:errcheck // reporting the migration's error
 		return nil, fmt.Errorf("open sandbox %s: %w", cfg.Path, err)
 	}
+	cards, err := lru.New[string, savedCard](cachedCards)
+	if err != nil {
+		db.Close() //nolint:errcheck // reporting the cache's error
+		return nil, fmt.Errorf("open sandbox: %w", err)
+	}
 	page, err := parsePage()
 	if err != nil {
 		db.Close() //nolint:errcheck // reporting the template's error
@@ -138,6 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 		cfg:      cfg,
 		db:       db,
 		writes:   sqlitex.NewBatch(db, 256, sqlitex.DefaultLinger),
+		cards:    cards,
 		page:     page,
 		inflight: make(map[string]chan struct{}),
 	}, nil
