@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,32 @@ func TestChargeIsIdempotentByKey(t *testing.T) {
 	}
 	if !errors.Is(reused, ErrIdempotencyKeyReused) {
 		t.Errorf("same key, other amount: err = %v, want ErrIdempotencyKeyReused", reused)
+	}
+}
+
+func TestConcurrentChargesUnderOneKeyChargeOnce(t *testing.T) {
+	e := newEnv(t)
+	cus := e.customer()
+	pm := e.saveCard(cus, "4242424242424242").ProviderPaymentMethodID
+	const calls = 32
+	results := make([]payments.ChargeResult, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() { results[i], errs[i] = e.charge(cus, pm, "k1", 4900) })
+	}
+	wg.Wait()
+
+	for i := range calls {
+		if errs[i] != nil || results[i] != results[0] {
+			t.Errorf("call %d: %+v, %v; want %+v like call 0", i, results[i], errs[i], results[0])
+		}
+	}
+	if results[0].Status != payments.Succeeded {
+		t.Errorf("result = %+v, want Succeeded", results[0])
+	}
+	if n := e.count("charges"); n != 1 {
+		t.Errorf("charges = %d, want 1", n)
 	}
 }
 

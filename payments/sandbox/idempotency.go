@@ -52,6 +52,12 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // remembered (like Stripe's validation errors): a retry runs again. Calls
 // share transactions (group commit, see sqlitex.Batch): the result is
 // returned once it is durable.
+//
+// Most calls are their key's first, so do runs at once and the insert that
+// stores its result also claims the key: a key used before makes that
+// insert do nothing, do's writes are undone with the call, and the call is
+// answered as replay answers it. A call that do refused is answered by
+// replay too, since only the stored result may answer a key used before.
 func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do func(ctx context.Context, tx *sqlitex.Tx) (T, error)) (T, error) {
 	var zero T
 	if key == "" {
@@ -60,6 +66,26 @@ func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do fun
 	if len(key) > maxKeyLen {
 		return zero, fmt.Errorf("idempotency key longer than %d characters: %w", maxKeyLen, ErrInvalidRequest)
 	}
+	var got T
+	err := s.writes.Do(ctx, func(ctx context.Context, tx *sqlitex.Tx) error {
+		var err error
+		if got, err = do(ctx, tx); err != nil {
+			return err
+		}
+		return s.storeResult(ctx, tx, key, hash, got)
+	})
+	if err == nil {
+		return got, nil
+	}
+	return replay(ctx, s, key, hash, do)
+}
+
+// errKeyUsed: the key holds a result already.
+var errKeyUsed = errors.New("idempotency key used before")
+
+// replay answers a call with the result stored under key, or runs do and
+// stores its result if there is none.
+func replay[T any](ctx context.Context, s *Sandbox, key, hash string, do func(ctx context.Context, tx *sqlitex.Tx) (T, error)) (T, error) {
 	var got T
 	err := s.writes.Do(ctx, func(ctx context.Context, tx *sqlitex.Tx) error {
 		var storedHash, stored string
@@ -79,18 +105,32 @@ func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do fun
 		if got, err = do(ctx, tx); err != nil {
 			return err
 		}
-		b, err := json.Marshal(got)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)`,
-			key, hash, string(b), unixNano(s.now()))
-		return err
+		return s.storeResult(ctx, tx, key, hash, got)
 	})
 	if err != nil {
+		var zero T
 		return zero, err
 	}
 	return got, nil
+}
+
+// storeResult stores result under key: errKeyUsed if key holds one.
+func (s *Sandbox) storeResult(ctx context.Context, tx *sqlitex.Tx, key, hash string, result any) error {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, hash, string(b), unixNano(s.now()))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errKeyUsed
+	}
+	return nil
 }
 
 // newID is prefix and 130 random bits (26 base32 characters): unguessable,
