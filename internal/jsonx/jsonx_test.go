@@ -45,3 +45,43 @@ func TestAppendTimeIsEncodingJSONs(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainObjectAcceptsOnlyJSON(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{`{"order_id":"ord_1","amount":4900,"refundable":true,"subscription_id":null}`, true},
+		{` { "a" : -12 ,` + "\n" + `"b":false } `, true},
+		{`{}`, true},
+		{`{"a":"caf\u00e9"}`, false}, // JSON, but not plain: encoding/json decides
+		{`{"a":{"b":1}}`, false},
+		{`{"a":1.5}`, false},
+		{`{"a":01}`, false},
+		{`{"a":-}`, false},
+		{`{"a":nul}`, false},
+		{`{"a":"b"`, false},
+		{`{"a":"b"}x`, false},
+		{`{"a" "b"}`, false},
+		{`{"a":1,}`, false},
+		{`["a"]`, false},
+		{``, false},
+	} {
+		if got := jsonx.PlainObject([]byte(tt.text)); got != tt.want {
+			t.Errorf("PlainObject(%s) = %v, want %v", tt.text, got, tt.want)
+		}
+		if tt.want && !json.Valid([]byte(tt.text)) {
+			t.Errorf("%s: the test's plain text is not JSON", tt.text)
+		}
+	}
+}
+
+func FuzzPlainObjectIsJSON(f *testing.F) {
+	f.Add([]byte(`{"order_id":"ord_1","amount":4900,"ok":true,"x":null}`))
+	f.Add([]byte(`{"a":-0,"b":"\u0041"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if jsonx.PlainObject(b) && !json.Valid(b) {
+			t.Errorf("PlainObject(%q) but encoding/json refuses it", b)
+		}
+	})
+}

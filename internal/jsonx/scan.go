@@ -78,17 +78,59 @@ func (s *Scanner) Plain() ([]byte, bool) {
 	if !s.byte('"') {
 		return nil, false
 	}
-	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
-		case c < 0x20 || c >= 0x7f || c == '\\':
-			return nil, false
-		}
+	b, start := s.b, s.i
+	i := start
+	for i < len(b) && plainChar[b[i]] {
+		i++
 	}
-	return nil, false
+	if i == len(b) || b[i] != '"' {
+		return nil, false
+	}
+	s.i = i + 1
+	return b[start:i], true
+}
+
+// plainChar tells the bytes a plain string holds: printable ASCII but the
+// quote and the backslash. A table costs one load a byte, where three
+// comparisons did.
+var plainChar = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// PlainObject reports whether b is one object of the plain form whose
+// values are plain strings, integers, booleans and nulls: most bodies and
+// metadata of the log. Such text is JSON; for other text the caller asks
+// encoding/json. It costs a fraction of json.Valid.
+func PlainObject(b []byte) bool {
+	s := Scanner{b: b}
+	return s.Object(func([]byte) bool { return s.scalar() })
+}
+
+// scalar reads a plain string, an integer, a boolean or null.
+func (s *Scanner) scalar() bool {
+	if s.i == len(s.b) {
+		return false
+	}
+	switch s.b[s.i] {
+	case '"':
+		_, ok := s.Plain()
+		return ok
+	case 't', 'f':
+		var v bool
+		return s.Bool(&v)
+	case 'n':
+		if len(s.b)-s.i >= len("null") && string(s.b[s.i:s.i+len("null")]) == "null" {
+			s.i += len("null")
+			return true
+		}
+		return false
+	default:
+		var v int64
+		return s.Int64(&v)
+	}
 }
 
 // Str reads a plain string into into.
