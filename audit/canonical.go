@@ -221,7 +221,18 @@ func (p *parser) release(base int) {
 // keep their order, so that the form is the same however often it is
 // parsed again.
 func sortMembers(members []member) {
-	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	if len(members) > 16 {
+		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	// The objects of the log have a few members, often sorted already:
+	// an insertion sort with the comparison inline costs a fraction of
+	// the generic sort's calls.
+	for i := 1; i < len(members); i++ {
+		for j := i; j > 0 && members[j].key < members[j-1].key; j-- {
+			members[j], members[j-1] = members[j-1], members[j]
+		}
+	}
 }
 
 func appendMembers(dst []byte, members []member) []byte {
@@ -322,28 +333,40 @@ func (p *parser) digits() bool {
 // had escapes. Without escapes the value is a view of the source.
 func (p *parser) string() (string, bool, error) {
 	p.pos++ // "
-	start := p.pos
-	for p.pos < len(p.src) {
-		c := p.src[p.pos]
-		if c == '"' {
-			s := p.src[start:p.pos]
-			p.pos++
-			if !utf8.Valid(s) {
-				return validUTF8(s), true, nil
-			}
-			return unsafe.String(unsafe.SliceData(s), len(s)), false, nil
-		}
-		if c == '\\' {
-			s, err := p.escapedString(start)
-			return s, true, err
-		}
-		if c < 0x20 {
-			return "", false, p.errorf("a control character in a string")
-		}
-		p.pos++
+	src, start := p.src, p.pos
+	i, high := start, byte(0)
+	for i < len(src) && !special[src[i]] {
+		high |= src[i]
+		i++
 	}
-	return "", false, p.errorf("an unterminated string")
+	p.pos = i
+	switch {
+	case i == len(src):
+		return "", false, p.errorf("an unterminated string")
+	case src[i] == '\\':
+		s, err := p.escapedString(start)
+		return s, true, err
+	case src[i] < 0x20:
+		return "", false, p.errorf("a control character in a string")
+	}
+	s := src[start:i]
+	p.pos++
+	if high >= utf8.RuneSelf && !utf8.Valid(s) {
+		return validUTF8(s), true, nil
+	}
+	return unsafe.String(unsafe.SliceData(s), len(s)), false, nil
 }
+
+// special tells the bytes that end a string's plain run: the quote, the
+// backslash and the control characters, which are escaped in the
+// canonical form. Looking them up costs one load a byte.
+var special = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // escapedString is string's slow path, from the first backslash on.
 func (p *parser) escapedString(start int) (string, error) {
@@ -431,7 +454,12 @@ func (p *parser) hex4() (rune, bool) {
 // appendString appends s in the canonical form's escaping.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
+	plain := 0
+	for plain < len(s) && !special[s[plain]] {
+		plain++
+	}
+	dst = append(dst, s[:plain]...)
+	for i := plain; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':

@@ -115,3 +115,22 @@ func sameJSON(t *testing.T, a, b string) bool {
 	// -0 and 0 are one integer.
 	return bytes.Contains([]byte(a), []byte("-0")) && reflect.DeepEqual(decode(string(bytes.ReplaceAll([]byte(a), []byte("-0"), []byte("0")))), vb)
 }
+
+// Any JSON has a canonical form, which is JSON and its own canonical form.
+func FuzzCanonicalForm(f *testing.F) {
+	for _, seed := range []string{`{"b":1,"a":[true,null,-0]}`, `"a\u00e9\ud83e\"\\"`, "\"a\xffb\"", `{"k":"v","k":1.5e3}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := appendCanonical(nil, in)
+		if json.Valid(in) != (err == nil) {
+			t.Fatalf("%q: json.Valid %v, canonical form %s, %v", in, json.Valid(in), got, err)
+		}
+		if err != nil {
+			return
+		}
+		if again, err := appendCanonical(nil, got); err != nil || !bytes.Equal(again, got) || !json.Valid(got) {
+			t.Errorf("%q: canonical form %s is not a JSON fixed point: %s, %v", in, got, again, err)
+		}
+	})
+}
