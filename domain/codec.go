@@ -15,6 +15,16 @@ func Encode(e Event) (eventType string, data []byte, err error) {
 	if _, err := newEvent(eventType); err != nil {
 		return "", nil, fmt.Errorf("encode event: %w", err)
 	}
+	var ok bool
+	switch e := e.(type) { // the log's most common bodies, without reflection (codec_orders.go)
+	case OrderPlaced:
+		data, ok = appendOrderPlaced(make([]byte, 0, 512), e)
+	case OrderPaid:
+		data, ok = appendOrderPaid(make([]byte, 0, 320), e)
+	}
+	if ok {
+		return eventType, data, nil
+	}
 	data, err = json.Marshal(e)
 	if err != nil {
 		return "", nil, fmt.Errorf("encode event %s: %w", eventType, err)

@@ -141,3 +141,71 @@ func BenchmarkDecodeOrderEvents(b *testing.B) {
 		}
 	}
 }
+
+// Encode writes the two hottest event types without reflection; the bytes
+// must be exactly json.Marshal's, whatever the values.
+func TestOrderEventsEncodeAsJSONMarshalDoes(t *testing.T) {
+	renewal := placed()
+	renewal.SubscriptionID, renewal.Renewal = subID(), true
+	offset := paid()
+	offset.PaidAt = time.Date(2026, 2, 3, 4, 5, 6, 789, time.FixedZone("", 2*3600))
+	local := paid()
+	local.PaidAt = local.PaidAt.Local()
+	events := []domain.Event{placed(), renewal, paid(), offset, local}
+	for _, s := range []string{"", "a<b", "a>b", "a&b", `a"b`, `a\b`, "a\nb", "a\x7fb", "é", "\xff", "\u2028", "ord_1 2"} {
+		p, q := placed(), paid()
+		p.IdempotencyKey, p.UserID, q.ProviderPaymentID, q.OrderID = s, s, s, domain.OrderID(s)
+		events = append(events, p, q)
+	}
+	for _, at := range []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		p, q := placed(), paid()
+		p.PlacedAt, q.PaidAt = at, at
+		q.Amount = -1 << 63
+		events = append(events, p, q)
+	}
+	for _, e := range events {
+		assertEncodesAsJSONMarshal(t, e)
+	}
+}
+
+func FuzzOrderEventsEncodeAsJSONMarshalDoes(f *testing.F) {
+	f.Add("ord_1", "user-1", "key-1", "pi_1", int64(4900), int64(1767225600123456789), false)
+	f.Add("a<b", "é", "\xff", "", int64(-1), int64(0), true)
+	f.Fuzz(func(t *testing.T, id, user, key, payment string, amount, nanos int64, renewal bool) {
+		p, q := placed(), paid()
+		p.OrderID, p.UserID, p.IdempotencyKey, p.Amount, p.Renewal = domain.OrderID(id), user, key, amount, renewal
+		p.PlacedAt = time.Unix(0, nanos).UTC()
+		q.OrderID, q.UserID, q.ProviderPaymentID, q.Amount = domain.OrderID(id), user, payment, amount
+		q.PaidAt = time.Unix(0, nanos).UTC()
+		assertEncodesAsJSONMarshal(t, p)
+		assertEncodesAsJSONMarshal(t, q)
+	})
+}
+
+func assertEncodesAsJSONMarshal(t *testing.T, e domain.Event) {
+	t.Helper()
+	want, wantErr := json.Marshal(e)
+	_, got, err := domain.Encode(e)
+	switch {
+	case wantErr != nil:
+		if err == nil {
+			t.Errorf("Encode(%#v) = %s; json.Marshal: %v", e, got, wantErr)
+		}
+	case err != nil || string(got) != string(want):
+		t.Errorf("Encode(%#v)\n got %s, %v\nwant %s", e, got, err, want)
+	}
+}
+
+// BenchmarkEncodeOrderEvents: one order.placed and one order.paid.
+//
+//	go test ./domain -run '^$' -bench EncodeOrderEvents -benchmem
+func BenchmarkEncodeOrderEvents(b *testing.B) {
+	events := []domain.Event{placed(), paid()}
+	for b.Loop() {
+		for _, e := range events {
+			if _, _, err := domain.Encode(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
