@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/internal/jsontest"
 )
 
 // The two hottest event types decode without reflection (codec_orders.go);
@@ -58,24 +59,9 @@ func orderBodies(t testing.TB) [][]byte {
 	return bodies
 }
 
-// mutations are body cut short at every byte, and with each byte replaced
-// by each of a few that change its meaning.
-func mutations(body []byte) [][]byte {
-	var out [][]byte
-	for i := range body {
-		out = append(out, body[:i])
-		for _, c := range []byte(` "\:,{}[]0-.eEnt` + "\x00\x7f\xc3") {
-			m := append([]byte(nil), body...)
-			m[i] = c
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func TestOrderBodiesDecodeAsEncodingJSONDoes(t *testing.T) {
 	for _, body := range orderBodies(t) {
-		for _, m := range append(mutations(body), body) {
+		for _, m := range append(jsontest.Mutations(body), body) {
 			assertDecodesAsEncodingJSON(t, m)
 		}
 	}

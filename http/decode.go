@@ -74,6 +74,24 @@ func decodeJSON(c *gin.Context, dst any, emptyOK bool) error {
 	if !utf8.Valid(body) {
 		return invalidRequest("", "the request body is not valid UTF-8")
 	}
+	if p, ok := dst.(plainDecoder); ok && p.decodePlain(body) {
+		return nil
+	}
+	return decodeStrict(body, dst)
+}
+
+// plainDecoder is a request that can read its plain form without
+// reflection: an object of its own keys, exactly as spelled, with values
+// jsonx.Scanner reads. decodePlain reports false for anything else, having
+// left the request as it found it, and decodeStrict then decides, so that
+// the outcome is always exactly encoding/json's.
+type plainDecoder interface {
+	decodePlain(body []byte) bool
+}
+
+// decodeStrict is decodeJSON's reading of a UTF-8 body that starts an
+// object, by encoding/json.
+func decodeStrict(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

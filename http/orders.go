@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/robotlabor/billing/domain"
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/jsonx"
 	"github.com/robotlabor/billing/projections"
 )
 
@@ -17,6 +18,42 @@ type orderRequest struct {
 	PlanID          *string `json:"plan_id"`
 	Amount          *int64  `json:"amount"`
 	IdempotencyKey  *string `json:"idempotency_key"`
+}
+
+// decodePlain reads the body every order is placed with (a plainDecoder).
+func (r *orderRequest) decodePlain(body []byte) bool {
+	var got orderRequest
+	s := jsonx.NewScanner(body)
+	str := func(into **string) bool {
+		v, ok := s.Plain()
+		if ok {
+			str := string(v)
+			*into = &str
+		}
+		return ok
+	}
+	ok := s.Object(func(key []byte) bool {
+		switch string(key) {
+		case "payment_method_id":
+			return str(&got.PaymentMethodID)
+		case "plan_id":
+			return str(&got.PlanID)
+		case "idempotency_key":
+			return str(&got.IdempotencyKey)
+		case "amount":
+			var n int64
+			if !s.Int64(&n) {
+				return false
+			}
+			got.Amount = &n
+			return true
+		}
+		return false
+	})
+	if ok {
+		*r = got
+	}
+	return ok
 }
 
 // maxField bounds free-form ids in requests.
