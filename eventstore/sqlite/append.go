@@ -44,6 +44,7 @@ type batchTx struct {
 	ctx                          context.Context
 	recent, fromRevision, insert *sql.Stmt
 	written                      []eventstore.RecordedEvent // as the file will hold them once committed
+	heads                        *heads                     // as of the last commit; nil: none known
 }
 
 func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
@@ -64,6 +65,17 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 		// first. A unique violation aborts only that statement; the stream
 		// exists, and the full path below decides.
 		res, err := tx.insertFrom(req, 0, stamp)
+		if !errors.Is(err, errStreamExists) {
+			return res, err
+		}
+	}
+	if rev, ok := req.expected.Revision(); ok && tx.heads.allow(req.stream, rev, req.events) {
+		// The head this writer last committed is the one expected, and
+		// none of the append's ids is in the stream: write after it
+		// without reading the head. Heads only grow, and a unique
+		// violation aborts only that statement; should another writer
+		// have moved the head since, the full path below decides.
+		res, err := tx.insertFrom(req, rev+1, stamp)
 		if !errors.Is(err, errStreamExists) {
 			return res, err
 		}

@@ -54,6 +54,42 @@ func TestEventIDIsUniqueWithinItsStream(t *testing.T) {
 	}
 }
 
+// TestAnotherWritersAppendIsSeen: a writer that created a stream, and so
+// knows its head, still refuses an append expecting that head once
+// another writer of the same file appended after it, and takes the
+// appends that expect the new head.
+func TestAnotherWritersAppendIsSeen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	a, b := open(t, sqlite.Config{Path: path}), open(t, sqlite.Config{Path: path})
+	ctx := context.Background()
+	if _, err := a.Append(ctx, "s", eventstore.NoStream, event("placed")); err != nil {
+		t.Fatal(err)
+	}
+	paid := event("paid")
+	if _, err := b.Append(ctx, "s", eventstore.Exact(0), paid); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := a.Append(ctx, "s", eventstore.Exact(0), event("failed"))
+	var ce *eventstore.ConflictError
+	if !errors.As(err, &ce) || ce.Actual != 1 {
+		t.Fatalf("append expecting the head the other writer moved: %v, want a conflict at revision 1", err)
+	}
+	for i, s := range []*sqlite.Store{a, b, a} {
+		res, err := s.Append(ctx, "s", eventstore.Exact(uint64(i+1)), event("refunded"))
+		if err != nil || res.Revision != uint64(i+2) {
+			t.Fatalf("append %d expecting revision %d: %+v, %v", i, i+1, res, err)
+		}
+	}
+	// The other writer's event is in the stream, at the head or not.
+	if _, err := a.Append(ctx, "s", eventstore.Exact(4), paid); !errors.Is(err, eventstore.ErrInvalidAppend) {
+		t.Fatalf("an id the other writer appended, appended again at the head: %v, want ErrInvalidAppend", err)
+	}
+	if evs, _ := a.ReadStream(ctx, "s", eventstore.Forwards, 0, 10); len(evs) != 5 {
+		t.Fatalf("stream has %d events, want 5", len(evs))
+	}
+}
+
 // TestAppendSaysWhoWrote: the append that writes events says so, on every
 // path (a new stream, one that exists, any revision); its retries do not.
 // PlaceOrder relies on it to skip reading back the order it just placed.

@@ -24,6 +24,7 @@ type writer struct {
 	now      func() time.Time
 	stamp    int64                            // last RecordedAt in unix nanos; keeps them monotonic
 	onCommit func([]eventstore.RecordedEvent) // after a commit that wrote events, with them
+	heads    *heads                           // streams whose every event this writer knows
 }
 
 type appendReq struct {
@@ -66,6 +67,7 @@ func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.Reco
 		linger:   cfg.Linger,
 		now:      cfg.Now,
 		onCommit: onCommit,
+		heads:    newHeads(),
 	}
 	go w.run()
 	return w, nil
@@ -174,6 +176,7 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	replies := make([]appendReply, len(batch))
 	wrote := false
 	btx := bind(ctx, tx, w.stmts)
+	btx.heads = w.heads
 	for i, req := range batch {
 		res, err := btx.append(req, stamp)
 		if err != nil && !isRefusal(err) {
@@ -184,6 +187,11 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
+	}
+	for i, req := range batch {
+		if r := replies[i]; r.err == nil && r.res.Written {
+			w.heads.wrote(req.stream, r.res.Revision, req.events)
+		}
 	}
 	if wrote {
 		w.onCommit(btx.written)
