@@ -335,3 +335,13 @@ func TestChargeIDsSortByTimeAndStayUnguessable(t *testing.T) {
 		t.Errorf("two ids at one instant: %s and %s", a, b)
 	}
 }
+
+// Stored request hashes are compared with the hashes of later calls, so
+// the hash of a call never changes between versions (this value is the
+// first version's, which wrote it with fmt).
+func TestRequestHashIsStable(t *testing.T) {
+	const want = "cc995ed589e318def52c61a13f25641d769bbac69c8b0692d26445c540112dd9"
+	if got := requestHash(opCharge, "cus_1", "pm_2", "4900", "usd", "ord_3"); got != want {
+		t.Errorf("requestHash = %s, want %s", got, want)
+	}
+}

@@ -36,11 +36,15 @@ const maxKeyLen = 255
 // requestHash fingerprints a call: its operation and its parameters, each
 // length-prefixed so that no two parameter lists collide.
 func requestHash(op string, params ...string) string {
-	h := sha256.New()
+	b := make([]byte, 0, 256)
 	for _, p := range append([]string{op}, params...) {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
+		b = append(b, ';')
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
