@@ -27,6 +27,14 @@ const lanes = 128
 // twice this many batches of up to 512 events.
 const unsaved = 32
 
+// saveEvery spaces the checkpoint's commits: under load a run is handled
+// every few milliseconds, and a commit for each was 1.7% of serve's CPU
+// under the orders load. The runs handled meanwhile are saved together.
+// What a crash leaves unsaved is handled again after a restart (at most
+// this long of the log more than before), and every reaction is
+// idempotent; a stop saves at once.
+const saveEvery = 50 * time.Millisecond
+
 // batchRun is one batch read from the log, while its events are handled.
 type batchRun struct {
 	last    eventstore.Position // the batch's last event
@@ -171,6 +179,7 @@ func writes(rec eventstore.RecordedEvent) []string {
 func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) error {
 	ctx = context.WithoutCancel(ctx) // a stop saves what was handled
 	var queue []*batchRun
+	var next time.Time // no save before then, but on a stop
 	for {
 		if len(queue) == 0 {
 			b, ok := <-runs
@@ -180,6 +189,9 @@ func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) err
 			queue = append(queue, b)
 		}
 		<-queue[0].done
+		if wait := time.Until(next); wait > 0 {
+			queue = gather(queue, runs, wait)
+		}
 	more:
 		for len(queue) < unsaved {
 			select {
@@ -209,7 +221,27 @@ func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) err
 		}
 		r.pos.Store(uint64(last))
 		queue = queue[n:]
+		next = time.Now().Add(saveEvery)
 	}
+}
+
+// gather adds to queue the runs that come within wait, up to unsaved of
+// them; it returns early when runs is closed.
+func gather(queue []*batchRun, runs <-chan *batchRun, wait time.Duration) []*batchRun {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(queue) < unsaved {
+		select {
+		case b, ok := <-runs:
+			if !ok {
+				return queue
+			}
+			queue = append(queue, b)
+		case <-timer.C:
+			return queue
+		}
+	}
+	return queue
 }
 
 func closed(c <-chan struct{}) bool {
