@@ -80,10 +80,13 @@ func (f *folder) begin(ctx context.Context) (*writeTx, error) {
 // them. Events at or below the checkpoint are skipped; folded is false when
 // all of them were.
 func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err error) {
-	done, err := readCheckpoint(ctx, w.tx)
-	if err != nil {
-		return false, err
+	if !w.checkpointKnown {
+		if w.checkpoint, err = readCheckpoint(ctx, w.tx); err != nil {
+			return false, err
+		}
+		w.checkpointKnown = true
 	}
+	done := w.checkpoint
 	for _, ev := range events {
 		if ev.rec.Position <= done {
 			continue
@@ -99,7 +102,11 @@ func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err er
 	if err := w.flushOrders(); err != nil {
 		return false, err
 	}
-	return true, writeCheckpoint(w, last)
+	if err := writeCheckpoint(w, last); err != nil {
+		return false, err
+	}
+	w.checkpoint = last
+	return true, nil
 }
 
 // commit writes the orders the transaction holds and commits it.
@@ -223,6 +230,12 @@ type writeTx struct {
 	held      map[string]*orderChange // by id
 	heldIDs   []string                // in the order held, for writeHeld
 	wroteHeld []Order                 // written by writeHeld, cached once committed
+
+	// The checkpoint as the transaction last read or wrote it: no one
+	// else writes while it is open, so a batch after the first need not
+	// read it again.
+	checkpoint      eventstore.Position
+	checkpointKnown bool
 
 	// The event being folded: when it was recorded (unix nanoseconds),
 	// its stream and its revision there.

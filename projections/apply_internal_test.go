@@ -54,6 +54,15 @@ func placedAgain(t *testing.T, rm *ReadModels) (domain.OrderRef, domain.OrderPla
 // what was applied: events at or below it are skipped, even when applying
 // them again would change a row.
 func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
+	for _, oneTx := range []bool{false, true} {
+		t.Run(fmt.Sprintf("one transaction %v", oneTx), func(t *testing.T) { testBatchDeliveredAgain(t, oneTx) })
+	}
+}
+
+// testBatchDeliveredAgain folds batches that repeat events already folded,
+// each in a transaction of its own or all in one (as the projector's
+// transaction spans batches).
+func testBatchDeliveredAgain(t *testing.T, oneTx bool) {
 	rm := openTest(t)
 	ctx := context.Background()
 	o := domain.OrderPlaced{OrderRef: domain.OrderRef{OrderID: "ord_1", UserID: "user_1", PlanID: "plan_1", Amount: 4900, Currency: "usd"},
@@ -63,15 +72,30 @@ func TestBatchDeliveredAgainAppliesOnce(t *testing.T) {
 		recorded(t, 1, o), paid,
 		recorded(t, 3, domain.RefundRequested{OrderRef: o.OrderRef, RequestedAt: t0}),
 	}
-	if err := rm.folds.applyBatch(ctx, decode(batch)); err != nil {
-		t.Fatal(err)
-	}
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{paid})); err != nil {
-		t.Fatal(err)
-	}
 	refundFailed := recorded(t, 5, domain.RefundFailed{OrderRef: o.OrderRef, FailedAt: t0})
-	if err := rm.folds.applyBatch(ctx, decode([]eventstore.RecordedEvent{batch[2], refundFailed})); err != nil {
-		t.Fatal(err)
+	// The refund request delivered again after its failure must not make
+	// the order refund_pending again.
+	batches := [][]eventstore.RecordedEvent{batch, {paid}, {batch[2], refundFailed}, {paid, batch[2]}}
+	if oneTx {
+		w, err := rm.folds.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.rollback()
+		for _, b := range batches {
+			if _, err := w.fold(ctx, decode(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for _, b := range batches {
+			if err := rm.folds.applyBatch(ctx, decode(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	got, err := rm.Order(ctx, "user_1", "ord_1")
 	if err != nil || got.Status != "paid" || !got.IsRefundable {
