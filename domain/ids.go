@@ -83,7 +83,7 @@ func ParseOrderID(s string) (OrderID, error) {
 func (id OrderID) UUID() uuid.UUID { return idUUID(prefixOrder, string(id)) }
 
 // Stream is the order's stream: "order-<uuid>".
-func (id OrderID) Stream() string { return "order-" + id.UUID().String() }
+func (id OrderID) Stream() string { return streamName("order-", id.UUID()) }
 
 // PlacedEventID is the id of the first event of the order's stream
 // (order.placed), so (user, key) maps to (stream, first event id).
@@ -139,7 +139,7 @@ func ParseSubscriptionID(s string) (SubscriptionID, error) {
 func (id SubscriptionID) UUID() uuid.UUID { return idUUID(prefixSubscription, string(id)) }
 
 // Stream is the subscription's stream: "subscription-<uuid>".
-func (id SubscriptionID) Stream() string { return "subscription-" + id.UUID().String() }
+func (id SubscriptionID) Stream() string { return streamName("subscription-", id.UUID()) }
 
 // PaymentMethodID is a saved card's public id: "pm_" and 32 hex digits.
 type PaymentMethodID string
@@ -241,12 +241,42 @@ func parseID(prefix, param, s string) (uuid.UUID, error) {
 
 func decodeID(prefix, s string) (uuid.UUID, bool) {
 	rest, ok := strings.CutPrefix(s, prefix)
-	if !ok || len(rest) != 32 || strings.ToLower(rest) != rest {
+	if !ok || len(rest) != 32 {
 		return uuid.Nil, false
 	}
 	var u uuid.UUID
-	if _, err := hex.Decode(u[:], []byte(rest)); err != nil {
-		return uuid.Nil, false
+	for i := range u {
+		hi, lo := lowerHex(rest[2*i]), lowerHex(rest[2*i+1])
+		if hi > 0xf || lo > 0xf {
+			return uuid.Nil, false
+		}
+		u[i] = hi<<4 | lo
 	}
 	return u, true
+}
+
+// lowerHex is the value of a lowercase hex digit; 0xff for any other byte.
+func lowerHex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0xff
+}
+
+// streamName is prefix and u in its canonical text, as u.String() writes
+// it, in one allocation: every order event names its stream, often more
+// than once.
+func streamName(prefix string, u uuid.UUID) string {
+	var buf [64]byte
+	b := append(buf[:0], prefix...)
+	for i, part := range [...][2]int{{0, 4}, {4, 6}, {6, 8}, {8, 10}, {10, 16}} {
+		if i > 0 {
+			b = append(b, '-')
+		}
+		b = hex.AppendEncode(b, u[part[0]:part[1]])
+	}
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -202,5 +203,23 @@ func TestDecidedEventIDs(t *testing.T) {
 	}
 	if len(domain.DecidedEventIDs(first, nil)) != 0 {
 		t.Errorf("ids for no events")
+	}
+}
+
+// Streams are named by the id's UUID in its canonical text; a malformed id
+// names the nil UUID's stream, as before.
+func TestStreamNamesAreTheUUIDsText(t *testing.T) {
+	for i := range 100 {
+		order := domain.OrderIDFor(alice, fmt.Sprintf("key-%d", i))
+		sub := domain.SubscriptionIDFor(order)
+		if got, want := order.Stream(), "order-"+order.UUID().String(); got != want {
+			t.Fatalf("order %s: stream %s, want %s", order, got, want)
+		}
+		if got, want := sub.Stream(), "subscription-"+sub.UUID().String(); got != want {
+			t.Fatalf("subscription %s: stream %s, want %s", sub, got, want)
+		}
+	}
+	if got := domain.OrderID("ord_5A0F1C2E6B7D4E8F9A1B2C3D4E5F6A7B").Stream(); got != "order-"+uuid.Nil.String() {
+		t.Errorf("malformed id: stream %s", got)
 	}
 }
