@@ -15,14 +15,15 @@ import (
 // are part of the stored history: every order id, subscription id and
 // derived event id already in a log was computed from them, so they must
 // NEVER change once shipped.
-const (
-	nsOrder         = "92da3234-94dd-4ea7-8086-b668ea7b8903"
-	nsSubscription  = "6b57e35a-fb47-4b45-b1b5-10f6d3df2ddf"
-	nsRefund        = "49d612e0-75ed-487d-bc4e-54af09e125f0"
-	nsPaymentMethod = "707087b9-d0a0-4cfb-ac8b-ca03f6776e4a"
-	nsEvent         = "b4067c90-916f-400f-84c7-51e894097de2"
-	nsRenewalOrder  = "66d7d6b3-23f1-4ab2-8fa2-eaff21f5003f"
-	nsProviderEvent = "3f0b5d8e-6b0e-4d55-9d2a-8c1f7a4e2b61"
+// They are parsed once: every order derives several ids.
+var (
+	nsOrder         = uuid.MustParse("92da3234-94dd-4ea7-8086-b668ea7b8903")
+	nsSubscription  = uuid.MustParse("6b57e35a-fb47-4b45-b1b5-10f6d3df2ddf")
+	nsRefund        = uuid.MustParse("49d612e0-75ed-487d-bc4e-54af09e125f0")
+	nsPaymentMethod = uuid.MustParse("707087b9-d0a0-4cfb-ac8b-ca03f6776e4a")
+	nsEvent         = uuid.MustParse("b4067c90-916f-400f-84c7-51e894097de2")
+	nsRenewalOrder  = uuid.MustParse("66d7d6b3-23f1-4ab2-8fa2-eaff21f5003f")
+	nsProviderEvent = uuid.MustParse("3f0b5d8e-6b0e-4d55-9d2a-8c1f7a4e2b61")
 )
 
 // Public id prefixes, as the API shows them.
@@ -47,7 +48,7 @@ type OrderID string
 // on the order's stream is what makes one key produce one order. User ids
 // never contain NUL (PlaceOrder refuses them), so the encoding is unambiguous.
 func OrderIDFor(userID, idempotencyKey string) OrderID {
-	u := uuid.NewSHA1(uuid.MustParse(nsOrder), []byte(userID+"\x00"+idempotencyKey))
+	u := uuid.NewSHA1(nsOrder, []byte(userID+"\x00"+idempotencyKey))
 	return OrderID(formatID(prefixOrder, u))
 }
 
@@ -56,7 +57,7 @@ func OrderIDFor(userID, idempotencyKey string) OrderID {
 func RenewalOrderIDFor(sub SubscriptionID, periodStart time.Time) OrderID {
 	s := sub.UUID()
 	name := append(s[:], periodStart.UTC().Format(time.RFC3339Nano)...)
-	u := uuid.NewSHA1(uuid.MustParse(nsRenewalOrder), name)
+	u := uuid.NewSHA1(nsRenewalOrder, name)
 	return OrderID(formatID(prefixOrder, u))
 }
 
@@ -66,7 +67,7 @@ func RenewalOrderIDFor(sub SubscriptionID, periodStart time.Time) OrderID {
 func InvoiceOrderIDFor(sub SubscriptionID, invoiceID string) OrderID {
 	s := sub.UUID()
 	name := append(s[:], "invoice:"+invoiceID...)
-	u := uuid.NewSHA1(uuid.MustParse(nsRenewalOrder), name)
+	u := uuid.NewSHA1(nsRenewalOrder, name)
 	return OrderID(formatID(prefixOrder, u))
 }
 
@@ -114,7 +115,7 @@ func DecidedEventIDs(first uuid.UUID, events []Event) []uuid.UUID {
 func EventIDFor(cause uuid.UUID, eventType string) uuid.UUID {
 	name := make([]byte, 0, len(cause)+len(eventType))
 	name = append(append(name, cause[:]...), eventType...)
-	return uuid.NewSHA1(uuid.MustParse(nsEvent), name)
+	return uuid.NewSHA1(nsEvent, name)
 }
 
 // SubscriptionID is a subscription's public id: "sub_" and 32 hex digits.
@@ -123,7 +124,7 @@ type SubscriptionID string
 // SubscriptionIDFor is the subscription started by the first order order.
 func SubscriptionIDFor(order OrderID) SubscriptionID {
 	u := order.UUID()
-	return SubscriptionID(formatID(prefixSubscription, uuid.NewSHA1(uuid.MustParse(nsSubscription), u[:])))
+	return SubscriptionID(formatID(prefixSubscription, uuid.NewSHA1(nsSubscription, u[:])))
 }
 
 // ParseSubscriptionID checks the public form of a subscription id. A
@@ -148,7 +149,7 @@ type PaymentMethodID string
 // most one card, so a replayed completion lists the card once.
 func PaymentMethodIDFor(s SetupSessionID) PaymentMethodID {
 	u := s.UUID()
-	return PaymentMethodID(formatID(prefixPaymentMethod, uuid.NewSHA1(uuid.MustParse(nsPaymentMethod), u[:])))
+	return PaymentMethodID(formatID(prefixPaymentMethod, uuid.NewSHA1(nsPaymentMethod, u[:])))
 }
 
 // ParsePaymentMethodID checks the public form of a card id. A malformed id is
@@ -188,7 +189,7 @@ type RefundID string
 // has at most one refund id, whatever the number of attempts.
 func RefundIDFor(order OrderID) RefundID {
 	u := order.UUID()
-	return RefundID(formatID(prefixRefund, uuid.NewSHA1(uuid.MustParse(nsRefund), u[:])))
+	return RefundID(formatID(prefixRefund, uuid.NewSHA1(nsRefund, u[:])))
 }
 
 // WalletStream is the stream of userID's wallet: "wallet-<user id>".

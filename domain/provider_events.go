@@ -37,5 +37,5 @@ func ProviderEventStream(provider, eventID string) string {
 
 // ProviderEventLedgerID is the ledger event id of a provider's event.
 func ProviderEventLedgerID(provider, eventID string) uuid.UUID {
-	return uuid.NewSHA1(uuid.MustParse(nsProviderEvent), []byte(provider+"\x00"+eventID))
+	return uuid.NewSHA1(nsProviderEvent, []byte(provider+"\x00"+eventID))
 }
