@@ -79,6 +79,7 @@ func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult,
 		if !errors.Is(err, errStreamExists) {
 			return res, err
 		}
+		tx.heads.forget(req.stream) // moved by an append this writer did not see
 	}
 	// One read of the stream's newest events, newest first: the first is
 	// its head, and only when the expected revision holds are the rest

@@ -58,6 +58,9 @@ func (h *heads) allow(stream string, rev uint64, events []eventstore.EventData) 
 	return true
 }
 
+// forget drops what is kept of stream.
+func (h *heads) forget(stream string) { h.lru.Remove(stream) }
+
 // wrote records a committed append of events to stream that ended at
 // revision last. A stream is kept from its first event on, and forgotten
 // when an append this writer did not see came between.
@@ -67,13 +70,13 @@ func (h *heads) wrote(stream string, last uint64, events []eventstore.EventData)
 	if first > 0 {
 		known, ok := h.lru.Peek(stream)
 		if !ok || known.rev+1 != first {
-			h.lru.Remove(stream)
+			h.forget(stream)
 			return
 		}
 		ids = slices.Clip(known.ids) // a kept slice is never appended to in place
 	}
 	if len(ids)+len(events) > keptIDs {
-		h.lru.Remove(stream)
+		h.forget(stream)
 		return
 	}
 	for _, e := range events {
