@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -46,29 +47,53 @@ func TestChargeIsIdempotentByKey(t *testing.T) {
 	}
 }
 
+// Concurrent calls under one key, half of them with another amount, in
+// the same group commits or not: one of the two requests wins, each of its
+// callers gets the one result, every caller of the other gets
+// ErrIdempotencyKeyReused, and there is one charge.
 func TestConcurrentChargesUnderOneKeyChargeOnce(t *testing.T) {
 	e := newEnv(t)
 	cus := e.customer()
 	pm := e.saveCard(cus, "4242424242424242").ProviderPaymentMethodID
-	const calls = 32
-	results := make([]payments.ChargeResult, calls)
-	errs := make([]error, calls)
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Go(func() { results[i], errs[i] = e.charge(cus, pm, "k1", 4900) })
-	}
-	wg.Wait()
-
-	for i := range calls {
-		if errs[i] != nil || results[i] != results[0] {
-			t.Errorf("call %d: %+v, %v; want %+v like call 0", i, results[i], errs[i], results[0])
+	const rounds, calls = 10, 32
+	for round := range rounds {
+		key := fmt.Sprintf("k%d", round)
+		results := make([]payments.ChargeResult, calls)
+		errs := make([]error, calls)
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Go(func() { results[i], errs[i] = e.charge(cus, pm, key, 4900+int64(i%2)*100) })
 		}
-	}
-	if results[0].Status != payments.Succeeded {
-		t.Errorf("result = %+v, want Succeeded", results[0])
-	}
-	if n := e.count("charges"); n != 1 {
-		t.Errorf("charges = %d, want 1", n)
+		wg.Wait()
+
+		won := -1 // the amount's parity that won
+		for i := range calls {
+			if errs[i] == nil {
+				won = i % 2
+				break
+			}
+		}
+		if won < 0 {
+			t.Fatalf("round %d: every call failed: %v", round, errs[0])
+		}
+		var first *payments.ChargeResult
+		for i := range calls {
+			switch {
+			case i%2 != won:
+				if !errors.Is(errs[i], ErrIdempotencyKeyReused) {
+					t.Errorf("round %d call %d (the other amount): %+v, %v; want ErrIdempotencyKeyReused", round, i, results[i], errs[i])
+				}
+			case errs[i] != nil || results[i].Status != payments.Succeeded:
+				t.Errorf("round %d call %d: %+v, %v; want Succeeded", round, i, results[i], errs[i])
+			case first == nil:
+				first = &results[i]
+			case results[i] != *first:
+				t.Errorf("round %d call %d: %+v, want %+v like the others", round, i, results[i], *first)
+			}
+		}
+		if n := e.count("charges"); n != round+1 {
+			t.Fatalf("round %d: charges = %d, want %d", round, n, round+1)
+		}
 	}
 }
 

@@ -50,18 +50,20 @@ func requestHash(op string, params ...string) string {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // idempotent runs do in a transaction and stores its result under key,
-// unless key already holds a result: then that result is returned and do
-// does not run. A result is JSON of a record type with explicit tags, so the
-// stored form never follows renamed Go fields. An error from do is not
-// remembered (like Stripe's validation errors): a retry runs again. Calls
-// share transactions (group commit, see sqlitex.Batch): the result is
-// returned once it is durable.
+// unless key already holds a result: then that result is returned and
+// do's writes are undone. A result is JSON of a record type with explicit
+// tags, so the stored form never follows renamed Go fields. An error from
+// do is not remembered (like Stripe's validation errors): a retry runs
+// again. Calls share transactions (group commit, see sqlitex.Batch): the
+// result is returned once it is durable.
 //
 // Most calls are their key's first, so do runs at once and the insert that
 // stores its result also claims the key: a key used before makes that
 // insert do nothing, do's writes are undone with the call, and the call is
-// answered as replay answers it. A call that do refused is answered by
-// replay too, since only the stored result may answer a key used before.
+// answered as replay answers it. Any other failure of that first attempt
+// goes to replay as well: a call that do refused, since only the stored
+// result may answer a key used before, and a transaction that failed to
+// commit, which replay tries once more.
 func idempotent[T any](ctx context.Context, s *Sandbox, key, hash string, do func(ctx context.Context, tx *sqlitex.Tx) (T, error)) (T, error) {
 	var zero T
 	if key == "" {
