@@ -29,7 +29,9 @@ const unsaved = 32
 
 // saveEvery spaces the checkpoint's commits: under load a run is handled
 // every few milliseconds, and a commit for each was 1.7% of serve's CPU
-// under the orders load. The runs handled meanwhile are saved together.
+// under the orders load. The runs handled meanwhile are saved together,
+// or sooner once unsaved of them are in hand (the dispatcher must not
+// stall).
 // What a crash leaves unsaved is handled again after a restart (at most
 // this long of the log more than before), and every reaction is
 // idempotent; a stop saves at once.
