@@ -191,21 +191,7 @@ func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) err
 			queue = append(queue, b)
 		}
 		<-queue[0].done
-		if wait := time.Until(next); wait > 0 {
-			queue = gather(queue, runs, wait)
-		}
-	more:
-		for len(queue) < unsaved {
-			select {
-			case b, ok := <-runs:
-				if !ok {
-					break more
-				}
-				queue = append(queue, b)
-			default:
-				break more
-			}
-		}
+		queue = gather(queue, runs, time.Until(next))
 		n := 0
 		for n < len(queue) && closed(queue[n].done) && !queue[n].abandoned.Load() {
 			n++
@@ -227,11 +213,15 @@ func (r *Reconciler) saveInOrder(ctx context.Context, runs <-chan *batchRun) err
 	}
 }
 
-// gather adds to queue the runs that come within wait, up to unsaved of
-// them; it returns early when runs is closed.
+// gather adds to queue the runs sent within wait (none: those sent
+// already), up to unsaved of them; it returns early when runs is closed.
 func gather(queue []*batchRun, runs <-chan *batchRun, wait time.Duration) []*batchRun {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	var expired <-chan time.Time // nil once there is no more waiting
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		expired = timer.C
+	}
 	for len(queue) < unsaved {
 		select {
 		case b, ok := <-runs:
@@ -239,8 +229,20 @@ func gather(queue []*batchRun, runs <-chan *batchRun, wait time.Duration) []*bat
 				return queue
 			}
 			queue = append(queue, b)
-		case <-timer.C:
+			continue
+		default:
+		}
+		if expired == nil {
 			return queue
+		}
+		select {
+		case b, ok := <-runs:
+			if !ok {
+				return queue
+			}
+			queue = append(queue, b)
+		case <-expired:
+			expired = nil // take what was sent meanwhile, then save
 		}
 	}
 	return queue
