@@ -19,7 +19,7 @@ import (
 // by encoding/json.
 func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if !plainChar[s[i]] {
 			return appendEscaped(b, s)
 		}
 	}

@@ -122,11 +122,7 @@ func (s *Scanner) scalar() bool {
 		var v bool
 		return s.Bool(&v)
 	case 'n':
-		if len(s.b)-s.i >= len("null") && string(s.b[s.i:s.i+len("null")]) == "null" {
-			s.i += len("null")
-			return true
-		}
-		return false
+		return s.literal("null")
 	default:
 		var v int64
 		return s.Int64(&v)
@@ -165,15 +161,22 @@ func (s *Scanner) Int64(into *int64) bool {
 
 // Bool reads true or false.
 func (s *Scanner) Bool(into *bool) bool {
-	for _, lit := range [...]struct {
-		text string
-		v    bool
-	}{{"true", true}, {"false", false}} {
-		if len(s.b)-s.i >= len(lit.text) && string(s.b[s.i:s.i+len(lit.text)]) == lit.text {
-			s.i += len(lit.text)
-			*into = lit.v
-			return true
-		}
+	switch {
+	case s.literal("true"):
+		*into = true
+	case s.literal("false"):
+		*into = false
+	default:
+		return false
+	}
+	return true
+}
+
+// literal reads text, a literal such as true or null, if it comes next.
+func (s *Scanner) literal(text string) bool {
+	if len(s.b)-s.i >= len(text) && string(s.b[s.i:s.i+len(text)]) == text {
+		s.i += len(text)
+		return true
 	}
 	return false
 }
