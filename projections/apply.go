@@ -73,19 +73,18 @@ func (f *folder) begin(ctx context.Context) (*writeTx, error) {
 	// cancellable context with a goroutine per statement, a fifth of a
 	// small insert's cost. The transaction still ends with ctx: once it
 	// is canceled, the next statement and the commit fail.
-	return &writeTx{ctx: context.WithoutCancel(ctx), tx: f.st.Wrap(tx), f: f}, nil
+	w := &writeTx{ctx: context.WithoutCancel(ctx), tx: f.st.Wrap(tx), f: f}
+	if w.checkpoint, err = readCheckpoint(ctx, w.tx); err != nil {
+		w.rollback()
+		return nil, fmt.Errorf("begin a transaction: %w", err)
+	}
+	return w, nil
 }
 
 // fold folds events, in log order, and moves the checkpoint to the last of
 // them. Events at or below the checkpoint are skipped; folded is false when
 // all of them were.
 func (w *writeTx) fold(ctx context.Context, events []event) (folded bool, err error) {
-	if !w.checkpointKnown {
-		if w.checkpoint, err = readCheckpoint(ctx, w.tx); err != nil {
-			return false, err
-		}
-		w.checkpointKnown = true
-	}
 	done := w.checkpoint
 	for _, ev := range events {
 		if ev.rec.Position <= done {
@@ -231,11 +230,10 @@ type writeTx struct {
 	heldIDs   []string                // in the order held, for writeHeld
 	wroteHeld []Order                 // written by writeHeld, cached once committed
 
-	// The checkpoint as the transaction last read or wrote it: no one
-	// else writes while it is open, so a batch after the first need not
+	// The checkpoint as the transaction read it when it began or last
+	// wrote it: no one else writes while it is open, so a batch need not
 	// read it again.
-	checkpoint      eventstore.Position
-	checkpointKnown bool
+	checkpoint eventstore.Position
 
 	// The event being folded: when it was recorded (unix nanoseconds),
 	// its stream and its revision there.
