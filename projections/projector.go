@@ -459,7 +459,18 @@ func (p *Projector) waitUntil(ctx context.Context, changed func() <-chan struct{
 // ends (ctx.Err()): a read after a write that was answered from a watch
 // sees that write.
 func (p *Projector) Sync(ctx context.Context) error {
-	return p.WaitFor(ctx, max(p.Folded(), eventstore.Position(p.readFloor.Load())))
+	return p.WaitFor(ctx, p.syncTarget())
+}
+
+// Synced reports whether Sync would return at once: the read models'
+// queries include all that was folded (and what HoldReadsUntil holds them
+// to). Under a read load it mostly is, and a caller spares itself setting
+// up the wait.
+func (p *Projector) Synced() bool { return p.Position() >= p.syncTarget() }
+
+// syncTarget is the position Sync waits for.
+func (p *Projector) syncTarget() eventstore.Position {
+	return max(p.Folded(), eventstore.Position(p.readFloor.Load()))
 }
 
 // HoldReadsUntil makes Sync wait until the read models' queries include

@@ -68,6 +68,9 @@ func TestSyncShowsWhatWasFolded(t *testing.T) {
 		if err := h.p.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if !h.p.Synced() && h.p.Folded() == pos {
+			t.Fatalf("Synced false after Sync, with nothing folded since")
+		}
 		if committed, folded := h.p.Position(), h.p.Folded(); committed < pos || committed > folded {
 			t.Fatalf("after Sync: Position %d, Folded %d, the append at %d", committed, folded, pos)
 		}
@@ -155,6 +158,9 @@ func TestSyncHoldsReadsUntilTheStartsHead(t *testing.T) {
 	defer rm.Close()
 	p := projections.NewProjector(rm, h.store, nil)
 	p.HoldReadsUntil(head)
+	if p.Synced() {
+		t.Fatal("Synced before the projector folded the start's head")
+	}
 	synced := make(chan error, 1)
 	go func() { synced <- p.Sync(ctx) }()
 	defer runProjector(t, p)()
