@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -48,7 +49,9 @@ func serveCommand() *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			m := NewMain(cfg, newLogger(cfg.LogFormat))
+			sink := newLogSink(os.Stderr, logFlushEvery)
+			defer sink.Close() //nolint:errcheck // stderr is gone: there is nowhere to report it
+			m := NewMain(cfg, slog.New(flushing{newHandler(cfg.LogFormat, sink), sink}))
 			if err := m.Open(cmd.Context()); err != nil {
 				m.Close()
 				return err
@@ -64,9 +67,12 @@ func serveCommand() *cobra.Command {
 	return cmd
 }
 
-func newLogger(format string) *slog.Logger {
+// newLogger logs to stderr in format (text or json), line by line.
+func newLogger(format string) *slog.Logger { return slog.New(newHandler(format, os.Stderr)) }
+
+func newHandler(format string, w io.Writer) slog.Handler {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		return slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return slog.NewTextHandler(w, nil)
 }

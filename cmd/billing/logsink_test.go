@@ -1,0 +1,48 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeLogsWarningsAtOnceAndRequestsSoon: serve's request lines wait in
+// memory; a warning goes out at once with every line before it, in order
+// (also through a logger with attributes); stopping writes the rest.
+func TestServeLogsWarningsAtOnceAndRequestsSoon(t *testing.T) {
+	var out lockedBuffer
+	sink := newLogSink(&out, time.Hour)
+	log := slog.New(flushing{newHandler("text", sink), sink})
+
+	log.Info("request", "n", 1)
+	if got := out.String(); got != "" {
+		t.Fatalf("an info line was written at once: %q", got)
+	}
+	log.With("part", "relay").Warn("nats disconnected")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "msg=request n=1") || !strings.Contains(lines[1], `msg="nats disconnected"`) {
+		t.Fatalf("after a warning, stderr holds %q; want the request's line, then the warning", lines)
+	}
+	log.Info("request", "n", 2)
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasSuffix(strings.TrimSpace(got), "msg=request n=2") {
+		t.Fatalf("after Close, stderr ends with %q; want the last request's line", got)
+	}
+}
+
+// TestServeLogsRequestsWithinTheInterval: an info line alone is written out
+// by the sink's own flushing, with no warning or Close to push it.
+func TestServeLogsRequestsWithinTheInterval(t *testing.T) {
+	var out lockedBuffer
+	sink := newLogSink(&out, time.Millisecond)
+	defer sink.Close()
+	slog.New(flushing{newHandler("json", sink), sink}).Info("request", "n", 1)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), `"msg":"request"`); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("an info line was never written out")
+		}
+	}
+}
