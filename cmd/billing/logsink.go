@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -16,34 +15,71 @@ const logFlushEvery = 100 * time.Millisecond
 // and a write system call per line was 4% of a page's CPU under load
 // (docs/performance-log.md, eighth session). A line at Warn or above is
 // written at once, with every line before it (see flushing); the others
-// within flushEvery, or as soon as 64 KB wait. A crash may lose the last
-// flushEvery of Info lines, as a buffered access log does (nginx's
-// access_log buffer=, flush=); Close writes what is left.
+// within flushEvery, or as soon as logFlushSize bytes wait. The writes to
+// stderr happen on the sink's goroutine (or the Flush caller's), never
+// under the lock the request goroutines take to add a line. A crash may
+// lose the last flushEvery of Info lines, as a buffered access log does
+// (nginx's access_log buffer=, flush=); Close writes what is left.
 type logSink struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
+	out io.Writer
+
+	mu  sync.Mutex
+	buf []byte // lines not yet handed to out
+
+	outMu sync.Mutex // held across a write to out: lines leave in order
+	spare []byte     // the buffer written last, reused; under outMu
+
+	kick chan struct{} // logFlushSize bytes wait
 	stop chan struct{}
 	done chan struct{}
 }
 
+// logFlushSize is how many bytes of lines wake the flushing early;
+// logHoldMax, how many a line's writer waits for a write to out rather
+// than add to (stderr is slower than the lines come).
+const (
+	logFlushSize = 64 << 10
+	logHoldMax   = 4 << 20
+)
+
 // newLogSink buffers out, writing it out every flushEvery until Close.
 func newLogSink(out io.Writer, flushEvery time.Duration) *logSink {
-	s := &logSink{w: bufio.NewWriterSize(out, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &logSink{out: out, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run(flushEvery)
 	return s
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+	s.buf = append(s.buf, p...)
+	n := len(s.buf)
+	s.mu.Unlock()
+	switch {
+	case n >= logHoldMax:
+		return len(p), s.Flush()
+	case n >= logFlushSize:
+		select {
+		case s.kick <- struct{}{}:
+		default: // a flush is due already
+		}
+	}
+	return len(p), nil
 }
 
-// Flush writes out what is buffered.
+// Flush writes out what is buffered, after every line buffered before it.
 func (s *logSink) Flush() error {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Flush()
+	lines := s.buf
+	s.buf = s.spare[:0]
+	s.mu.Unlock()
+	s.spare = lines
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := s.out.Write(lines)
+	return err
 }
 
 func (s *logSink) run(every time.Duration) {
@@ -53,10 +89,11 @@ func (s *logSink) run(every time.Duration) {
 	for {
 		select {
 		case <-tick.C:
-			s.Flush() //nolint:errcheck // stderr is gone: there is nowhere to report it
+		case <-s.kick:
 		case <-s.stop:
 			return
 		}
+		s.Flush() //nolint:errcheck // stderr is gone: there is nowhere to report it
 	}
 }
 

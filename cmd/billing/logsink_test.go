@@ -46,3 +46,27 @@ func TestServeLogsRequestsWithinTheInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestServeLogsAFullBufferAtOnce: lines past logFlushSize go out without
+// waiting for the interval, and a writer that finds logHoldMax bytes
+// waiting (stderr slower than the lines come) writes them out itself
+// before it returns.
+func TestServeLogsAFullBufferAtOnce(t *testing.T) {
+	var out lockedBuffer
+	sink := newLogSink(&out, time.Hour)
+	defer sink.Close()
+	line := strings.Repeat("x", 1023) + "\n"
+	for range logFlushSize / len(line) {
+		sink.Write([]byte(line))
+	}
+	for deadline := time.Now().Add(10 * time.Second); out.Len() < logFlushSize; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes written out of %d buffered", out.Len(), logFlushSize)
+		}
+	}
+	big := strings.Repeat("y", logHoldMax) + "\n"
+	sink.Write([]byte(big))
+	if !strings.HasSuffix(out.String(), big) {
+		t.Fatal("a write past logHoldMax returned before the lines were written out")
+	}
+}
