@@ -41,7 +41,7 @@ const (
 // 8 KB slot), and touching new memory costs a page fault each 4 KB, so a
 // larger cache costs more than it saves: on a million events, 256 MB
 // folded 10–20% slower than 128 MB, 64 MB and below slower again on a
-// log whose users' orders interleave (docs/performance.md).
+// log whose users' orders interleave (docs/performance-log.md).
 const scratchCache = "cache_size(-131072)"
 
 // dsn builds the modernc.org/sqlite data source name. WAL lets the queries

@@ -7,7 +7,7 @@ import sqlitedriver "modernc.org/sqlite"
 // models' commits. fdatasync makes the data durable and the file size with
 // it, all a commit needs, but not the file's timestamps; on ext4 the
 // timestamp update is a journal commit of its own, and fsync was 8% of
-// serve's CPU under load (docs/performance.md, 2026-12-06). SQLite's own
+// serve's CPU under load (docs/performance-log.md, 2026-12-06). SQLite's own
 // Linux builds sync with fdatasync; modernc.org/sqlite keeps SQLite's
 // source default, fsync, unless asked. Where fdatasync is unavailable
 // (macOS, Windows) the switch reports so and SQLite keeps syncing as

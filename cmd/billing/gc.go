@@ -12,7 +12,7 @@ import (
 // and took about a tenth of serve's CPU, with its write barriers and
 // assists. At 400 the heap may grow to five times the live one (110 to
 // 145 MB under the perf tool's load) and an order costs 9% less CPU
-// (docs/performance.md). Like Prometheus, billing picks its own default
+// (docs/performance-log.md). Like Prometheus, billing picks its own default
 // and leaves GOGC, and GOMEMLIMIT, to the operator.
 const gcPercent = 400
 

@@ -27,7 +27,7 @@ var scaleHistory = flag.String("scale.history", "1000",
 // history is that one user's orders. The claim it checks: the cost of a
 // request grows with its work, not with the history.
 //
-//	go test ./cmd/billing/ -run '^$' -bench AtScale -benchtime 5000x -scale.history 1000,1000000
+//	go test ./cmd/billing/ -run '^$' -bench AtScale -benchtime 20000x -timeout 60m -scale.history 1000,1000000
 //
 // A history of a million orders takes minutes to seed and for the service
 // to catch up with (every part follows the whole log once).

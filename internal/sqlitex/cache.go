@@ -14,7 +14,7 @@ package sqlitex
 // With 64 MB caches those walks were 3.5% of serve's CPU, more than the page
 // reads a larger cache saves (they come from the kernel's page cache): with
 // a million orders in the log (files of a few hundred MB), 8 MB caches took
-// as many orders per second as 64 MB ones or more (docs/performance.md).
+// as many orders per second as 64 MB ones or more (docs/performance-log.md).
 const WriterCache = "cache_size(-8192)"
 
 // WriterCheckpoint is how far the write-ahead log of a connection that

@@ -17,7 +17,7 @@ import (
 // pairs) than one yield, and as many at 16 clients and at one. Each
 // commit costs a sync and a write of every page the group dirtied: an
 // order cost about 40% more CPU at 16 clients than at 64, mostly in the
-// smaller groups' commits (docs/performance.md). With the yield, 64
+// smaller groups' commits (docs/performance-log.md). With the yield, 64
 // clients placed 2–14% more orders a second, 16 clients 10–27% more, at
 // a lower p50 (three pairs each), and one client as many. Under load it
 // also lingers, as PostgreSQL's commit_delay does beside commit_siblings:
