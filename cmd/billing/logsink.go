@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,7 +18,8 @@ const logFlushEvery = 100 * time.Millisecond
 // written at once, with every line before it (see flushing); the others
 // within flushEvery, or as soon as logFlushSize bytes wait. The writes to
 // stderr happen on the sink's goroutine (or the Flush caller's), never
-// under the lock the request goroutines take to add a line. A crash may
+// under the lock the request goroutines take to add a line. A crash (kill
+// -9, or a panic, whose trace the runtime writes to stderr directly) may
 // lose the last flushEvery of Info lines, as a buffered access log does
 // (nginx's access_log buffer=, flush=); Close writes what is left.
 type logSink struct {
@@ -29,9 +31,11 @@ type logSink struct {
 	outMu sync.Mutex // held across a write to out: lines leave in order
 	spare []byte     // the buffer written last, reused; under outMu
 
-	kick chan struct{} // logFlushSize bytes wait
-	stop chan struct{}
-	done chan struct{}
+	kick   chan struct{} // logFlushSize bytes wait
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool // Close began: lines go out as they come
+	once   sync.Once
 }
 
 // logFlushSize is how many bytes of lines wake the flushing early;
@@ -55,7 +59,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 	n := len(s.buf)
 	s.mu.Unlock()
 	switch {
-	case n >= logHoldMax:
+	case n >= logHoldMax || s.closed.Load():
 		return len(p), s.Flush()
 	case n >= logFlushSize:
 		select {
@@ -97,10 +101,15 @@ func (s *logSink) run(every time.Duration) {
 	}
 }
 
-// Close stops the flushing and writes out what is left.
+// Close stops the flushing and writes out what is left; a line written
+// after it (a handler still running as serve exits) goes out at once.
+// Closing again does nothing more.
 func (s *logSink) Close() error {
-	close(s.stop)
-	<-s.done
+	s.once.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.done
+	})
 	return s.Flush()
 }
 

@@ -70,3 +70,20 @@ func TestServeLogsAFullBufferAtOnce(t *testing.T) {
 		t.Fatal("a write past logHoldMax returned before the lines were written out")
 	}
 }
+
+// TestServeLogsAfterItsSinkClosed: a line logged as serve exits (a handler
+// still running) goes out at once, and closing twice is harmless.
+func TestServeLogsAfterItsSinkClosed(t *testing.T) {
+	var out lockedBuffer
+	sink := newLogSink(&out, time.Hour)
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	slog.New(flushing{newHandler("text", sink), sink}).Info("late request")
+	if !strings.Contains(out.String(), `msg="late request"`) {
+		t.Fatalf("a line after Close was held back: stderr holds %q", out.String())
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
