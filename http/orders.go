@@ -25,12 +25,12 @@ func (r *orderRequest) decodePlain(body []byte) bool {
 	var got orderRequest
 	s := jsonx.NewScanner(body)
 	str := func(into **string) bool {
-		v, ok := s.Plain()
-		if ok {
-			str := string(v)
-			*into = &str
+		var v string
+		if !s.Str(&v) {
+			return false
 		}
-		return ok
+		*into = &v
+		return true
 	}
 	ok := s.Object(func(key []byte) bool {
 		switch string(key) {
