@@ -35,7 +35,6 @@ type logSink struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed atomic.Bool // Close began: lines go out as they come
-	once   sync.Once
 }
 
 // logFlushSize is how many bytes of lines wake the flushing early;
@@ -105,11 +104,10 @@ func (s *logSink) run(every time.Duration) {
 // after it (a handler still running as serve exits) goes out at once.
 // Closing again does nothing more.
 func (s *logSink) Close() error {
-	s.once.Do(func() {
-		s.closed.Store(true)
+	if s.closed.CompareAndSwap(false, true) {
 		close(s.stop)
 		<-s.done
-	})
+	}
 	return s.Flush()
 }
 
