@@ -56,6 +56,7 @@ func dsn(path string, m mode) string {
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", sqlitex.WriterCache)
 		q.Add("_pragma", sqlitex.WriterCheckpoint)
+		q.Set("vfs", sqlitex.WALVFS)
 		q.Set("_txlock", "immediate")
 	case scratch:
 		q.Add("_pragma", "journal_mode(OFF)")
@@ -73,6 +74,9 @@ func dsn(path string, m mode) string {
 // schema. One connection, because SQLite has one writer anyway and
 // "immediate" transactions then never wait on each other.
 func openWriter(ctx context.Context, path string, m mode) (*sql.DB, error) {
+	if err := sqlitex.RegisterWALVFS(); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", dsn(path, m))
 	if err != nil {
 		return nil, fmt.Errorf("open read models %s: %w", path, err)

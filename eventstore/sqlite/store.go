@@ -126,6 +126,7 @@ func dsn(path string, readOnly, mapped bool) string {
 	} else {
 		q.Add("_pragma", sqlitex.WriterCache)
 		q.Add("_pragma", sqlitex.WriterCheckpoint)
+		q.Set("vfs", sqlitex.WALVFS)
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()

@@ -41,6 +41,9 @@ type appendReply struct {
 }
 
 func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.RecordedEvent)) (*writer, error) {
+	if err := sqlitex.RegisterWALVFS(); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", dsn(cfg.Path, false, false))
 	if err != nil {
 		return nil, err

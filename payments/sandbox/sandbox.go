@@ -119,6 +119,9 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("open sandbox: %w", err)
 	}
+	if err := sqlitex.RegisterWALVFS(); err != nil {
+		return nil, fmt.Errorf("open sandbox: %w", err)
+	}
 	db, err := sql.Open("sqlite", dsn(cfg.Path))
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox %s: %w", cfg.Path, err)

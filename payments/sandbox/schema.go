@@ -106,6 +106,7 @@ func dsn(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", sqlitex.WriterCache)
 	q.Add("_pragma", sqlitex.WriterCheckpoint)
+	q.Set("vfs", sqlitex.WALVFS)
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }

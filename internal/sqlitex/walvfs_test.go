@@ -1,0 +1,181 @@
+package sqlitex_test
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/robotlabor/billing/internal/sqlitex"
+)
+
+// openWAL opens path in WAL mode with synchronous set as given, through
+// the VFS named (the platform's when empty), one connection.
+func openWAL(t testing.TB, path, synchronous, vfs string) *sql.DB {
+	t.Helper()
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
+	// Small, so that the test checkpoints and restarts the WAL often.
+	q.Add("_pragma", "wal_autocheckpoint(64)")
+	if vfs != "" {
+		q.Set("vfs", vfs)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Another connection reads every commit of a writer through WALVFS as soon
+// as the commit returns, whatever its size (one frame, a few, more than
+// one gathered write holds, more than the writer's cache, whose frames
+// SQLite writes again), also when nothing syncs the WAL at a commit
+// (synchronous=NORMAL), and across the WAL's checkpoints and restarts; a
+// copy of the files taken after a commit, as a crash leaves them, opens
+// with every commit; a rolled back transaction leaves nothing; the file
+// is whole after.
+func TestWALVFSCommitsAreReadAtOnce(t *testing.T) {
+	if err := sqlitex.RegisterWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	for _, synchronous := range []string{"NORMAL", "FULL"} {
+		t.Run(synchronous, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "t.db")
+			w := openWAL(t, path, synchronous, sqlitex.WALVFS)
+			r := openWAL(t, path, synchronous, "")
+			if _, err := w.ExecContext(ctx, `PRAGMA cache_size = 20; CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`); err != nil {
+				t.Fatal(err)
+			}
+			count := func(db *sql.DB) (rows, bytes int64, err error) {
+				err = db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(v)), 0) FROM t`).Scan(&rows, &bytes)
+				return rows, bytes, err
+			}
+			var rows, bytes int64
+			for i := range 200 {
+				n, size := 1+i%7, 100
+				switch i % 10 {
+				case 3:
+					n = 40 // a few dozen pages
+				case 7:
+					n, size = 60, 3000 // more frames than one write gathers
+				case 9:
+					n, size = 150, 2000 // more pages than the writer's cache
+				}
+				tx, err := w.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range n {
+					k := strings.Repeat(string(rune('a'+j%26)), 8) + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(j)
+					if _, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, randomblob(?))`, k, size); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%10 == 9 { // change spilled pages again
+					if _, err := tx.ExecContext(ctx, `UPDATE t SET v = randomblob(length(v)) WHERE id % 3 = 0`); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%50 == 49 {
+					if err := tx.Rollback(); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					if err := tx.Commit(); err != nil {
+						t.Fatal(err)
+					}
+					rows, bytes = rows+int64(n), bytes+int64(n*size)
+				}
+				gotRows, gotBytes, err := count(r)
+				if err != nil {
+					t.Fatalf("read after commit %d: %v", i, err)
+				}
+				if gotRows != rows || gotBytes != bytes {
+					t.Fatalf("after commit %d the reader sees %d rows of %d bytes, want %d of %d", i, gotRows, gotBytes, rows, bytes)
+				}
+				if i%10 == 9 {
+					crashed := openWAL(t, crashCopy(t, path), synchronous, "")
+					gotRows, gotBytes, err := count(crashed)
+					if err != nil {
+						t.Fatalf("read a copy after commit %d: %v", i, err)
+					}
+					if gotRows != rows || gotBytes != bytes {
+						t.Fatalf("a copy after commit %d has %d rows of %d bytes, want %d of %d", i, gotRows, gotBytes, rows, bytes)
+					}
+					crashed.Close()
+				}
+			}
+			for _, db := range []*sql.DB{r, w} {
+				var check string
+				if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+					t.Fatalf("integrity_check: %q %v", check, err)
+				}
+			}
+		})
+	}
+}
+
+// crashCopy copies the database at path and its WAL, as a crash of the
+// process would leave them, and returns the copy's path.
+func crashCopy(t *testing.T, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(path))
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// BenchmarkWALCommit commits transactions of ten rows of 1 KB (a dozen
+// frames) through the platform's VFS and through WALVFS.
+//
+//	go test ./internal/sqlitex -run '^$' -bench WALCommit
+func BenchmarkWALCommit(b *testing.B) {
+	if err := sqlitex.RegisterWALVFS(); err != nil {
+		b.Fatal(err)
+	}
+	for _, vfs := range []string{"", sqlitex.WALVFS} {
+		name := vfs
+		if name == "" {
+			name = "unix"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			w := openWAL(b, filepath.Join(b.TempDir(), "t.db"), "NORMAL", vfs)
+			if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000;
+				CREATE TABLE t (id INTEGER PRIMARY KEY, k BLOB UNIQUE, v BLOB)`); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				tx, err := w.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range 10 {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (randomblob(16), randomblob(1000))`); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
