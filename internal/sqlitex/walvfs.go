@@ -146,6 +146,8 @@ func (s *shimFile) flush(tls *libc.TLS) int32 {
 	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxWrite)(tls, s.real, s.buf, n, s.off)
 }
 
+// walWrite gathers a write that starts where the last one ended (see
+// WALVFS).
 func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	s := shim(pFile)
 	commits := s.commit != 0
@@ -187,6 +189,10 @@ func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	}
 	return sqlite3.SQLITE_OK
 }
+
+// The WAL file's other methods are the platform's, called on its file;
+// those that read the file, depend on its size or make it durable write
+// what is gathered first.
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	s := shim(pFile)
