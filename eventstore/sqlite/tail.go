@@ -79,18 +79,17 @@ func (t *tail) after(from eventstore.Position, max int) []eventstore.RecordedEve
 	at := func(i int) *eventstore.RecordedEvent { return &t.ring[(oldest+i)%len(t.ring)] }
 	// Positions increase along the ring: find from+1.
 	i := sort.Search(t.n, func(i int) bool { return at(i).Position > from })
-	if i == t.n || at(i).Position != from+1 {
+	if i == t.n || at(i).Position != from+1 || max < 1 {
 		return nil
 	}
-	var out []eventstore.RecordedEvent
-	bytes := 0
-	for j := i; j < t.n && len(out) < max; j++ {
-		e := at(j)
-		if len(out) > 0 && e.Position != out[len(out)-1].Position+1 {
-			break
-		}
-		out = append(out, *e)
-		bytes += size(*e)
+	n, bytes := 1, size(*at(i))
+	for j := i + 1; j < t.n && n < max && at(j).Position == at(j-1).Position+1; j++ {
+		n++
+		bytes += size(*at(j))
+	}
+	out := make([]eventstore.RecordedEvent, n)
+	for k := range out {
+		out[k] = *at(i + k)
 	}
 	// One copy of the bytes for the whole batch: subscribers own what
 	// they are given, as from a read.
