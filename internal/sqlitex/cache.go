@@ -5,16 +5,12 @@ package sqlitex
 // cache_size pragma: 8 MB.
 //
 // Not more, although every commit under load inserts at random places of
-// B-trees larger than that. SQLite ends every write transaction by dropping
-// the cached pages numbered past the end of the file. When a split had
-// balance_nonroot reorder the page numbers of its siblings, it swapped them
-// through the lock page's number (1 GiB into the file), and while the file
-// is smaller than that, the drop then walks the cache's whole hash table,
-// which grows with the pages cached. Under load nearly every commit does.
-// With 64 MB caches those walks were 3.5% of serve's CPU, more than the page
-// reads a larger cache saves (they come from the kernel's page cache): with
-// a million orders in the log (files of a few hundred MB), 8 MB caches took
-// as many orders per second as 64 MB ones or more (docs/performance-log.md).
+// B-trees larger than that: the pages a larger cache would keep come from
+// the kernel's page cache, and with a million orders in the log (files of
+// a few hundred MB) 64 MB caches took as many orders per second as 8 MB
+// ones (docs/performance-log.md). Before pcache.go kept the page cache's
+// mark, a larger cache also cost more at every commit's end (a walk of its
+// hash table: 3.5% of serve's CPU with 64 MB caches).
 const WriterCache = "cache_size(-8192)"
 
 // WriterCheckpoint is how far the write-ahead log of a connection that
