@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,10 +77,48 @@ func Start(ctx context.Context, store eventstore.Store, opts ...Option) (*Server
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	if err := s.listen("127.0.0.1:0"); err != nil {
+	if err := s.listenOutsideEphemeral(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// listenOutsideEphemeral listens on a free loopback port below the
+// kernel's ephemeral range, where it falls back to a port of that range
+// when it finds none. A port of the range can be handed to another
+// listener or outgoing connection while the server is stopped, and
+// Restart could then not have it back; one below it is only taken by name.
+func (s *Server) listenOutsideEphemeral() error {
+	low := ephemeralLow()
+	const from = 10000
+	for range 20 {
+		if low <= from {
+			break
+		}
+		port := from + rand.IntN(low-from)
+		if err := s.listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			return nil
+		}
+	}
+	return s.listen("127.0.0.1:0")
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, from
+// Linux's ip_local_port_range; 0 where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }
 
 // Addr is the host:port the server listens on; it survives Restart.
@@ -145,7 +186,8 @@ func (s *Server) Restart() error {
 		return errors.New("esdbtest: restart: server is running")
 	}
 	// Go listeners set SO_REUSEADDR, so the port is free again at once
-	// unless another process took it in between.
+	// unless another process took it by name in between (see
+	// listenOutsideEphemeral).
 	return s.listen(s.addr)
 }
 
