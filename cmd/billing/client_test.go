@@ -259,7 +259,7 @@ func (s *service) sandboxRefunds(t *testing.T) int {
 // holds; it fails after a generous bound (a hang, not a timing assertion).
 func waitFor(t *testing.T, s *service, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		changed := s.Projector.Changed()
 		if cond() {
