@@ -8,33 +8,40 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// WALVFS names the SQLite VFS that writes a transaction's WAL frames in as
-// few system calls as it can (add vfs=WALVFS to a DSN). SQLite writes each
-// frame of a commit with two pwrite calls, its 24-byte header and its page:
-// under the orders load that was ~19 calls an order, a twelfth of serve's
-// CPU. This VFS is the platform's own ("unix") with the WAL file's writes
-// gathered: a write that starts where the one before it ended is appended
-// to a buffer, and the buffer goes to the file in one pwrite once it holds
-// the frame that commits a transaction (its header's database size is not
-// zero), when it is full, before a write anywhere else (which goes to the
-// file at once), and before any other call on the WAL file (a sync, a
-// read, its size, a truncation, closing it).
+// WALVFS names the SQLite VFS that writes each WAL frame in one system
+// call (add vfs=WALVFS to a DSN). SQLite writes a frame with two pwrite
+// calls, its 24-byte header and its page: under the orders load that was
+// ~19 calls an order, a twelfth of serve's CPU. This VFS is the
+// platform's own ("unix") with one change to the WAL file's writes: a
+// frame's header, written where the log ends (the write before it ended
+// there, and a frame starts there), is held until the next write, which
+// SQLite always makes its page's, and the two go to the file in one
+// pwrite. Any other write, read or call on the file writes a held header
+// first.
 //
-// So a commit's frames are in the file when the write of its last frame
-// returns, as with the platform's VFS: SQLite publishes the commit in the
-// WAL index (where other connections find frames) only after that, and a
-// write that fails fails that call, and the commit with it. What SQLite
-// writes again of a transaction (a frame overwritten, the checksums after
-// it) is written at once, so nothing of a commit waits for a later one.
+// So nothing is held from one of SQLite's calls to write a frame to the
+// next: every write SQLite makes is in the file when the call that makes
+// it returns (the page's), and fails that call when it fails, as with the
+// platform's VFS. Headers written again (SQLite rewrites checksums after a
+// frame is overwritten in a transaction) are not where the log ends, and
+// go to the file at once. Gathering more than a frame (a commit's frames
+// in one write) would hold frames past the write that made them: a
+// transaction that spills frames and rolls back makes no call on the WAL
+// file, and frames held then would be written later over another
+// process's commit.
 const WALVFS = "billing-wal"
 
-// walBuffer is how many bytes of consecutive WAL writes one pwrite takes:
-// 31 frames of 4 KB pages, under the 128 KB the platform's VFS writes in
-// one call (its seekAndWrite keeps 17 bits of a write's size).
-const walBuffer = 31 * (walFrameHeader + 4096)
+// walBuffer holds a frame's header and the largest page, under the 128 KB
+// the platform's VFS writes in one call (its seekAndWrite keeps 17 bits of
+// a write's size).
+const walBuffer = walFrameHeader + 65536
 
-// walFrameHeader is the size of a WAL frame's header.
-const walFrameHeader = 24
+// walFrameHeader and walHeader are the sizes of a WAL frame's header and of
+// the WAL file's header.
+const (
+	walFrameHeader = 24
+	walHeader      = 32
+)
 
 var registerWALVFS = sync.OnceValue(func() int32 {
 	tls := libc.NewTLS()
@@ -83,13 +90,13 @@ var baseVFS uintptr
 // the platform's file follows it. Only integers: SQLite owns the memory.
 // Other files are the platform's, as it opens them.
 type shimFile struct {
-	methods uintptr // sqlite3_file.pMethods: &walMethods
-	real    uintptr // the platform's file, right after this head
-	buf     uintptr // the gathered writes (walBuffer bytes)
-	off     int64   // the file offset of buf's first byte
-	end     int64   // the file offset where the last write ended
-	n       int32   // bytes gathered in buf
-	commit  int32   // the last write was the header of a commit frame
+	methods  uintptr // sqlite3_file.pMethods: &walMethods
+	real     uintptr // the platform's file, right after this head
+	buf      uintptr // a held frame header, and room for its page (walBuffer bytes)
+	off      int64   // the file offset of the held header
+	end      int64   // the file offset where the last write ended
+	n        int32   // bytes held in buf: 0, or a frame header's
+	pageSize int32   // the WAL's page size, from its header; 0 until read
 }
 
 var shimSize = (unsafe.Sizeof(shimFile{}) + 7) &^ 7
@@ -136,63 +143,93 @@ func shimOpen(tls *libc.TLS, _, zName, pFile uintptr, flags int32, pOutFlags uin
 	return rc
 }
 
-// flush writes the WAL file's gathered writes.
+// flush writes the held frame header, if any.
 func (s *shimFile) flush(tls *libc.TLS) int32 {
 	if s.n == 0 {
 		return sqlite3.SQLITE_OK
 	}
 	n := s.n
 	s.n = 0
-	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxWrite)(tls, s.real, s.buf, n, s.off)
+	return s.write(tls, s.buf, n, s.off)
 }
 
-// walWrite gathers a write that starts where the last one ended (see
-// WALVFS).
+// write is the platform file's xWrite.
+func (s *shimFile) write(tls *libc.TLS, buf uintptr, n int32, off int64) int32 {
+	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxWrite)(tls, s.real, buf, n, off)
+}
+
+// walWrite holds a frame's header written where the log ends, and writes
+// it with the page that follows it (see WALVFS).
 func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	s := shim(pFile)
-	commits := s.commit != 0
-	// A frame's header: bytes 4-7 hold the database's size in pages after
-	// a commit, zero in the other frames of a transaction.
-	s.commit = 0
-	if n == walFrameHeader && *at[uint32](buf + 4) != 0 {
-		s.commit = 1
-	}
-	if off != s.end || int(n) > walBuffer {
-		// Not where the last write ended: the WAL's header as the log
-		// restarts, or a frame or header of this transaction written again
-		// (SQLite rewrites checksums after overwriting a frame). Written
-		// at once, after what came before.
-		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
-			return rc
+	if s.n != 0 {
+		if off == s.off+int64(s.n) && int(s.n)+int(n) <= walBuffer {
+			libc.Xmemcpy(tls, s.buf+uintptr(s.n), buf, uint64(n))
+			n += s.n
+			s.n = 0
+			s.end = s.off + int64(n)
+			return s.write(tls, s.buf, n, s.off)
 		}
-		s.end = off + int64(n)
-		return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxWrite)(tls, s.real, buf, n, off)
-	}
-	if int(s.n)+int(n) > walBuffer {
 		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
 	}
-	if s.buf == 0 {
-		if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
-			return sqlite3.SQLITE_NOMEM
+	if off == 0 && n >= walHeader {
+		s.pageSize = walPageSize(buf)
+	}
+	if n == walFrameHeader && off == s.end && s.frameStarts(tls, off) {
+		if s.buf == 0 {
+			if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
+				return sqlite3.SQLITE_NOMEM
+			}
 		}
+		libc.Xmemcpy(tls, s.buf, buf, uint64(n))
+		s.n, s.off, s.end = n, off, off+int64(n)
+		return sqlite3.SQLITE_OK
 	}
-	if s.n == 0 {
-		s.off = off
-	}
-	libc.Xmemcpy(tls, s.buf+uintptr(s.n), buf, uint64(n))
-	s.n += n
 	s.end = off + int64(n)
-	if commits {
-		return s.flush(tls)
+	return s.write(tls, buf, n, off)
+}
+
+// frameStarts reports whether a frame starts at off, reading the page size
+// from the WAL's header the first time (into buf, which it allocates). The
+// header is written before any frame; where it cannot be read, nothing is
+// held.
+func (s *shimFile) frameStarts(tls *libc.TLS, off int64) bool {
+	if s.pageSize == 0 {
+		if s.buf == 0 {
+			if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
+				return false
+			}
+		}
+		read := callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)
+		if read(tls, s.real, s.buf, walHeader, 0) != sqlite3.SQLITE_OK {
+			return false
+		}
+		if s.pageSize = walPageSize(s.buf); s.pageSize == 0 {
+			return false
+		}
 	}
-	return sqlite3.SQLITE_OK
+	return off >= walHeader && (off-walHeader)%(walFrameHeader+int64(s.pageSize)) == 0
+}
+
+// walPageSize is the page size a WAL header at p records (big-endian, at
+// byte 8), 0 if it is not one SQLite uses.
+func walPageSize(p uintptr) int32 {
+	b := at[[walHeader]byte](p)
+	size := int32(b[8])<<24 | int32(b[9])<<16 | int32(b[10])<<8 | int32(b[11])
+	if size == 1 { // how the header records 65536
+		size = 65536
+	}
+	if size < 512 || size > 65536 || size&(size-1) != 0 {
+		return 0
+	}
+	return size
 }
 
 // The WAL file's other methods are the platform's, called on its file;
 // those that read the file, depend on its size or make it durable write
-// what is gathered first.
+// a held header first (none is held between SQLite's calls).
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	s := shim(pFile)
