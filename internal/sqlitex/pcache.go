@@ -39,7 +39,10 @@ func init() { pageCacheHooked = hookPageCache() }
 
 // hookPageCache installs pcache1 with rekeyPage as its xRekey. SQLite
 // takes a page cache only before it initialises, which the first
-// connection opened does: a package's init runs before that.
+// connection opened does: a package's init runs before that. rekeyPage
+// reads and writes pcache1's own structure: no other page cache may be
+// installed before this init (modernc's sqlite.RegisterPageCache; nothing
+// here calls it).
 func hookPageCache() bool {
 	tls := libc.NewTLS()
 	defer tls.Close()
@@ -83,5 +86,6 @@ func rekeyPage(tls *libc.TLS, pCache, pPage uintptr, oldKey, newKey uint32) {
 }
 
 // pendingByte is SQLite's PENDING_BYTE: the lock bytes are there, and the
-// page that holds it is in no database.
+// page that holds it is in no database. (Only sqlite3_test_control moves
+// it.)
 const pendingByte = 0x40000000
