@@ -1,40 +1,53 @@
 package sqlitex
 
 import (
+	"slices"
 	"sync"
 	"unsafe"
 
 	"modernc.org/libc"
+	"modernc.org/libc/sys/types"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// WALVFS names the SQLite VFS that writes each WAL frame in one system
-// call (add vfs=WALVFS to a DSN). SQLite writes a frame with two pwrite
-// calls, its 24-byte header and its page: under the orders load that was
-// ~19 calls an order, a twelfth of serve's CPU. This VFS is the
-// platform's own ("unix") with one change to the WAL file's writes: a
-// frame's header, written where the log ends (the write before it ended
-// there, and a frame starts there), is held until the next write, which
-// SQLite always makes its page's, and the two go to the file in one
-// pwrite. Any other write, read or call on the file writes a held header
-// first.
+// WALVFS names the SQLite VFS that writes a transaction's WAL frames in
+// as few system calls as it can (add vfs=WALVFS to a DSN). SQLite writes
+// each frame with two pwrite calls, its 24-byte header and its page: under
+// the orders load that was ~19 calls an order, a twelfth of serve's CPU.
+// This VFS is the platform's own ("unix") with the WAL file's writes
+// gathered: a write that starts where the one before it ended is appended
+// to a buffer, and the buffer goes to the file in one pwrite
+//   - once it holds the whole frame that commits a transaction (a frame
+//     whose header records the database's size), by the WAL's page size;
+//   - when it is full, and before a write anywhere else (which goes to
+//     the file at once: the WAL's header as the log restarts, checksums
+//     SQLite rewrites);
+//   - before any other call on the WAL file (a read, a sync, its size, a
+//     truncation, closing it);
+//   - before the transaction's connection releases the WAL's write lock
+//     (the database file's shared-memory lock 0) or its file lock,
+//     whether the transaction committed or rolled back: frames written
+//     before a rollback (a transaction larger than its cache spills them)
+//     are in the file before another writer may write there, as with the
+//     platform's VFS.
 //
-// So nothing is held from one of SQLite's calls to write a frame to the
-// next: every write SQLite makes is in the file when the call that makes
-// it returns (the page's), and fails that call when it fails, as with the
-// platform's VFS. Headers written again (SQLite rewrites checksums after a
-// frame is overwritten in a transaction) are not where the log ends, and
-// go to the file at once. Gathering more than a frame (a commit's frames
-// in one write) would hold frames past the write that made them: a
-// transaction that spills frames and rolls back makes no call on the WAL
-// file, and frames held then would be written later over another
-// process's commit.
+// So a commit's frames are in the file when the write of its last frame
+// returns, before SQLite publishes the commit in the WAL index, and
+// nothing is held once the write lock is released. A write of the buffer
+// that fails fails the call that made it, and every later call on the WAL
+// file until the write lock is released, so that the transaction can no
+// longer commit, as SQLite's own error handling would have it had the
+// write failed where it was made.
+//
+// The buffer belongs to the connection that writes (SQLite calls a
+// connection's files with its own TLS): a connection's WAL files are
+// flushed when that connection releases a write lock.
 const WALVFS = "billing-wal"
 
-// walBuffer holds a frame's header and the largest page, under the 128 KB
-// the platform's VFS writes in one call (its seekAndWrite keeps 17 bits of
-// a write's size).
-const walBuffer = walFrameHeader + 65536
+// walBuffer is how many bytes of consecutive WAL writes one pwrite takes:
+// 31 frames of 4 KB pages, under the 128 KB the platform's VFS writes in
+// one call (its seekAndWrite keeps 17 bits of a write's size).
+const walBuffer = 31 * (walFrameHeader + 4096)
 
 // walFrameHeader and walHeader are the sizes of a WAL frame's header and of
 // the WAL file's header.
@@ -88,15 +101,19 @@ var baseVFS uintptr
 
 // shimFile is the head of a WAL file the VFS opens, in SQLite's memory;
 // the platform's file follows it. Only integers: SQLite owns the memory.
-// Other files are the platform's, as it opens them.
+// Other files are the platform's, as it opens them; a database file's
+// method table is the platform's with its locks wrapped (dbMethods).
 type shimFile struct {
-	methods  uintptr // sqlite3_file.pMethods: &walMethods
-	real     uintptr // the platform's file, right after this head
-	buf      uintptr // a held frame header, and room for its page (walBuffer bytes)
-	off      int64   // the file offset of the held header
-	end      int64   // the file offset where the last write ended
-	n        int32   // bytes held in buf: 0, or a frame header's
-	pageSize int32   // the WAL's page size, from its header; 0 until read
+	methods   uintptr // sqlite3_file.pMethods: &walMethods
+	real      uintptr // the platform's file, right after this head
+	buf       uintptr // the gathered writes (walBuffer bytes)
+	off       int64   // the file offset of buf's first byte
+	end       int64   // the file offset where the last write ended
+	commitEnd int64   // where the commit frame being gathered ends; 0 if none
+	tls       uintptr // the TLS of the connection that opened it (see wals)
+	n         int32   // bytes gathered in buf
+	pageSize  int32   // the WAL's page size, from its header; 0 until read
+	failed    int32   // a failed write of the buffer, until the write lock goes
 }
 
 var shimSize = (unsafe.Sizeof(shimFile{}) + 7) &^ 7
@@ -132,25 +149,144 @@ func shimOpen(tls *libc.TLS, _, zName, pFile uintptr, flags int32, pOutFlags uin
 	base := at[sqlite3.Tsqlite3_vfs](baseVFS)
 	open := callFunc[func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32](base.FxOpen)
 	if flags&sqlite3.SQLITE_OPEN_WAL == 0 {
-		return open(tls, baseVFS, zName, pFile, flags, pOutFlags)
+		rc := open(tls, baseVFS, zName, pFile, flags, pOutFlags)
+		if f := at[sqlite3.Tsqlite3_file](pFile); flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0 && f.FpMethods != 0 {
+			orig := f.FpMethods
+			if f.FpMethods = dbMethods(orig); f.FpMethods == 0 {
+				callFunc[func(*libc.TLS, uintptr) int32](at[sqlite3.Tsqlite3_io_methods](orig).FxClose)(tls, pFile)
+				return sqlite3.SQLITE_NOMEM
+			}
+		}
+		return rc
 	}
 	s := shim(pFile)
-	*s = shimFile{real: pFile + shimSize}
+	*s = shimFile{real: pFile + shimSize, tls: uintptr(unsafe.Pointer(tls))}
 	rc := open(tls, baseVFS, zName, s.real, flags, pOutFlags)
 	if at[sqlite3.Tsqlite3_file](s.real).FpMethods != 0 {
 		s.methods = uintptr(unsafe.Pointer(&walMethods))
+		wals.add(s.tls, pFile)
 	}
 	return rc
 }
 
-// flush writes the held frame header, if any.
+// wals are the open WAL files by the TLS of the connection that opened
+// them.
+var wals = walFiles{m: map[uintptr][]uintptr{}}
+
+type walFiles struct {
+	mu sync.Mutex
+	m  map[uintptr][]uintptr
+}
+
+func (w *walFiles) add(tls, pFile uintptr) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.m[tls] = append(w.m[tls], pFile)
+}
+
+func (w *walFiles) remove(tls, pFile uintptr) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	files := slices.DeleteFunc(w.m[tls], func(p uintptr) bool { return p == pFile })
+	if len(files) == 0 {
+		delete(w.m, tls)
+	} else {
+		w.m[tls] = files
+	}
+}
+
+// endWrite writes what the connection's WAL files gathered and forgets
+// their failures: its write lock is about to go. A failure to write here
+// is of frames no commit holds (a commit's are written before it
+// returns): those of a transaction rolled back.
+func (w *walFiles) endWrite(tls *libc.TLS) {
+	w.mu.Lock()
+	files := slices.Clone(w.m[uintptr(unsafe.Pointer(tls))])
+	w.mu.Unlock()
+	for _, p := range files {
+		s := shim(p)
+		s.flush(tls) //nolint:errcheck // see above
+		s.failed, s.commitEnd = sqlite3.SQLITE_OK, 0
+	}
+}
+
+// dbMethods is a copy of a database file's method table orig whose lock
+// calls write the connection's gathered WAL writes first, 0 if there is no
+// memory for it.
+func dbMethods(orig uintptr) uintptr {
+	dbTables.mu.Lock()
+	defer dbTables.mu.Unlock()
+	if p, ok := dbTables.wrapped[orig]; ok {
+		return p
+	}
+	tls := libc.NewTLS()
+	defer tls.Close()
+	p := libc.Xmalloc(tls, types.Size_t(unsafe.Sizeof(sqlite3.Tsqlite3_io_methods{})))
+	if p == 0 {
+		return 0
+	}
+	m := at[sqlite3.Tsqlite3_io_methods](p)
+	*m = *at[sqlite3.Tsqlite3_io_methods](orig)
+	m.FxUnlock = cFunc(dbUnlock)
+	if m.FiVersion >= 2 && m.FxShmLock != 0 {
+		m.FxShmLock = cFunc(dbShmLock)
+	}
+	dbTables.wrapped[orig] = p
+	dbTables.orig[p] = orig
+	return p
+}
+
+var dbTables = struct {
+	mu            sync.Mutex
+	wrapped, orig map[uintptr]uintptr
+}{wrapped: map[uintptr]uintptr{}, orig: map[uintptr]uintptr{}}
+
+// origMethods is the platform's method table of a database file.
+func origMethods(pFile uintptr) *sqlite3.Tsqlite3_io_methods {
+	dbTables.mu.Lock()
+	defer dbTables.mu.Unlock()
+	return at[sqlite3.Tsqlite3_io_methods](dbTables.orig[at[sqlite3.Tsqlite3_file](pFile).FpMethods])
+}
+
+// dbShmLock is the database file's xShmLock: before the WAL's write lock
+// (lock 0) is released, the connection's WAL writes go to the file.
+func dbShmLock(tls *libc.TLS, pFile uintptr, ofst, n, flags int32) int32 {
+	if ofst == 0 && flags&sqlite3.SQLITE_SHM_UNLOCK != 0 {
+		wals.endWrite(tls)
+	}
+	return callFunc[func(*libc.TLS, uintptr, int32, int32, int32) int32](origMethods(pFile).FxShmLock)(tls, pFile, ofst, n, flags)
+}
+
+// dbUnlock is the database file's xUnlock: a connection that holds the
+// file's lock itself (exclusive locking mode, no shared memory) writes its
+// WAL writes before it lets it go.
+func dbUnlock(tls *libc.TLS, pFile uintptr, level int32) int32 {
+	wals.endWrite(tls)
+	return callFunc[func(*libc.TLS, uintptr, int32) int32](origMethods(pFile).FxUnlock)(tls, pFile, level)
+}
+
+// flush writes the WAL file's gathered writes. A failure stays: every
+// later call on the file fails with it until the write lock is released.
 func (s *shimFile) flush(tls *libc.TLS) int32 {
 	if s.n == 0 {
 		return sqlite3.SQLITE_OK
 	}
 	n := s.n
 	s.n = 0
-	return s.write(tls, s.buf, n, s.off)
+	rc := s.write(tls, s.buf, n, s.off)
+	if rc != sqlite3.SQLITE_OK {
+		s.failed = rc
+	}
+	return rc
+}
+
+// settle is flush for the calls that read or sync the file: it fails
+// with an earlier failure too.
+func (s *shimFile) settle(tls *libc.TLS) int32 {
+	if s.failed != sqlite3.SQLITE_OK {
+		return s.failed
+	}
+	return s.flush(tls)
 }
 
 // write is the platform file's xWrite.
@@ -158,59 +294,71 @@ func (s *shimFile) write(tls *libc.TLS, buf uintptr, n int32, off int64) int32 {
 	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxWrite)(tls, s.real, buf, n, off)
 }
 
-// walWrite holds a frame's header written where the log ends, and writes
-// it with the page that follows it (see WALVFS).
+// walWrite gathers a write that starts where the last one ended (see
+// WALVFS).
 func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	s := shim(pFile)
-	if s.n != 0 {
-		if off == s.off+int64(s.n) && int(s.n)+int(n) <= walBuffer {
-			libc.Xmemcpy(tls, s.buf+uintptr(s.n), buf, uint64(n))
-			n += s.n
-			s.n = 0
-			s.end = s.off + int64(n)
-			return s.write(tls, s.buf, n, s.off)
-		}
-		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
-			return rc
-		}
+	if s.failed != sqlite3.SQLITE_OK {
+		return s.failed
 	}
 	if off == 0 && n >= walHeader {
 		s.pageSize = walPageSize(buf)
 	}
-	if n == walFrameHeader && off == s.end && s.frameStarts(tls, off) {
-		if s.buf == 0 {
-			if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
-				return sqlite3.SQLITE_NOMEM
-			}
-		}
-		libc.Xmemcpy(tls, s.buf, buf, uint64(n))
-		s.n, s.off, s.end = n, off, off+int64(n)
-		return sqlite3.SQLITE_OK
+	if s.pageSize == 0 && s.n == 0 && off >= walHeader {
+		s.readPageSize(tls)
 	}
+	if off != s.end || int(n) > walBuffer || s.pageSize == 0 {
+		// Not where the last write ended (the WAL's header as the log
+		// restarts, a frame or header of this transaction written again),
+		// or the page size, and so where frames end, unknown: written at
+		// once, after what came before.
+		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+			return rc
+		}
+		s.end = off + int64(n)
+		return s.write(tls, buf, n, off)
+	}
+	if int(s.n)+int(n) > walBuffer {
+		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+			return rc
+		}
+	}
+	if s.buf == 0 {
+		if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
+			return sqlite3.SQLITE_NOMEM
+		}
+	}
+	if s.n == 0 {
+		s.off = off
+	}
+	// A commit frame's header: bytes 4-7 hold the database's size in pages
+	// after the commit, zero in the other frames.
+	if n == walFrameHeader && *at[uint32](buf + 4) != 0 && (off-walHeader)%(walFrameHeader+int64(s.pageSize)) == 0 {
+		s.commitEnd = off + walFrameHeader + int64(s.pageSize)
+	}
+	libc.Xmemcpy(tls, s.buf+uintptr(s.n), buf, uint64(n))
+	s.n += n
 	s.end = off + int64(n)
-	return s.write(tls, buf, n, off)
+	if s.commitEnd != 0 && s.end >= s.commitEnd {
+		s.commitEnd = 0
+		return s.flush(tls)
+	}
+	return sqlite3.SQLITE_OK
 }
 
-// frameStarts reports whether a frame starts at off, reading the page size
-// from the WAL's header the first time (into buf, which it allocates). The
-// header is written before any frame; where it cannot be read, nothing is
-// held.
-func (s *shimFile) frameStarts(tls *libc.TLS, off int64) bool {
-	if s.pageSize == 0 {
-		if s.buf == 0 {
-			if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
-				return false
-			}
-		}
-		read := callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)
-		if read(tls, s.real, s.buf, walHeader, 0) != sqlite3.SQLITE_OK {
-			return false
-		}
-		if s.pageSize = walPageSize(s.buf); s.pageSize == 0 {
-			return false
+// readPageSize reads the page size from the WAL's header, written before
+// any frame, into buf (empty), which it allocates; where it cannot, the
+// page size stays unknown and nothing is gathered.
+func (s *shimFile) readPageSize(tls *libc.TLS) {
+	if s.buf == 0 {
+		if s.buf = sqlite3.Xsqlite3_malloc64(tls, walBuffer); s.buf == 0 {
+			return
 		}
 	}
-	return off >= walHeader && (off-walHeader)%(walFrameHeader+int64(s.pageSize)) == 0
+	read := callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)
+	if read(tls, s.real, s.buf, walHeader, 0) == sqlite3.SQLITE_OK {
+		s.pageSize = walPageSize(s.buf)
+	}
 }
 
 // walPageSize is the page size a WAL header at p records (big-endian, at
@@ -229,11 +377,12 @@ func walPageSize(p uintptr) int32 {
 
 // The WAL file's other methods are the platform's, called on its file;
 // those that read the file, depend on its size or make it durable write
-// a held header first (none is held between SQLite's calls).
+// what is gathered first.
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	s := shim(pFile)
-	rc := s.flush(tls)
+	wals.remove(s.tls, pFile)
+	rc := s.settle(tls)
 	if s.buf != 0 {
 		sqlite3.Xsqlite3_free(tls, s.buf)
 		s.buf = 0
@@ -246,7 +395,7 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 
 func walRead(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	s := shim(pFile)
-	if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)(tls, s.real, buf, n, off)
@@ -254,7 +403,7 @@ func walRead(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 	s := shim(pFile)
-	if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callFunc[func(*libc.TLS, uintptr, int64) int32](s.realMethods().FxTruncate)(tls, s.real, size)
@@ -262,7 +411,7 @@ func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	s := shim(pFile)
-	if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callFunc[func(*libc.TLS, uintptr, int32) int32](s.realMethods().FxSync)(tls, s.real, flags)
@@ -270,7 +419,7 @@ func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
 	s := shim(pFile)
-	if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callFunc[func(*libc.TLS, uintptr, uintptr) int32](s.realMethods().FxFileSize)(tls, s.real, pSize)
@@ -293,7 +442,7 @@ func walCheckReservedLock(tls *libc.TLS, pFile, pResOut uintptr) int32 {
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
 	s := shim(pFile)
-	if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
+	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callFunc[func(*libc.TLS, uintptr, int32, uintptr) int32](s.realMethods().FxFileControl)(tls, s.real, op, pArg)
