@@ -2,6 +2,7 @@ package sqlitex
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -25,8 +26,8 @@ import (
 //   - before any other call on the WAL file (a read, a sync, its size, a
 //     truncation, closing it);
 //   - before the transaction's connection releases the WAL's write lock
-//     (the database file's shared-memory lock 0) or its file lock,
-//     whether the transaction committed or rolled back: frames written
+//     (the database file's shared-memory lock 0, found by the database's
+//     path), whether the transaction committed or rolled back: frames written
 //     before a rollback (a transaction larger than its cache spills them)
 //     are in the file before another writer may write there, as with the
 //     platform's VFS.
@@ -39,9 +40,9 @@ import (
 // longer commit, as SQLite's own error handling would have it had the
 // write failed where it was made.
 //
-// The buffer belongs to the connection that writes (SQLite calls a
-// connection's files with its own TLS): a connection's WAL files are
-// flushed when that connection releases a write lock.
+// Not for exclusive locking mode, which no connection of billing's uses:
+// it takes no shared-memory locks, so a failed write would stay until the
+// connection closes.
 const WALVFS = "billing-wal"
 
 // walBuffer is how many bytes of consecutive WAL writes one pwrite takes:
@@ -110,7 +111,6 @@ type shimFile struct {
 	off       int64   // the file offset of buf's first byte
 	end       int64   // the file offset where the last write ended
 	commitEnd int64   // where the commit frame being gathered ends; 0 if none
-	tls       uintptr // the TLS of the connection that opened it (see wals)
 	n         int32   // bytes gathered in buf
 	pageSize  int32   // the WAL's page size, from its header; 0 until read
 	failed    int32   // a failed write of the buffer, until the write lock goes
@@ -160,59 +160,73 @@ func shimOpen(tls *libc.TLS, _, zName, pFile uintptr, flags int32, pOutFlags uin
 		return rc
 	}
 	s := shim(pFile)
-	*s = shimFile{real: pFile + shimSize, tls: uintptr(unsafe.Pointer(tls))}
+	*s = shimFile{real: pFile + shimSize}
 	rc := open(tls, baseVFS, zName, s.real, flags, pOutFlags)
 	if at[sqlite3.Tsqlite3_file](s.real).FpMethods != 0 {
 		s.methods = uintptr(unsafe.Pointer(&walMethods))
-		wals.add(s.tls, pFile)
+		wals.add(strings.TrimSuffix(libc.GoString(zName), "-wal"), pFile)
 	}
 	return rc
 }
 
-// wals are the open WAL files by the TLS of the connection that opened
-// them.
-var wals = walFiles{m: map[uintptr][]uintptr{}}
+// wals are the open WAL files by the path of their database (SQLite
+// names a WAL after its database).
+var wals = walFiles{byDB: map[string][]uintptr{}, db: map[uintptr]string{}}
 
 type walFiles struct {
-	mu sync.Mutex
-	m  map[uintptr][]uintptr
+	mu   sync.Mutex
+	byDB map[string][]uintptr // WAL files by their database's path
+	db   map[uintptr]string   // the database's path of each WAL file
 }
 
-func (w *walFiles) add(tls, pFile uintptr) {
+func (w *walFiles) add(db string, pFile uintptr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.m[tls] = append(w.m[tls], pFile)
+	w.byDB[db] = append(w.byDB[db], pFile)
+	w.db[pFile] = db
 }
 
-func (w *walFiles) remove(tls, pFile uintptr) {
+func (w *walFiles) remove(pFile uintptr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	files := slices.DeleteFunc(w.m[tls], func(p uintptr) bool { return p == pFile })
-	if len(files) == 0 {
-		delete(w.m, tls)
+	db := w.db[pFile]
+	delete(w.db, pFile)
+	if files := slices.DeleteFunc(w.byDB[db], func(p uintptr) bool { return p == pFile }); len(files) > 0 {
+		w.byDB[db] = files
 	} else {
-		w.m[tls] = files
+		delete(w.byDB, db)
 	}
 }
 
-// endWrite writes what the connection's WAL files gathered and forgets
-// their failures: its write lock is about to go. A failure to write here
-// is of frames no commit holds (a commit's are written before it
-// returns): those of a transaction rolled back.
-func (w *walFiles) endWrite(tls *libc.TLS) {
+// endWrite writes what the WAL files of the database at db gathered and
+// forgets their failures: a connection is about to release the database's
+// write lock, which it alone holds, so only its files (whichever TLS
+// SQLite calls them with, as a backup's do) hold anything. A failure to
+// write here is of frames no commit holds (a commit's are written before
+// it returns): those of a transaction rolled back.
+func (w *walFiles) endWrite(tls *libc.TLS, db string) {
 	w.mu.Lock()
-	files := slices.Clone(w.m[uintptr(unsafe.Pointer(tls))])
+	files := slices.Clone(w.byDB[db])
 	w.mu.Unlock()
 	for _, p := range files {
 		s := shim(p)
-		s.flush(tls) //nolint:errcheck // see above
-		s.failed, s.commitEnd = sqlite3.SQLITE_OK, 0
+		if s.n != 0 {
+			s.flush(tls) //nolint:errcheck // see above
+		}
+		if s.failed != sqlite3.SQLITE_OK || s.commitEnd != 0 {
+			s.failed, s.commitEnd = sqlite3.SQLITE_OK, 0
+		}
 	}
 }
 
-// dbMethods is a copy of a database file's method table orig whose lock
-// calls write the connection's gathered WAL writes first, 0 if there is no
-// memory for it.
+// dbPath is the path of the database file pFile (a unix VFS file).
+func dbPath(pFile uintptr) string {
+	return libc.GoString(at[sqlite3.TunixFile](pFile).FzPath)
+}
+
+// dbMethods is a copy of a database file's method table orig whose
+// shared-memory lock calls write the gathered WAL writes before the write
+// lock goes, 0 if there is no memory for it.
 func dbMethods(orig uintptr) uintptr {
 	dbTables.mu.Lock()
 	defer dbTables.mu.Unlock()
@@ -227,7 +241,6 @@ func dbMethods(orig uintptr) uintptr {
 	}
 	m := at[sqlite3.Tsqlite3_io_methods](p)
 	*m = *at[sqlite3.Tsqlite3_io_methods](orig)
-	m.FxUnlock = cFunc(dbUnlock)
 	if m.FiVersion >= 2 && m.FxShmLock != 0 {
 		m.FxShmLock = cFunc(dbShmLock)
 	}
@@ -252,17 +265,9 @@ func origMethods(pFile uintptr) *sqlite3.Tsqlite3_io_methods {
 // (lock 0) is released, the connection's WAL writes go to the file.
 func dbShmLock(tls *libc.TLS, pFile uintptr, ofst, n, flags int32) int32 {
 	if ofst == 0 && flags&sqlite3.SQLITE_SHM_UNLOCK != 0 {
-		wals.endWrite(tls)
+		wals.endWrite(tls, dbPath(pFile))
 	}
 	return callFunc[func(*libc.TLS, uintptr, int32, int32, int32) int32](origMethods(pFile).FxShmLock)(tls, pFile, ofst, n, flags)
-}
-
-// dbUnlock is the database file's xUnlock: a connection that holds the
-// file's lock itself (exclusive locking mode, no shared memory) writes its
-// WAL writes before it lets it go.
-func dbUnlock(tls *libc.TLS, pFile uintptr, level int32) int32 {
-	wals.endWrite(tls)
-	return callFunc[func(*libc.TLS, uintptr, int32) int32](origMethods(pFile).FxUnlock)(tls, pFile, level)
 }
 
 // flush writes the WAL file's gathered writes. A failure stays: every
@@ -315,6 +320,7 @@ func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 		if rc := s.flush(tls); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
+		s.markCommit(buf, n, off)
 		s.end = off + int64(n)
 		return s.write(tls, buf, n, off)
 	}
@@ -331,11 +337,7 @@ func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	if s.n == 0 {
 		s.off = off
 	}
-	// A commit frame's header: bytes 4-7 hold the database's size in pages
-	// after the commit, zero in the other frames.
-	if n == walFrameHeader && *at[uint32](buf + 4) != 0 && (off-walHeader)%(walFrameHeader+int64(s.pageSize)) == 0 {
-		s.commitEnd = off + walFrameHeader + int64(s.pageSize)
-	}
+	s.markCommit(buf, n, off)
 	libc.Xmemcpy(tls, s.buf+uintptr(s.n), buf, uint64(n))
 	s.n += n
 	s.end = off + int64(n)
@@ -344,6 +346,19 @@ func walWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 		return s.flush(tls)
 	}
 	return sqlite3.SQLITE_OK
+}
+
+// markCommit notes where a commit frame ends when the write at off is its
+// header, or the header's first part (SQLite splits a write at a sync
+// point when it pads a commit without powersafe overwrite), gathered or
+// not: what follows it, written next, may be gathered.
+// Bytes 4-7 of a frame's header hold the database's size in pages after
+// the commit, zero in the other frames.
+func (s *shimFile) markCommit(buf uintptr, n int32, off int64) {
+	if n >= 8 && n <= walFrameHeader && s.pageSize != 0 && off >= walHeader && *at[uint32](buf + 4) != 0 &&
+		(off-walHeader)%(walFrameHeader+int64(s.pageSize)) == 0 {
+		s.commitEnd = off + walFrameHeader + int64(s.pageSize)
+	}
 }
 
 // readPageSize reads the page size from the WAL's header, written before
@@ -381,7 +396,7 @@ func walPageSize(p uintptr) int32 {
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	s := shim(pFile)
-	wals.remove(s.tls, pFile)
+	wals.remove(pFile)
 	rc := s.settle(tls)
 	if s.buf != 0 {
 		sqlite3.Xsqlite3_free(tls, s.buf)
