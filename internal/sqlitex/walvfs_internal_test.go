@@ -38,11 +38,18 @@ func probeReleases() {
 	}
 }
 
-func openProbed(t testing.TB, path, vfs string, pragmas ...string) *sql.DB {
+// openTestDB opens path in WAL mode (synchronous FULL unless pragmas say
+// otherwise) through the VFS named (the platform's when empty), with the
+// DSN's params and pragmas given, one connection, closed at the test's
+// end.
+func openTestDB(t testing.TB, path, vfs string, params map[string]string, pragmas ...string) *sql.DB {
 	t.Helper()
 	q := url.Values{}
-	for _, p := range append([]string{"busy_timeout(10000)", "journal_mode(WAL)"}, pragmas...) {
+	for _, p := range append([]string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)"}, pragmas...) {
 		q.Add("_pragma", p)
+	}
+	for k, v := range params {
+		q.Set(k, v)
 	}
 	if vfs != "" {
 		q.Set("vfs", vfs)
@@ -95,18 +102,18 @@ func TestWALVFSCommitsAreInTheFileWhenPublished(t *testing.T) {
 	}{
 		{"after its own commit", func(*testing.T, string, *sql.DB) *sql.DB { return nil }},
 		{"after another connection's commit", func(t *testing.T, path string, _ *sql.DB) *sql.DB {
-			if _, err := openProbed(t, path, "").ExecContext(ctx, `INSERT INTO big (v) VALUES (1)`); err != nil {
+			if _, err := openTestDB(t, path, "", nil).ExecContext(ctx, `INSERT INTO big (v) VALUES (1)`); err != nil {
 				t.Fatal(err)
 			}
 			return nil
 		}},
 		{"on a log it did not write", func(t *testing.T, path string, a *sql.DB) *sql.DB {
-			keep := openProbed(t, path, "") // keeps the WAL as a closes
+			keep := openTestDB(t, path, "", nil) // keeps the WAL as a closes
 			if err := keep.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(new(int)); err != nil {
 				t.Fatal(err)
 			}
 			a.Close()
-			return openProbed(t, path, WALVFS, "synchronous(NORMAL)", "wal_autocheckpoint(0)", "cache_size(10)")
+			return openTestDB(t, path, WALVFS, nil, "synchronous(NORMAL)", "wal_autocheckpoint(0)", "cache_size(10)")
 		}},
 		{"after a rolled back transaction that spilled", func(t *testing.T, _ string, a *sql.DB) *sql.DB {
 			spill(t, a, false)
@@ -119,7 +126,7 @@ func TestWALVFSCommitsAreInTheFileWhenPublished(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "t.db")
-			a := openProbed(t, path, WALVFS, "synchronous(NORMAL)", "wal_autocheckpoint(0)", "cache_size(10)")
+			a := openTestDB(t, path, WALVFS, nil, "synchronous(NORMAL)", "wal_autocheckpoint(0)", "cache_size(10)")
 			if _, err := a.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); CREATE TABLE big (id INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, 0)`); err != nil {
 				t.Fatal(err)
 			}

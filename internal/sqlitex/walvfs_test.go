@@ -3,7 +3,6 @@ package sqlitex_test
 import (
 	"context"
 	"database/sql"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,28 +11,6 @@ import (
 
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
-
-// openWAL opens path in WAL mode with synchronous set as given, through
-// the VFS named (the platform's when empty), one connection.
-func openWAL(t testing.TB, path, synchronous, vfs string) *sql.DB {
-	t.Helper()
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+synchronous+")")
-	// Small, so that the test checkpoints and restarts the WAL often.
-	q.Add("_pragma", "wal_autocheckpoint(64)")
-	if vfs != "" {
-		q.Set("vfs", vfs)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // Another connection reads every commit of a writer through WALVFS as soon
 // as the commit returns, whatever its size (one frame, a few, more than
@@ -50,8 +27,8 @@ func TestWALVFSCommitsAreReadAtOnce(t *testing.T) {
 		t.Run(synchronous, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "t.db")
-			w := openWAL(t, path, synchronous, sqlitex.WALVFS)
-			r := openWAL(t, path, synchronous, "")
+			w := sqlitex.OpenTestDB(t, path, sqlitex.WALVFS, nil, "synchronous("+synchronous+")", "wal_autocheckpoint(64)")
+			r := sqlitex.OpenTestDB(t, path, "", nil, "synchronous("+synchronous+")", "wal_autocheckpoint(64)")
 			if _, err := w.ExecContext(ctx, `PRAGMA cache_size = 20; CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +80,7 @@ func TestWALVFSCommitsAreReadAtOnce(t *testing.T) {
 					t.Fatalf("after commit %d the reader sees %d rows of %d bytes, want %d of %d", i, gotRows, gotBytes, rows, bytes)
 				}
 				if i%10 == 9 {
-					crashed := openWAL(t, crashCopy(t, path), synchronous, "")
+					crashed := sqlitex.OpenTestDB(t, crashCopy(t, path), "", nil, "synchronous("+synchronous+")", "wal_autocheckpoint(64)")
 					gotRows, gotBytes, err := count(crashed)
 					if err != nil {
 						t.Fatalf("read a copy after commit %d: %v", i, err)
@@ -145,29 +122,6 @@ func crashCopy(t *testing.T, path string) string {
 // frames) through the platform's VFS and through WALVFS.
 //
 
-// openWith opens path in WAL mode through the VFS named (the platform's
-// when empty), with the DSN's params and pragmas given, one connection.
-func openWith(t testing.TB, path, vfs string, params map[string]string, pragmas ...string) *sql.DB {
-	t.Helper()
-	q := url.Values{}
-	for _, p := range append([]string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)"}, pragmas...) {
-		q.Add("_pragma", p)
-	}
-	for k, v := range params {
-		q.Set(k, v)
-	}
-	if vfs != "" {
-		q.Set("vfs", vfs)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // A transaction larger than its writer's cache writes frames to the WAL
 // before it commits, and rolls back, which makes no call on the WAL file;
 // another writer then commits at the same offsets. Nothing of the first
@@ -182,8 +136,8 @@ func TestWALVFSHoldsNothingPastARollback(t *testing.T) {
 		t.Run("second="+vfs[1], func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "t.db")
-			a := openWith(t, path, vfs[0], nil, "cache_size(10)", "wal_autocheckpoint(0)")
-			b := openWith(t, path, vfs[1], nil, "wal_autocheckpoint(0)")
+			a := sqlitex.OpenTestDB(t, path, vfs[0], nil, "cache_size(10)", "wal_autocheckpoint(0)")
+			b := sqlitex.OpenTestDB(t, path, vfs[1], nil, "wal_autocheckpoint(0)")
 			if _, err := b.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
 				t.Fatal(err)
 			}
@@ -229,8 +183,8 @@ func TestWALVFSHoldsNothingPastARollback(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(b, "the second writer")
-			check(openWith(t, path, "", nil), "a new connection")
-			check(openWith(t, crashCopy(t, path), "", nil), "a crash copy")
+			check(sqlitex.OpenTestDB(t, path, "", nil), "a new connection")
+			check(sqlitex.OpenTestDB(t, crashCopy(t, path), "", nil), "a crash copy")
 		})
 	}
 }
@@ -245,8 +199,8 @@ func TestWALVFSPaddedCommits(t *testing.T) {
 	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "t.db")
-	w := openWith(t, path, sqlitex.WALVFS, map[string]string{"psow": "0"}, "wal_autocheckpoint(16)")
-	r := openWith(t, path, "", nil)
+	w := sqlitex.OpenTestDB(t, path, sqlitex.WALVFS, map[string]string{"psow": "0"}, "wal_autocheckpoint(16)")
+	r := sqlitex.OpenTestDB(t, path, "", nil)
 	if _, err := w.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +232,7 @@ func BenchmarkWALCommit(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			w := openWAL(b, filepath.Join(b.TempDir(), "t.db"), "NORMAL", vfs)
+			w := sqlitex.OpenTestDB(b, filepath.Join(b.TempDir(), "t.db"), vfs, nil, "synchronous(NORMAL)", "wal_autocheckpoint(64)")
 			if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000;
 				CREATE TABLE t (id INTEGER PRIMARY KEY, k BLOB UNIQUE, v BLOB)`); err != nil {
 				b.Fatal(err)

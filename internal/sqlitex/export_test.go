@@ -1,0 +1,4 @@
+package sqlitex
+
+// OpenTestDB is openTestDB, for the package's external tests.
+var OpenTestDB = openTestDB
