@@ -18,8 +18,10 @@ import (
 // This VFS is the platform's own ("unix") with the WAL file's writes
 // gathered: a write that starts where the one before it ended is appended
 // to a buffer, and the buffer goes to the file in one pwrite
-//   - once it holds the whole frame that commits a transaction (a frame
-//     whose header records the database's size), by the WAL's page size;
+//   - once it holds the rest of the frame that commits a transaction (a
+//     frame whose header records the database's size; where it ends is
+//     known from the WAL's page size, whether the header was gathered or
+//     written at once);
 //   - when it is full, and before a write anywhere else (which goes to
 //     the file at once: the WAL's header as the log restarts, checksums
 //     SQLite rewrites);
