@@ -173,44 +173,45 @@ func shimOpen(tls *libc.TLS, _, zName, pFile uintptr, flags int32, pOutFlags uin
 
 // wals are the open WAL files by the path of their database (SQLite
 // names a WAL after its database).
-var wals = walFiles{byDB: map[string][]uintptr{}, db: map[uintptr]string{}}
+var wals = walFiles{byDB: map[string][]uintptr{}}
 
 type walFiles struct {
 	mu   sync.Mutex
-	byDB map[string][]uintptr // WAL files by their database's path
-	db   map[uintptr]string   // the database's path of each WAL file
+	byDB map[string][]uintptr
 }
 
 func (w *walFiles) add(db string, pFile uintptr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.byDB[db] = append(w.byDB[db], pFile)
-	w.db[pFile] = db
 }
 
 func (w *walFiles) remove(pFile uintptr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	db := w.db[pFile]
-	delete(w.db, pFile)
-	if files := slices.DeleteFunc(w.byDB[db], func(p uintptr) bool { return p == pFile }); len(files) > 0 {
-		w.byDB[db] = files
-	} else {
-		delete(w.byDB, db)
+	for db, files := range w.byDB {
+		if i := slices.Index(files, pFile); i >= 0 {
+			if files = slices.Delete(files, i, i+1); len(files) > 0 {
+				w.byDB[db] = files
+			} else {
+				delete(w.byDB, db)
+			}
+			return
+		}
 	}
 }
 
 // endWrite writes what the WAL files of the database at db gathered and
 // forgets their failures: a connection is about to release the database's
 // write lock, which it alone holds, so only its files (whichever TLS
-// SQLite calls them with, as a backup's do) hold anything. A failure to
-// write here is of frames no commit holds (a commit's are written before
-// it returns): those of a transaction rolled back.
+// SQLite calls them with, as a backup's do) hold anything; the others are
+// only read, as their connections may be using them. A failure to write
+// here is of frames no commit holds (a commit's are written before it
+// returns): those of a transaction rolled back.
 func (w *walFiles) endWrite(tls *libc.TLS, db string) {
 	w.mu.Lock()
-	files := slices.Clone(w.byDB[db])
-	w.mu.Unlock()
-	for _, p := range files {
+	defer w.mu.Unlock()
+	for _, p := range w.byDB[db] {
 		s := shim(p)
 		if s.n != 0 {
 			s.flush(tls) //nolint:errcheck // see above
@@ -228,7 +229,8 @@ func dbPath(pFile uintptr) string {
 
 // dbMethods is a copy of a database file's method table orig whose
 // shared-memory lock calls write the gathered WAL writes before the write
-// lock goes, 0 if there is no memory for it.
+// lock goes, followed by orig's address (see origMethods); 0 if there is
+// no memory for it. One copy per table, made once.
 func dbMethods(orig uintptr) uintptr {
 	dbTables.mu.Lock()
 	defer dbTables.mu.Unlock()
@@ -237,7 +239,8 @@ func dbMethods(orig uintptr) uintptr {
 	}
 	tls := libc.NewTLS()
 	defer tls.Close()
-	p := libc.Xmalloc(tls, types.Size_t(unsafe.Sizeof(sqlite3.Tsqlite3_io_methods{})))
+	size := unsafe.Sizeof(sqlite3.Tsqlite3_io_methods{})
+	p := libc.Xmalloc(tls, types.Size_t(size+unsafe.Sizeof(uintptr(0))))
 	if p == 0 {
 		return 0
 	}
@@ -246,21 +249,22 @@ func dbMethods(orig uintptr) uintptr {
 	if m.FiVersion >= 2 && m.FxShmLock != 0 {
 		m.FxShmLock = cFunc(dbShmLock)
 	}
+	*at[uintptr](p + size) = orig
 	dbTables.wrapped[orig] = p
-	dbTables.orig[p] = orig
 	return p
 }
 
 var dbTables = struct {
-	mu            sync.Mutex
-	wrapped, orig map[uintptr]uintptr
-}{wrapped: map[uintptr]uintptr{}, orig: map[uintptr]uintptr{}}
+	mu      sync.Mutex
+	wrapped map[uintptr]uintptr
+}{wrapped: map[uintptr]uintptr{}}
 
-// origMethods is the platform's method table of a database file.
+// origMethods is the platform's method table of a database file, whose
+// address follows the copy dbMethods made (no lock: every shared-memory
+// lock of every connection comes here).
 func origMethods(pFile uintptr) *sqlite3.Tsqlite3_io_methods {
-	dbTables.mu.Lock()
-	defer dbTables.mu.Unlock()
-	return at[sqlite3.Tsqlite3_io_methods](dbTables.orig[at[sqlite3.Tsqlite3_file](pFile).FpMethods])
+	copied := at[sqlite3.Tsqlite3_file](pFile).FpMethods
+	return at[sqlite3.Tsqlite3_io_methods](*at[uintptr](copied + unsafe.Sizeof(sqlite3.Tsqlite3_io_methods{})))
 }
 
 // dbShmLock is the database file's xShmLock: before the WAL's write lock
