@@ -114,8 +114,8 @@ var scaleWarmUp = flag.Int("scale.warmup", 8000,
 // service is under it (its connections open, its heap grown to the load).
 // With a million orders of history the warm-up's rate is the measured
 // one's (3,823–4,084 orders/s against 3,813–4,297 in five runs on
-// 2026-12-07): what a
-// history costs is not a transient after the catch-up.
+// 2026-12-07): what a history costs is not a transient after the
+// catch-up.
 func warmUp(b *testing.B, order func() answer) {
 	b.Helper()
 	start := time.Now()
