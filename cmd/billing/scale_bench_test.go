@@ -38,6 +38,9 @@ func BenchmarkAtScale(b *testing.B) {
 }
 
 func benchAtScale(b *testing.B, orders int) {
+	// The service runs in this process, with the collector's target serve
+	// runs with (gc.go), unless GOGC says otherwise.
+	tuneGC()
 	ctx := context.Background()
 	dir := b.TempDir()
 	heavy := orders / 10
