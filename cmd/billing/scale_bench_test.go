@@ -121,6 +121,9 @@ var scaleWarmUp = flag.Int("scale.warmup", 8000,
 // catch-up.
 func warmUp(b *testing.B, order func() answer) {
 	b.Helper()
+	if *scaleWarmUp <= 0 {
+		return
+	}
 	start := time.Now()
 	var left atomic.Int64
 	left.Store(int64(*scaleWarmUp))
@@ -136,9 +139,8 @@ func warmUp(b *testing.B, order func() answer) {
 		})
 	}
 	wg.Wait()
-	if took := time.Since(start); *scaleWarmUp > 0 {
-		b.Logf("warm-up: %d orders in %v, %.0f orders/s", *scaleWarmUp, took.Round(time.Millisecond), float64(*scaleWarmUp)/took.Seconds())
-	}
+	took := time.Since(start)
+	b.Logf("warm-up: %d orders in %v, %.0f orders/s", *scaleWarmUp, took.Round(time.Millisecond), float64(*scaleWarmUp)/took.Seconds())
 }
 
 // waitCaughtUp waits until the projector, the reconciler and the relay

@@ -222,9 +222,15 @@ func (w *walFiles) endWrite(tls *libc.TLS, db string) {
 	}
 }
 
-// dbPath is the path of the database file pFile (a unix VFS file).
+// dbPath is the path of the database file pFile (a unix VFS file), read
+// in place, not copied: every write transaction's end looks it up, and it
+// is valid only while SQLite keeps the file open (no one may keep it).
 func dbPath(pFile uintptr) string {
-	return libc.GoString(at[sqlite3.TunixFile](pFile).FzPath)
+	p := at[sqlite3.TunixFile](pFile).FzPath
+	if p == 0 {
+		return ""
+	}
+	return unsafe.String(at[byte](p), libc.Xstrlen(nil, p))
 }
 
 // dbMethods is a copy of a database file's method table orig whose
@@ -298,6 +304,11 @@ func (s *shimFile) settle(tls *libc.TLS) int32 {
 		return s.failed
 	}
 	return s.flush(tls)
+}
+
+// read is the platform file's xRead.
+func (s *shimFile) read(tls *libc.TLS, buf uintptr, n int32, off int64) int32 {
+	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)(tls, s.real, buf, n, off)
 }
 
 // write is the platform file's xWrite.
@@ -376,8 +387,7 @@ func (s *shimFile) readPageSize(tls *libc.TLS) {
 			return
 		}
 	}
-	read := callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)
-	if read(tls, s.real, s.buf, walHeader, 0) == sqlite3.SQLITE_OK {
+	if s.read(tls, s.buf, walHeader, 0) == sqlite3.SQLITE_OK {
 		s.pageSize = walPageSize(s.buf)
 	}
 }
@@ -419,7 +429,7 @@ func walRead(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
 	if rc := s.settle(tls); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return callFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](s.realMethods().FxRead)(tls, s.real, buf, n, off)
+	return s.read(tls, buf, n, off)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
