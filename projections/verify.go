@@ -47,7 +47,7 @@ func Verify(ctx context.Context, store eventstore.Store, path string, progress f
 		return nil, fmt.Errorf("verify read models: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	aside, err := openWriter(ctx, filepath.Join(dir, "readmodels.db"), scratch)
+	aside, err := openWriter(ctx, filepath.Join(dir, "readmodels.db"), foldAside)
 	if err != nil {
 		return nil, fmt.Errorf("verify read models: %w", err)
 	}

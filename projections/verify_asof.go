@@ -42,7 +42,7 @@ func VerifyAsOf(ctx context.Context, store eventstore.Store, path string, asOf t
 		return nil, fmt.Errorf("verify as-of reads: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	aside, err := openWriter(ctx, filepath.Join(dir, "readmodels.db"), scratch)
+	aside, err := openWriter(ctx, filepath.Join(dir, "readmodels.db"), foldAside)
 	if err != nil {
 		return nil, fmt.Errorf("verify as-of reads: %w", err)
 	}
