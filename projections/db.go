@@ -75,14 +75,12 @@ func dsn(path string, m mode) string {
 		q.Add("_pragma", sqlitex.WriterCheckpoint)
 		q.Set("vfs", sqlitex.WALVFS)
 		q.Set("_txlock", "immediate")
-	case scratch, foldAside:
-		if m == foldAside {
-			q.Add("_pragma", asidePage)
-		}
+	case foldAside:
+		q.Add("_pragma", asidePage)
+		fallthrough
+	case scratch:
 		// The driver runs the _pragma list in lexical order (busy_timeout
-		// first), so journal_mode before page_size: this key runs after
-		// the list. (A journal that is off lets the page size change until
-		// the first table is made, but say what is meant.)
+		// first), journal_mode before page_size; this key runs after it.
 		q.Set("_journal_mode", "OFF")
 		q.Add("_pragma", "synchronous(OFF)")
 		q.Add("_pragma", scratchCache)
