@@ -61,11 +61,12 @@ func BenchmarkFoldOrders(b *testing.B) {
 }
 
 // appendPlacedAndPaid appends the n-th order of user, placed and paid n
-// seconds into 2026, at the log's next two positions after *pos.
+// seconds into 2026, at the log's next two positions after *pos, as the
+// first two events of the order's stream.
 func appendPlacedAndPaid(b testing.TB, recs []eventstore.RecordedEvent, pos *eventstore.Position, user string, n int) []eventstore.RecordedEvent {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
 	ref := domain.OrderRef{OrderID: domain.OrderIDFor(user, fmt.Sprint(n)), UserID: user, PlanID: "plan_robot_hours_10", Amount: 4900, Currency: "usd"}
-	for _, e := range []domain.Event{
+	for rev, e := range []domain.Event{
 		domain.OrderPlaced{OrderRef: ref, PaymentMethodID: "pm_1", IdempotencyKey: fmt.Sprint(n), Fingerprint: "f", PlacedAt: at},
 		domain.OrderPaid{OrderRef: ref, ProviderPaymentID: "pi_1", PaidAt: at},
 	} {
@@ -74,7 +75,7 @@ func appendPlacedAndPaid(b testing.TB, recs []eventstore.RecordedEvent, pos *eve
 			b.Fatal(err)
 		}
 		*pos++
-		recs = append(recs, eventstore.RecordedEvent{Type: e.EventType(), Position: *pos, Data: data, RecordedAt: at})
+		recs = append(recs, eventstore.RecordedEvent{Stream: e.StreamID(), Revision: uint64(rev), Type: e.EventType(), Position: *pos, Data: data, RecordedAt: at})
 	}
 	return recs
 }
