@@ -230,6 +230,9 @@ type writeTx struct {
 	heldIDs   []string                // in the order held, for writeHeld
 	wroteHeld []Order                 // written by writeHeld, cached once committed
 
+	inserts []*orderChange // new orders queued for one INSERT (insertLater)
+	bodies  []byte         // their bodies, rendered
+
 	// The checkpoint as the transaction read it when it began or last
 	// wrote it: no one else writes while it is open, so a batch need not
 	// read it again.

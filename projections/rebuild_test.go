@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -129,6 +130,60 @@ func TestRebuildOfALogLongerThanABatch(t *testing.T) {
 			t.Fatalf("rebuilt order %s: %+v, %v; want %s for %d", want.o.OrderID, o, err, want.status, want.o.Amount)
 		}
 	}
+}
+
+// TestManyNewOrdersAtOnce: new orders are written several to a statement,
+// in statements of 64 rows, then 32 and so on down to one. A rebuild folds
+// 127 orders, each placed at the start of its stream and then paid or left
+// pending, in one batch, which takes every size; every order comes out as
+// its events say, rebuilt as live.
+func TestManyNewOrdersAtOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const n = 127
+	var events []domain.Event
+	want := make(map[string]string, n)
+	for i := range n {
+		o := placed(fmt.Sprintf("user_%d", i%5), fmt.Sprintf("key-%d", i), int64(100+i), t0.Add(time.Duration(i)*time.Second))
+		events = append(events, o)
+		want[string(o.OrderID)] = fmt.Sprint("pending ", o.Amount)
+		if i%3 != 0 {
+			events = append(events, paid(o, t0.Add(time.Hour)))
+			want[string(o.OrderID)] = fmt.Sprint("paid ", o.Amount)
+		}
+	}
+	h.record(events...)
+	h.halt()
+	check := func(what string) {
+		t.Helper()
+		rows, err := openRaw(t, h.path).Query(`SELECT id, status, amount FROM orders`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := make(map[string]string)
+		for rows.Next() {
+			var id, status string
+			var amount int64
+			if err := rows.Scan(&id, &status, &amount); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = fmt.Sprint(status, " ", amount)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%s: %d orders %v; want %d %v", what, len(got), got, len(want), want)
+		}
+	}
+	check("live")
+	live := dump(t, h.path)
+	if err := projections.Rebuild(ctx, h.store, h.path, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt")
+	sameLines(t, dump(t, h.path), live, "rebuilt and live read models")
 }
 
 // TestRebuildRefusesWhileServing: a running server holds the read models;
