@@ -230,8 +230,16 @@ type writeTx struct {
 	heldIDs   []string                // in the order held, for writeHeld
 	wroteHeld []Order                 // written by writeHeld, cached once committed
 
-	inserts []*orderChange // new orders queued for one INSERT (insertLater)
-	bodies  []byte         // their bodies, rendered
+	// fresh: a long fold into a new database (Rebuild's, Verify's), which
+	// holds no row but those the fold wrote. A new order there is queued
+	// (inserts) and written with others in one INSERT (insertNew).
+	// Orders placed by an event that did not start their stream
+	// (placedElsewhere; none in a log this service wrote) may have a row
+	// before their own stream's placement, which is then written alone.
+	fresh           bool
+	inserts         []*orderChange
+	bodies          []byte // the queued orders' bodies, rendered
+	placedElsewhere map[string]struct{}
 
 	// The checkpoint as the transaction read it when it began or last
 	// wrote it: no one else writes while it is open, so a batch need not

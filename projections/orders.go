@@ -245,6 +245,12 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 	// The first event of the order's stream: no event, and so no row, of
 	// the order can come before it.
 	first := placing && w.revision == 0 && w.stream == ref.StreamID()
+	if placing && !first && w.fresh {
+		if w.placedElsewhere == nil {
+			w.placedElsewhere = make(map[string]struct{})
+		}
+		w.placedElsewhere[string(ref.OrderID)] = struct{}{}
+	}
 	c, err := w.order(string(ref.OrderID), placing, first)
 	if err != nil {
 		return err
@@ -418,17 +424,24 @@ func (w *writeTx) flushOrders() error {
 	return w.insertNew()
 }
 
-// isNew says whether c is an order the read model is known to have no row
-// for: its placement started its stream (orderChange.unread), or the
-// transaction looked for its row and found none (holdPending).
+// isNew says whether c is an order a fresh fold (writeTx.fresh) knows to
+// have no row: its placement started its stream (orderChange.unread), and
+// no other event placed it.
 func (w *writeTx) isNew(c *orderChange) bool {
-	return !c.stored && !c.unread && c.o.ID != ""
+	if !w.fresh || c.stored || c.unread || c.o.ID == "" {
+		return false
+	}
+	_, elsewhere := w.placedElsewhere[c.o.ID]
+	return !elsewhere
 }
 
 // insertLater queues c, a new order (isNew), for insertNew: written a
 // few at once, they take one statement instead of one each (an INSERT of
 // one row is about a fifth statement overhead in database/sql, the driver
-// and SQLite's VM). It writes the queue once it is full.
+// and SQLite's VM). It writes the queue once it is full. Only a fresh
+// fold: elsewhere a statement of several rows keeps a statement journal
+// (a copy of every page it changes, to undo it should a row fail), and
+// the projector's batches are small.
 func (w *writeTx) insertLater(c *orderChange) error {
 	c.unwritten = false
 	w.inserts = append(w.inserts, c)
@@ -449,7 +462,9 @@ const (
 // insertNew writes the new orders insertLater queued, in statements of
 // insertRows, then of halves, down to one row: seven statements to
 // prepare, at most. No ON CONFLICT: a row already there for one of them
-// would be a fold gone wrong, and fails the transaction.
+// would be a fold gone wrong, and fails it. Should a statement fail, the
+// transaction is thrown away (a fresh fold's database with it), queue and
+// all.
 func (w *writeTx) insertNew() error {
 	q := w.inserts
 	for size := insertRowsLog; len(q) > 0; size-- {
@@ -626,18 +641,13 @@ func (w *writeTx) writeHeld() error {
 			continue // taken up again by a later batch, or written already
 		}
 		delete(w.held, id)
-		if w.isNew(c) {
-			err = w.insertLater(c)
-		} else {
-			body, err = w.writeOrder(c, body)
-		}
-		if err != nil {
+		if body, err = w.writeOrder(c, body); err != nil {
 			return err
 		}
 		w.wroteHeld = append(w.wroteHeld, c.o)
 	}
 	w.heldIDs = w.heldIDs[:0]
-	return w.insertNew()
+	return nil
 }
 
 // wrote notes that the transaction writes an order of user's, for the

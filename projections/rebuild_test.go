@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -132,11 +133,11 @@ func TestRebuildOfALogLongerThanABatch(t *testing.T) {
 	}
 }
 
-// TestManyNewOrdersAtOnce: new orders are written several to a statement,
-// in statements of 64 rows, then 32 and so on down to one. A rebuild folds
-// 127 orders, each placed at the start of its stream and then paid or left
-// pending, in one batch, which takes every size; every order comes out as
-// its events say, rebuilt as live.
+// TestManyNewOrdersAtOnce: a rebuild writes new orders several to a
+// statement, in statements of 64 rows, then 32 and so on down to one. It
+// folds 127 orders, each placed at the start of its stream and then paid
+// or left pending, in one batch, which takes every size; every order comes
+// out as its events say, rebuilt as live.
 func TestManyNewOrdersAtOnce(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -184,6 +185,55 @@ func TestManyNewOrdersAtOnce(t *testing.T) {
 	}
 	check("rebuilt")
 	sameLines(t, dump(t, h.path), live, "rebuilt and live read models")
+}
+
+// TestRebuildOfAnOrderPlacedElsewhereFirst: a placement recorded outside
+// its order's stream (which this service never writes) before the one
+// that starts the stream leaves a row the rebuild does not take for new,
+// even once it no longer remembers the order (orders enough in between
+// for its cache of recent ones, 16,384, to drop it two batches before):
+// the first placement stands.
+func TestRebuildOfAnOrderPlacedElsewhereFirst(t *testing.T) {
+	h := newHarness(t)
+	h.halt() // the rebuild alone folds the log
+	ctx := context.Background()
+	o := placed("user_1", "elsewhere", 4900, t0)
+	const between = 35000
+	var events []eventstore.EventData
+	for i := range between + 1 {
+		e := o
+		if i > 0 {
+			e = placed(fmt.Sprintf("user_%d", 2+i%20), fmt.Sprint("between-", i), 100, t0)
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: data})
+	}
+	if _, err := h.store.Append(ctx, "elsewhere-1", eventstore.NoStream, events...); err != nil {
+		t.Fatal(err)
+	}
+	again := o
+	again.Amount = 1
+	h.append(again) // the first event of the order's own stream
+	h.append(paid(o, t0.Add(time.Minute)))
+	if err := projections.Rebuild(ctx, h.store, h.path, nil); err != nil {
+		t.Fatal(err)
+	}
+	rm, err := projections.OpenReadOnly(ctx, h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	got, err := rm.Order(ctx, o.UserID, string(o.OrderID))
+	if err != nil || got.Status != "paid" || got.Amount != o.Amount {
+		t.Fatalf("rebuilt order: %+v, %v; want paid for %d", got, err, o.Amount)
+	}
+	var n int
+	if err := openRaw(t, h.path).QueryRow(`SELECT count(*) FROM orders`).Scan(&n); err != nil || n != between+1 {
+		t.Fatalf("rebuilt %d orders, %v; want %d", n, err, between+1)
+	}
 }
 
 // TestRebuildRefusesWhileServing: a running server holds the read models;
