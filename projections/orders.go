@@ -428,7 +428,7 @@ func (w *writeTx) flushOrders() error {
 // have no row: its placement started its stream (orderChange.unread), and
 // no other event placed it.
 func (w *writeTx) isNew(c *orderChange) bool {
-	if !w.fresh || c.stored || c.unread || c.o.ID == "" {
+	if !w.fresh || c.stored || c.unread {
 		return false
 	}
 	_, elsewhere := w.placedElsewhere[c.o.ID]
@@ -443,7 +443,6 @@ func (w *writeTx) isNew(c *orderChange) bool {
 // (a copy of every page it changes, to undo it should a row fail), and
 // the projector's batches are small.
 func (w *writeTx) insertLater(c *orderChange) error {
-	c.unwritten = false
 	w.inserts = append(w.inserts, c)
 	if len(w.inserts) < insertRows {
 		return nil
@@ -491,9 +490,8 @@ func (w *writeTx) insertOrders(query string, cs []*orderChange) error {
 	args := make([]any, 0, 8*len(cs))
 	start := 0
 	for i, c := range cs {
-		o := &c.o
-		w.wrote(o.UserID)
-		args = append(args, o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, w.bodies[start:ends[i]:ends[i]], c.placedAt, c.changedAt)
+		w.wrote(c.o.UserID)
+		args = orderArgs(args, c, w.bodies[start:ends[i]:ends[i]])
 		start = ends[i]
 	}
 	if _, err := w.exec(query, args...); err != nil {
@@ -507,13 +505,24 @@ func (w *writeTx) insertOrders(query string, cs []*orderChange) error {
 
 // insertOrdersSQL are the INSERTs of new orders, of 1 << i rows each.
 var insertOrdersSQL = func() (qs [insertRowsLog + 1]string) {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
 	for i := range qs {
-		qs[i] = "INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec) VALUES " +
-			strings.Repeat(row+", ", 1<<i-1) + row
+		qs[i] = insertOrder + strings.Repeat(orderRow+", ", 1<<i-1) + orderRow
 	}
 	return qs
 }()
+
+// insertOrder is the INSERT of order rows, each an orderRow whose values
+// orderArgs gives.
+const (
+	insertOrder = "INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec) VALUES "
+	orderRow    = "(?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+// orderArgs appends to args the values of c's row, its body rendered.
+func orderArgs(args []any, c *orderChange, body []byte) []any {
+	o := &c.o
+	return append(args, o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
+}
 
 // writeOrder writes the row of c, rendered into body's space (returned
 // for the next).
@@ -523,9 +532,7 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 	body = o.appendJSON(body[:0])
 	if !c.stored {
 		w.wrote(o.UserID)
-		res, err := w.exec(`INSERT INTO orders (id, user_id, created_at, amount, status, body, placed_rec, changed_rec)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			o.ID, o.UserID, nanos(o.CreatedAt), o.Amount, o.Status, body, c.placedAt, c.changedAt)
+		res, err := w.exec(insertOrder+orderRow+" ON CONFLICT (id) DO NOTHING", orderArgs(nil, c, body)...)
 		if err != nil {
 			return body, fmt.Errorf("write order %s: %w", o.ID, err)
 		}
