@@ -17,7 +17,7 @@ import (
 // statements are the writer's prepared statements; preparing once saves a
 // SQL parse per query on the hot path.
 type statements struct {
-	recent, fromRevision, insert *sql.Stmt
+	begin, number, recent, fromRevision, insert *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -26,9 +26,11 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&st.recent, `SELECT id, revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ` + strconv.Itoa(recentIDs)},
-		{&st.fromRevision, `SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`},
-		{&st.insert, `INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.begin, `INSERT INTO streams (name) VALUES (?)`},
+		{&st.number, `SELECT no FROM streams WHERE name = ?`},
+		{&st.recent, `SELECT id, revision FROM events WHERE stream_no = ? ORDER BY revision DESC LIMIT ` + strconv.Itoa(recentIDs)},
+		{&st.fromRevision, `SELECT id, position FROM events WHERE stream_no = ? AND revision >= ? ORDER BY revision`},
+		{&st.insert, `INSERT INTO events (stream, stream_no, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -41,105 +43,159 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 
 // batchTx is the batch transaction with the prepared statements bound to it.
 type batchTx struct {
-	ctx                          context.Context
-	recent, fromRevision, insert *sql.Stmt
-	written                      []eventstore.RecordedEvent // as the file will hold them once committed
-	heads                        *heads                     // as of the last commit; nil: none known
+	ctx                                         context.Context
+	begin, number, recent, fromRevision, insert *sql.Stmt
+	written                                     []eventstore.RecordedEvent // as the file will hold them once committed
+	heads                                       *heads                     // as of the last commit; nil: none known
 }
 
 func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
 	return &batchTx{
 		ctx:          ctx,
+		begin:        tx.StmtContext(ctx, st.begin),
+		number:       tx.StmtContext(ctx, st.number),
 		recent:       tx.StmtContext(ctx, st.recent),
 		fromRevision: tx.StmtContext(ctx, st.fromRevision),
 		insert:       tx.StmtContext(ctx, st.insert),
 	}
 }
 
-// append decides and writes one append inside the batch transaction. A
-// refusal leaves nothing behind.
-func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult, error) {
+// append decides and writes one append inside the batch transaction, and
+// returns the number of the stream it wrote to. A refusal leaves nothing
+// behind.
+func (tx *batchTx) append(req *appendReq, stamp int64) (eventstore.AppendResult, int64, error) {
 	if req.expected.IsNoStream() {
-		// Revisions are contiguous from 0, so revision 0 is free exactly
-		// when the stream does not exist: try it without reading the head
-		// first. A unique violation aborts only that statement; the stream
-		// exists, and the full path below decides.
-		res, err := tx.insertFrom(req, 0, stamp)
+		// A stream begins by numbering its name, which is unique: try it
+		// without looking the name up first. A unique violation aborts
+		// only that statement; the stream exists, and the full path below
+		// decides.
+		no, err := tx.beginStream(req.stream)
+		if err == nil {
+			res, err := tx.insertFrom(req, no, 0, stamp)
+			return res, no, err
+		}
 		if !errors.Is(err, errStreamExists) {
-			return res, err
+			return eventstore.AppendResult{}, 0, err
 		}
 	}
-	if rev, ok := req.expected.Revision(); ok && tx.heads.allow(req.stream, rev, req.events) {
-		// The head this writer last committed is the one expected, and
-		// none of the append's ids is in the stream: write after it
-		// without reading the head. Heads only grow, and a unique
-		// violation aborts only that statement; should another writer
-		// have moved the head since, the full path below decides.
-		res, err := tx.insertFrom(req, rev+1, stamp)
-		if !errors.Is(err, errStreamExists) {
-			return res, err
+	if rev, ok := req.expected.Revision(); ok {
+		if no, ok := tx.heads.allow(req.stream, rev, req.events); ok {
+			// The head this writer last committed is the one expected,
+			// and none of the append's ids is in the stream: write after
+			// it without reading the head. Heads only grow, and a unique
+			// violation aborts only that statement; should another writer
+			// have moved the head since, the full path below decides.
+			res, err := tx.insertFrom(req, no, rev+1, stamp)
+			if !errors.Is(err, errStreamExists) {
+				return res, no, err
+			}
+			tx.heads.forget(req.stream) // moved by an append this writer did not see
 		}
-		tx.heads.forget(req.stream) // moved by an append this writer did not see
+	}
+	no, numbered, err := tx.numberOf(req.stream)
+	if err != nil {
+		return eventstore.AppendResult{}, 0, err
 	}
 	// One read of the stream's newest events, newest first: the first is
 	// its head, and only when the expected revision holds are the rest
 	// read, for the ids checkRecentIDs looks for.
-	recent, err := tx.recent.QueryContext(tx.ctx, req.stream)
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	defer recent.Close() //nolint:errcheck // closed already but on an error
-	head, exists, err := nextRecent(recent)
-	if err != nil {
-		return eventstore.AppendResult{}, err
+	var (
+		recent *sql.Rows
+		head   idRev
+		exists bool
+	)
+	if numbered {
+		if recent, err = tx.recent.QueryContext(tx.ctx, no); err != nil {
+			return eventstore.AppendResult{}, 0, err
+		}
+		defer recent.Close() //nolint:errcheck // closed already but on an error
+		if head, exists, err = nextRecent(recent); err != nil {
+			return eventstore.AppendResult{}, 0, err
+		}
 	}
 	last := uint64(head.rev)
 	if !req.expected.Holds(last, exists) {
-		if err := recent.Close(); err != nil {
-			return eventstore.AppendResult{}, err
+		if recent != nil {
+			if err := recent.Close(); err != nil {
+				return eventstore.AppendResult{}, 0, err
+			}
 		}
 		// A retry of an append that already succeeded finds its own
 		// events where the expected revision said they would go.
-		if start, ok := originalStart(req.expected); ok {
-			if res, ok, err := tx.matchAt(req, start); err != nil || ok {
-				return res, err
+		if start, ok := originalStart(req.expected); ok && exists {
+			if res, ok, err := tx.matchAt(req, no, start); err != nil || ok {
+				return res, no, err
 			}
 		}
-		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: req.stream, Expected: req.expected, Actual: last, Exists: exists}
+		return eventstore.AppendResult{}, 0, &eventstore.ConflictError{Stream: req.stream, Expected: req.expected, Actual: last, Exists: exists}
 	}
 	if exists {
-		if res, done, err := tx.checkRecentIDs(req, head, recent); err != nil || done {
-			return res, err
+		if res, done, err := tx.checkRecentIDs(req, no, head, recent); err != nil || done {
+			return res, no, err
 		}
 	}
 	next := uint64(0)
 	if exists {
 		next = last + 1
 	}
-	res, err := tx.insertFrom(req, next, stamp)
+	if !numbered {
+		// The name was looked up in this transaction; nothing can take it.
+		if no, err = tx.beginStream(req.stream); err != nil {
+			return eventstore.AppendResult{}, 0, fmt.Errorf("begin stream %s: %w", req.stream, err)
+		}
+	}
+	res, err := tx.insertFrom(req, no, next, stamp)
 	if errors.Is(err, errStreamExists) {
 		// The head was read in this transaction; nothing can take next.
-		return res, fmt.Errorf("append to %s at revision %d: %w", req.stream, next, err)
+		return res, no, fmt.Errorf("append to %s at revision %d: %w", req.stream, next, err)
 	}
-	return res, err
+	return res, no, err
 }
 
-// errStreamExists: the first insert of an append found its revision taken.
+// errStreamExists: the first insert of an append found its revision
+// taken, or a stream's name numbered already.
 var errStreamExists = errors.New("revision already taken")
 
-// insertFrom writes the request's events from revision next on. When the
-// first one's revision is taken it returns errStreamExists, having written
-// nothing.
-func (tx *batchTx) insertFrom(req *appendReq, next uint64, stamp int64) (eventstore.AppendResult, error) {
+// beginStream numbers a new stream. When the name is numbered already it
+// returns errStreamExists, having written nothing.
+func (tx *batchTx) beginStream(stream string) (int64, error) {
+	r, err := tx.begin.ExecContext(tx.ctx, stream)
+	if isUniqueViolation(err) {
+		return 0, errStreamExists
+	}
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+// numberOf is the number of stream; numbered is false for a stream that
+// has not begun.
+func (tx *batchTx) numberOf(stream string) (no int64, numbered bool, err error) {
+	err = tx.number.QueryRowContext(tx.ctx, stream).Scan(&no)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return no, err == nil, err
+}
+
+func isUniqueViolation(err error) bool {
+	var serr *driver.Error
+	return errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// insertFrom writes the request's events from revision next on of stream
+// number no. When the first one's revision is taken it returns
+// errStreamExists, having written nothing.
+func (tx *batchTx) insertFrom(req *appendReq, no int64, next uint64, stamp int64) (eventstore.AppendResult, error) {
 	var pos int64
 	for i, e := range req.events {
 		data := e.Data
 		if data == nil {
 			data = []byte{}
 		}
-		r, err := tx.insert.ExecContext(tx.ctx, req.stream, int64(next)+int64(i), e.ID[:], e.Type, data, e.Metadata, stamp)
-		var serr *driver.Error
-		if i == 0 && errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		r, err := tx.insert.ExecContext(tx.ctx, req.stream, no, int64(next)+int64(i), e.ID[:], e.Type, data, e.Metadata, stamp)
+		if i == 0 && isUniqueViolation(err) {
 			return eventstore.AppendResult{}, errStreamExists
 		}
 		if err != nil {
@@ -188,7 +244,7 @@ func nextRecent(rows *sql.Rows) (e idRev, ok bool, err error) {
 // Event ids are unique across the log by construction (random, or derived
 // from unique names), which is why no global index is paid for on every
 // append.
-func (tx *batchTx) checkRecentIDs(req *appendReq, head idRev, rows *sql.Rows) (eventstore.AppendResult, bool, error) {
+func (tx *batchTx) checkRecentIDs(req *appendReq, no int64, head idRev, rows *sql.Rows) (eventstore.AppendResult, bool, error) {
 	indexOf := eventIndex(req.events)
 	// The first of the append's events found among the recent ones, and
 	// the newest revision that holds its id.
@@ -206,7 +262,7 @@ func (tx *batchTx) checkRecentIDs(req *appendReq, head idRev, rows *sql.Rows) (e
 		return eventstore.AppendResult{}, false, nil
 	}
 	if first == 0 && req.expected.IsAny() {
-		if res, ok, err := tx.matchAt(req, uint64(rev)); err != nil || ok {
+		if res, ok, err := tx.matchAt(req, no, uint64(rev)); err != nil || ok {
 			return res, true, err
 		}
 	}
@@ -247,9 +303,9 @@ func originalStart(expected eventstore.ExpectedRevision) (uint64, bool) {
 }
 
 // matchAt reports whether the request's events are already stored, in order,
-// from revision start of its stream, and if so the result of that append.
-func (tx *batchTx) matchAt(req *appendReq, start uint64) (eventstore.AppendResult, bool, error) {
-	rows, err := tx.fromRevision.QueryContext(tx.ctx, req.stream, int64(start))
+// from revision start of its stream (number no), and if so the result of that append.
+func (tx *batchTx) matchAt(req *appendReq, no int64, start uint64) (eventstore.AppendResult, bool, error) {
+	rows, err := tx.fromRevision.QueryContext(tx.ctx, no, int64(start))
 	if err != nil {
 		return eventstore.AppendResult{}, false, err
 	}

@@ -18,6 +18,7 @@ type heads struct {
 }
 
 type head struct {
+	no  int64 // the stream's number
 	rev uint64
 	ids []uuid.UUID // of revisions 0 to rev
 }
@@ -40,36 +41,37 @@ func newHeads() *heads {
 
 // allow reports whether an append of events to stream, expecting rev,
 // can be written at rev+1 without reading the stream: its head as last
-// committed here is rev and none of the events' ids is in it. The insert
-// still refuses a revision another writer took since.
-func (h *heads) allow(stream string, rev uint64, events []eventstore.EventData) bool {
+// committed here is rev and none of the events' ids is in it. It returns
+// the stream's number. The insert still refuses a revision another writer
+// took since.
+func (h *heads) allow(stream string, rev uint64, events []eventstore.EventData) (no int64, ok bool) {
 	if h == nil {
-		return false
+		return 0, false
 	}
 	known, ok := h.lru.Peek(stream)
 	if !ok || known.rev != rev {
-		return false
+		return 0, false
 	}
 	for _, e := range events {
 		if slices.Contains(known.ids, e.ID) {
-			return false
+			return 0, false
 		}
 	}
-	return true
+	return known.no, true
 }
 
 // forget drops what is kept of stream.
 func (h *heads) forget(stream string) { h.lru.Remove(stream) }
 
-// wrote records a committed append of events to stream that ended at
-// revision last. A stream is kept from its first event on, and forgotten
-// when an append this writer did not see came between.
-func (h *heads) wrote(stream string, last uint64, events []eventstore.EventData) {
+// wrote records a committed append of events to stream (number no) that
+// ended at revision last. A stream is kept from its first event on, and
+// forgotten when an append this writer did not see came between.
+func (h *heads) wrote(stream string, no int64, last uint64, events []eventstore.EventData) {
 	first := last + 1 - uint64(len(events))
 	var ids []uuid.UUID
 	if first > 0 {
 		known, ok := h.lru.Peek(stream)
-		if !ok || known.rev+1 != first {
+		if !ok || known.rev+1 != first || known.no != no {
 			h.forget(stream)
 			return
 		}
@@ -82,5 +84,5 @@ func (h *heads) wrote(stream string, last uint64, events []eventstore.EventData)
 	for _, e := range events {
 		ids = append(ids, e.ID)
 	}
-	h.lru.Add(stream, head{rev: last, ids: ids})
+	h.lru.Add(stream, head{no: no, rev: last, ids: ids})
 }

@@ -18,13 +18,34 @@ const eventColumns = `position, stream, revision, id, type, data, metadata, reco
 // bound LIMIT would cost more: SQLite compiles its value into the program
 // and compiles the statement again whenever the value changes.
 const (
-	qForwards  = `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`
-	qBackwards = `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC`
-	qExists    = `SELECT 1 FROM events WHERE stream = ? LIMIT 1`
-	qAll       = `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position`
-	qAt        = `SELECT ` + eventColumns + ` FROM events WHERE position = ?`
-	qHead      = `SELECT max(position) FROM events`
+	qAll  = `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position`
+	qAt   = `SELECT ` + eventColumns + ` FROM events WHERE position = ?`
+	qHead = `SELECT max(position) FROM events`
 )
+
+// streamQueries are the reads of one stream by its name.
+type streamQueries struct {
+	forwards, backwards, exists string
+}
+
+var (
+	// byNumber reads a stream through its number (schema 2 on).
+	byNumber = streamQueries{
+		forwards:  `SELECT ` + eventColumns + ` FROM events WHERE stream_no = (` + qNumber + `) AND revision >= ? ORDER BY revision`,
+		backwards: `SELECT ` + eventColumns + ` FROM events WHERE stream_no = (` + qNumber + `) AND revision <= ? ORDER BY revision DESC`,
+		exists:    qNumber,
+	}
+	// byName reads a log of schema 1, which a read-only store finds when
+	// no writer of this version has opened the log yet (it migrates
+	// nothing).
+	byName = streamQueries{
+		forwards:  `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`,
+		backwards: `SELECT ` + eventColumns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC`,
+		exists:    `SELECT 1 FROM events WHERE stream = ? LIMIT 1`,
+	}
+)
+
+const qNumber = `SELECT no FROM streams WHERE name = ?`
 
 // ReadStream implements eventstore.Store. Revisions are contiguous from 0,
 // which tells "no events" from "no stream" in the same query in the
@@ -44,11 +65,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	)
 	switch {
 	case dir == eventstore.Backwards:
-		evs, err = s.query(ctx, max, qBackwards, stream, int64(from))
+		evs, err = s.query(ctx, max, s.streams.backwards, stream, int64(from))
 	case from == 0:
-		evs, err = s.query(ctx, max, qForwards, stream, 0)
+		evs, err = s.query(ctx, max, s.streams.forwards, stream, 0)
 	default:
-		evs, err = s.query(ctx, max+1, qForwards, stream, int64(from-1))
+		evs, err = s.query(ctx, max+1, s.streams.forwards, stream, int64(from-1))
 		if err == nil && len(evs) > 0 {
 			return evs[1:], nil // evs[0] is at from-1: the stream exists
 		}
@@ -70,7 +91,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 // ErrStreamNotFound.
 func (s *Store) readPastEnd(ctx context.Context, stream string) ([]eventstore.RecordedEvent, error) {
 	var one int
-	err := s.stmts.QueryRow(ctx, qExists, stream).Scan(&one)
+	err := s.stmts.QueryRow(ctx, s.streams.exists, stream).Scan(&one)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
 	}

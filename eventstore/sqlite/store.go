@@ -60,6 +60,7 @@ type Store struct {
 	cfg     Config
 	readers *sql.DB
 	stmts   *sqlitex.Stmts // the readers' prepared queries
+	streams streamQueries  // the reads of a stream, as the schema has them
 	writer  *writer        // nil when read-only
 	tail    *tail          // this process's latest commits; nil when read-only
 
@@ -102,6 +103,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := readers.PingContext(ctx); err != nil {
 		s.Close() //nolint:errcheck // reporting the ping's error
 		return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
+	}
+	s.streams = byNumber
+	if cfg.ReadOnly {
+		version, err := sqlitex.UserVersion(ctx, readers)
+		if err != nil {
+			s.Close() //nolint:errcheck // reporting the read's error
+			return nil, fmt.Errorf("open event store %s: schema version: %w", cfg.Path, err)
+		}
+		if version < 2 {
+			s.streams = byName
+		}
 	}
 	return s, nil
 }

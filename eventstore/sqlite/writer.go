@@ -177,15 +177,16 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	}
 	w.stamp = stamp
 	replies := make([]appendReply, len(batch))
+	nos := make([]int64, len(batch)) // the streams' numbers
 	wrote := false
 	btx := bind(ctx, tx, w.stmts)
 	btx.heads = w.heads
 	for i, req := range batch {
-		res, err := btx.append(req, stamp)
+		res, no, err := btx.append(req, stamp)
 		if err != nil && !isRefusal(err) {
 			return nil, err
 		}
-		replies[i] = appendReply{res: res, err: err}
+		replies[i], nos[i] = appendReply{res: res, err: err}, no
 		wrote = wrote || err == nil
 	}
 	if err := tx.Commit(); err != nil {
@@ -193,7 +194,7 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	}
 	for i, req := range batch {
 		if r := replies[i]; r.err == nil && r.res.Written {
-			w.heads.wrote(req.stream, r.res.Revision, req.events)
+			w.heads.wrote(req.stream, nos[i], r.res.Revision, req.events)
 		}
 	}
 	if wrote {

@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
+)
+
+// writeSchemaOne makes a log as a binary from before streams were numbered
+// wrote it: streams m (3 events), b (1) and x (2), begun in that order,
+// their events interleaved in the log.
+func writeSchemaOne(t *testing.T, path string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlitex.Migrate(ctx, db, "event store", migrations[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []struct {
+		stream string
+		rev    int
+	}{{"m", 0}, {"b", 0}, {"m", 1}, {"x", 0}, {"m", 2}, {"x", 1}} {
+		id := uuid.New()
+		if _, err := db.Exec(`INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.stream, e.rev, id[:], "t", fmt.Appendf(nil, `{"n":%d}`, i), []byte(`{}`), 1_000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readBack is everything a store gives back of the log writeSchemaOne
+// makes: the whole log, and each stream forwards, backwards and from
+// its second event.
+func readBack(t *testing.T, s *Store) [][]eventstore.RecordedEvent {
+	t.Helper()
+	ctx := context.Background()
+	all, err := s.ReadAll(ctx, eventstore.Start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [][]eventstore.RecordedEvent{all}
+	for _, stream := range []string{"m", "b", "x"} {
+		for _, read := range []struct {
+			dir  eventstore.Direction
+			from uint64
+		}{{eventstore.Forwards, 0}, {eventstore.Backwards, 1 << 63}, {eventstore.Forwards, 1}, {eventstore.Forwards, 3}} {
+			evs, err := s.ReadStream(ctx, stream, read.dir, read.from, 100)
+			if err != nil {
+				t.Fatalf("read %s from %d: %v", stream, read.from, err)
+			}
+			got = append(got, evs)
+		}
+	}
+	if _, err := s.ReadStream(ctx, "d", eventstore.Forwards, 0, 100); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("a stream never begun: %v", err)
+	}
+	return got
+}
+
+// A log of schema 1 reads the same before and after a writer of this
+// version numbers its streams, and appends go on where they left off.
+func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	writeSchemaOne(t, path)
+
+	ro, err := Open(ctx, Config{Path: path, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readBack(t, ro) // read-only: nothing migrated
+	ro.Close()
+	if len(before[0]) != 6 {
+		t.Fatalf("read %d events of schema 1, want 6", len(before[0]))
+	}
+
+	s := openAt(t, path)
+	if after := readBack(t, s); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the log reads otherwise once numbered:\n%v\nwant\n%v", after, before)
+	}
+	if _, err := s.Append(ctx, "m", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "t"}); !errors.Is(err, eventstore.ErrConflict) {
+		t.Fatalf("a new stream named as an old one: %v", err)
+	}
+	res, err := s.Append(ctx, "m", eventstore.Exact(2), eventstore.EventData{ID: uuid.New(), Type: "t"})
+	if err != nil || res.Revision != 3 || res.Position != 7 {
+		t.Fatalf("appended to an old stream at %+v, %v; want revision 3, position 7", res, err)
+	}
+	if res, err := s.Append(ctx, "d", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "t"}); err != nil || res.Revision != 0 || res.Position != 8 {
+		t.Fatalf("began a stream at %+v, %v; want revision 0, position 8", res, err)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var names []string
+	rows, err := db.Query(`SELECT name FROM streams ORDER BY no`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"m", "b", "x", "d"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("streams numbered %v, want in the order they began, %v", names, want)
+	}
+	for _, q := range []string{`UPDATE events SET type = 'x'`, `DELETE FROM events`, `UPDATE streams SET name = 'z'`, `DELETE FROM streams`} {
+		if _, err := db.Exec(q); err == nil {
+			t.Fatalf("%s: the log let it happen", q)
+		}
+	}
+}
