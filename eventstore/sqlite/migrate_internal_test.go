@@ -80,8 +80,8 @@ func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ro.Close()
 	before := readBack(t, ro) // read-only: nothing migrated
-	ro.Close()
 	if len(before[0]) != 6 {
 		t.Fatalf("read %d events of schema 1, want 6", len(before[0]))
 	}
@@ -89,6 +89,10 @@ func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
 	s := openAt(t, path)
 	if after := readBack(t, s); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the log reads otherwise once numbered:\n%v\nwant\n%v", after, before)
+	}
+	// The read-only store opened before reads the migrated log by number.
+	if after := readBack(t, ro); !reflect.DeepEqual(after, before) || ro.streams.Load() != &byNumber {
+		t.Fatalf("a read-only store across the migration reads by number %v:\n%v\nwant\n%v", ro.streams.Load() == &byNumber, after, before)
 	}
 	if _, err := s.Append(ctx, "m", eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: "t"}); !errors.Is(err, eventstore.ErrConflict) {
 		t.Fatalf("a new stream named as an old one: %v", err)
@@ -128,5 +132,46 @@ func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
 		if _, err := db.Exec(q); err == nil {
 			t.Fatalf("%s: the log let it happen", q)
 		}
+	}
+}
+
+// Every event of a schema-1 log is kept, even of a stream with no event at
+// revision 0, which no writer of this store makes but a log may hold.
+func TestSchemaOneMigrationKeepsEveryEvent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.Migrate(ctx, db, "event store", migrations[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []struct {
+		stream string
+		rev    int
+	}{{"a", 0}, {"gap", 1}, {"gap", 2}, {"a", 1}} {
+		id := uuid.New()
+		if _, err := db.Exec(`INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, 't', x'', NULL, 1)`, e.stream, e.rev, id[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openAt(t, path)
+	all, err := s.ReadAll(ctx, eventstore.Start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range all {
+		got = append(got, fmt.Sprintf("%d %s@%d", e.Position, e.Stream, e.Revision))
+	}
+	if want := []string{"1 a@0", "2 gap@1", "3 gap@2", "4 a@1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("migrated log holds %v, want %v", got, want)
+	}
+	evs, err := s.ReadStream(ctx, "gap", eventstore.Forwards, 0, 100)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("read the stream without revision 0: %v, %v", evs, err)
 	}
 }

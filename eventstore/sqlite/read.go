@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/robotlabor/billing/eventstore"
+	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
 const eventColumns = `position, stream, revision, id, type, data, metadata, recorded_at`
@@ -47,6 +48,26 @@ var (
 
 const qNumber = `SELECT no FROM streams WHERE name = ?`
 
+// streamReads returns the reads of a stream the schema calls for. Only a
+// read-only store can find schema 1, and it looks again at every read
+// until another process has migrated the log: by name, a migrated log's
+// stream is a scan of the whole table.
+func (s *Store) streamReads(ctx context.Context) (*streamQueries, error) {
+	q := s.streams.Load()
+	if q != &byName {
+		return q, nil
+	}
+	version, err := sqlitex.UserVersion(ctx, s.readers)
+	if err != nil {
+		return nil, fmt.Errorf("schema version: %w", err)
+	}
+	if version >= 2 {
+		s.streams.Store(&byNumber)
+		return &byNumber, nil
+	}
+	return q, nil
+}
+
 // ReadStream implements eventstore.Store. Revisions are contiguous from 0,
 // which tells "no events" from "no stream" in the same query in the
 // common cases: a stream with any event has one at revision 0 (forwards
@@ -59,22 +80,23 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	}
 	// SQLite integers are signed: clamp so End reads from the last event.
 	from = min(from, 1<<63-1)
-	var (
-		evs []eventstore.RecordedEvent
-		err error
-	)
+	q, err := s.streamReads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	var evs []eventstore.RecordedEvent
 	switch {
 	case dir == eventstore.Backwards:
-		evs, err = s.query(ctx, max, s.streams.backwards, stream, int64(from))
+		evs, err = s.query(ctx, max, q.backwards, stream, int64(from))
 	case from == 0:
-		evs, err = s.query(ctx, max, s.streams.forwards, stream, 0)
+		evs, err = s.query(ctx, max, q.forwards, stream, 0)
 	default:
-		evs, err = s.query(ctx, max+1, s.streams.forwards, stream, int64(from-1))
+		evs, err = s.query(ctx, max+1, q.forwards, stream, int64(from-1))
 		if err == nil && len(evs) > 0 {
 			return evs[1:], nil // evs[0] is at from-1: the stream exists
 		}
 		if err == nil {
-			return s.readPastEnd(ctx, stream)
+			return s.readPastEnd(ctx, q, stream)
 		}
 	}
 	if err != nil {
@@ -89,9 +111,9 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 // readPastEnd answers a forwards read that found not even the event
 // before its start: no events when the stream exists, else
 // ErrStreamNotFound.
-func (s *Store) readPastEnd(ctx context.Context, stream string) ([]eventstore.RecordedEvent, error) {
+func (s *Store) readPastEnd(ctx context.Context, q *streamQueries, stream string) ([]eventstore.RecordedEvent, error) {
 	var one int
-	err := s.stmts.QueryRow(ctx, s.streams.exists, stream).Scan(&one)
+	err := s.stmts.QueryRow(ctx, q.exists, stream).Scan(&one)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
 	}

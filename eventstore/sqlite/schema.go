@@ -27,13 +27,16 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 	// order's, derived from an idempotency key) would put them. Only a
 	// stream's first event looks its name up at a random place. The events
 	// keep their stream's name, so a read of the log needs no join; the
-	// table is made again to drop the index by name.
+	// table is made again to drop the index by name. Every name in the log
+	// is numbered, by its first event, whatever that event's revision:
+	// every event is copied (and should one have no number, stream_no's
+	// NOT NULL fails the migration rather than drop it).
 	2: `
 CREATE TABLE streams (
 	no   INTEGER PRIMARY KEY,
 	name TEXT    NOT NULL UNIQUE
 );
-INSERT INTO streams (name) SELECT stream FROM events WHERE revision = 0 ORDER BY position;
+INSERT INTO streams (name) SELECT stream FROM events GROUP BY stream ORDER BY min(position);
 CREATE TABLE events_by_no (
 	position    INTEGER PRIMARY KEY,
 	stream      TEXT    NOT NULL,
@@ -48,7 +51,7 @@ CREATE TABLE events_by_no (
 );
 INSERT INTO events_by_no (position, stream, stream_no, revision, id, type, data, metadata, recorded_at)
 	SELECT e.position, e.stream, s.no, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at
-	FROM events e JOIN streams s ON s.name = e.stream ORDER BY e.position;
+	FROM events e LEFT JOIN streams s ON s.name = e.stream ORDER BY e.position;
 DROP TRIGGER events_immutable;
 DROP TRIGGER events_append_only;
 DROP TABLE events;

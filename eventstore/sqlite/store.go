@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robotlabor/billing/eventstore"
@@ -59,10 +60,10 @@ func (c *Config) setDefaults() error {
 type Store struct {
 	cfg     Config
 	readers *sql.DB
-	stmts   *sqlitex.Stmts // the readers' prepared queries
-	streams streamQueries  // the reads of a stream, as the schema has them
-	writer  *writer        // nil when read-only
-	tail    *tail          // this process's latest commits; nil when read-only
+	stmts   *sqlitex.Stmts                // the readers' prepared queries
+	streams atomic.Pointer[streamQueries] // the reads of a stream, as the schema has them
+	writer  *writer                       // nil when read-only
+	tail    *tail                         // this process's latest commits; nil when read-only
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -104,15 +105,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close() //nolint:errcheck // reporting the ping's error
 		return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
 	}
-	s.streams = byNumber
+	s.streams.Store(&byNumber)
 	if cfg.ReadOnly {
-		version, err := sqlitex.UserVersion(ctx, readers)
-		if err != nil {
+		s.streams.Store(&byName)
+		if _, err := s.streamReads(ctx); err != nil {
 			s.Close() //nolint:errcheck // reporting the read's error
-			return nil, fmt.Errorf("open event store %s: schema version: %w", cfg.Path, err)
-		}
-		if version < 2 {
-			s.streams = byName
+			return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
 		}
 	}
 	return s, nil
