@@ -30,11 +30,12 @@ type streamQueries struct {
 }
 
 var (
-	// byNumber reads a stream through its number (schema 2 on).
+	// byNumber reads a stream by its number (schema 2 on), which
+	// Store.number finds.
 	byNumber = streamQueries{
-		forwards:  `SELECT ` + eventColumns + ` FROM events WHERE stream_no = (` + qNumber + `) AND revision >= ? ORDER BY revision`,
-		backwards: `SELECT ` + eventColumns + ` FROM events WHERE stream_no = (` + qNumber + `) AND revision <= ? ORDER BY revision DESC`,
-		exists:    qNumber,
+		forwards:  `SELECT ` + eventColumns + ` FROM events WHERE stream_no = ? AND revision >= ? ORDER BY revision`,
+		backwards: `SELECT ` + eventColumns + ` FROM events WHERE stream_no = ? AND revision <= ? ORDER BY revision DESC`,
+		exists:    `SELECT 1 FROM events WHERE stream_no = ? LIMIT 1`,
 	}
 	// byName reads a log of schema 1, which a read-only store finds when
 	// no writer of this version has opened the log yet (it migrates
@@ -47,6 +48,29 @@ var (
 )
 
 const qNumber = `SELECT no FROM streams WHERE name = ?`
+
+// keptNumbers bounds the streams whose numbers a store keeps in memory:
+// the streams appended to lately, by this process's writer or read.
+const keptNumbers = 16_384
+
+// number is the number of stream; numbered is false for a stream that has
+// not begun. A stream's number never changes once committed, so the
+// numbers kept (committed ones only) are never stale; a read of a stream
+// appended to lately is then one range of the events' index, at its end.
+func (s *Store) number(ctx context.Context, stream string) (no int64, numbered bool, err error) {
+	if no, ok := s.numbers.Get(stream); ok {
+		return no, true, nil
+	}
+	err = s.stmts.QueryRow(ctx, qNumber, stream).Scan(&no)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	s.numbers.Add(stream, no)
+	return no, true, nil
+}
 
 // streamReads returns the reads of a stream the schema calls for. Only a
 // read-only store can find schema 1, and it looks again at every read
@@ -84,19 +108,30 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
+	var key any = stream
+	if q == &byNumber {
+		no, numbered, err := s.number(ctx, stream)
+		if err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
+		}
+		if !numbered {
+			return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
+		}
+		key = no
+	}
 	var evs []eventstore.RecordedEvent
 	switch {
 	case dir == eventstore.Backwards:
-		evs, err = s.query(ctx, max, q.backwards, stream, int64(from))
+		evs, err = s.query(ctx, max, q.backwards, key, int64(from))
 	case from == 0:
-		evs, err = s.query(ctx, max, q.forwards, stream, 0)
+		evs, err = s.query(ctx, max, q.forwards, key, 0)
 	default:
-		evs, err = s.query(ctx, max+1, q.forwards, stream, int64(from-1))
+		evs, err = s.query(ctx, max+1, q.forwards, key, int64(from-1))
 		if err == nil && len(evs) > 0 {
 			return evs[1:], nil // evs[0] is at from-1: the stream exists
 		}
 		if err == nil {
-			return s.readPastEnd(ctx, q, stream)
+			return s.readPastEnd(ctx, q, key, stream)
 		}
 	}
 	if err != nil {
@@ -111,9 +146,9 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 // readPastEnd answers a forwards read that found not even the event
 // before its start: no events when the stream exists, else
 // ErrStreamNotFound.
-func (s *Store) readPastEnd(ctx context.Context, q *streamQueries, stream string) ([]eventstore.RecordedEvent, error) {
+func (s *Store) readPastEnd(ctx context.Context, q *streamQueries, key any, stream string) ([]eventstore.RecordedEvent, error) {
 	var one int
-	err := s.stmts.QueryRow(ctx, q.exists, stream).Scan(&one)
+	err := s.stmts.QueryRow(ctx, q.exists, key).Scan(&one)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/internal/sqlitex"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no C compiler needed
@@ -62,6 +63,7 @@ type Store struct {
 	readers *sql.DB
 	stmts   *sqlitex.Stmts                // the readers' prepared queries
 	streams atomic.Pointer[streamQueries] // the reads of a stream, as the schema has them
+	numbers *lru.Cache[string, int64]     // streams' numbers, committed ones only
 	writer  *writer                       // nil when read-only
 	tail    *tail                         // this process's latest commits; nil when read-only
 
@@ -79,12 +81,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, changed: make(chan struct{}), closed: make(chan struct{})}
+	numbers, err := lru.New[string, int64](keptNumbers)
+	if err != nil {
+		return nil, err
+	}
+	s.numbers = numbers
 	if !cfg.ReadOnly {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("open event store: %w", err)
 		}
 		s.tail = newTail(tailSize, tailBytes)
-		w, err := openWriter(ctx, cfg, s.committed)
+		w, err := openWriter(ctx, cfg, s.committed, numbers)
 		if err != nil {
 			return nil, fmt.Errorf("open event store %s: %w", cfg.Path, err)
 		}

@@ -131,6 +131,45 @@ func TestStorageErrorFailsOnlyItsAppend(t *testing.T) {
 	}
 }
 
+// A stream whose first append the database failed is read as it was
+// appended later, never through what the failed transaction numbered it:
+// the number went to the stream begun next.
+func TestFailedAppendLeavesNoNumberBehind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	s := open(t, sqlite.Config{Path: path})
+	ctx := context.Background()
+	failInserts(t, path, "boom")
+	if _, err := s.Append(ctx, "boom", eventstore.NoStream, event("lost")); err == nil {
+		t.Fatal("an append the database failed succeeded")
+	}
+	if _, err := s.ReadStream(ctx, "boom", eventstore.Forwards, 0, 10); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("read the failed stream: %v", err)
+	}
+	if _, err := s.Append(ctx, "other", eventstore.NoStream, event("other")); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.ReadStream(ctx, "boom", eventstore.Backwards, eventstore.End, 10); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("read the failed stream once another began: %v, %v", evs, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TRIGGER fail_boom`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "boom", eventstore.NoStream, event("kept")); err != nil {
+		t.Fatal(err)
+	}
+	for stream, typ := range map[string]string{"boom": "kept", "other": "other"} {
+		evs, err := s.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+		if err != nil || len(evs) != 1 || evs[0].Type != typ || evs[0].Stream != stream {
+			t.Fatalf("read %s: %v, %v; want its one event %s", stream, evs, err, typ)
+		}
+	}
+}
+
 // failInserts makes the database at path refuse every insert into stream,
 // as a storage error would.
 func failInserts(t *testing.T, path, stream string) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
@@ -25,6 +26,7 @@ type writer struct {
 	stamp    int64                            // last RecordedAt in unix nanos; keeps them monotonic
 	onCommit func([]eventstore.RecordedEvent) // after a commit that wrote events, with them
 	heads    *heads                           // streams whose every event this writer knows
+	numbers  *lru.Cache[string, int64]        // the store's: the numbers of the streams committed
 }
 
 type appendReq struct {
@@ -40,7 +42,7 @@ type appendReply struct {
 	err error
 }
 
-func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.RecordedEvent)) (*writer, error) {
+func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.RecordedEvent), numbers *lru.Cache[string, int64]) (*writer, error) {
 	if err := sqlitex.RegisterWALVFS(); err != nil {
 		return nil, err
 	}
@@ -71,6 +73,7 @@ func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.Reco
 		now:      cfg.Now,
 		onCommit: onCommit,
 		heads:    newHeads(),
+		numbers:  numbers,
 	}
 	go w.run()
 	return w, nil
@@ -195,6 +198,7 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	for i, req := range batch {
 		if r := replies[i]; r.err == nil && r.res.Written {
 			w.heads.wrote(req.stream, nos[i], r.res.Revision, req.events)
+			w.numbers.Add(req.stream, nos[i])
 		}
 	}
 	if wrote {
