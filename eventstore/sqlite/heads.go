@@ -71,7 +71,7 @@ func (h *heads) wrote(stream string, no int64, last uint64, events []eventstore.
 	var ids []uuid.UUID
 	if first > 0 {
 		known, ok := h.lru.Peek(stream)
-		if !ok || known.rev+1 != first || known.no != no {
+		if !ok || known.rev+1 != first {
 			h.forget(stream)
 			return
 		}

@@ -14,10 +14,19 @@ import (
 	"github.com/robotlabor/billing/internal/sqlitex"
 )
 
-// writeSchemaOne makes a log as a binary from before streams were numbered
-// wrote it: streams m (3 events), b (1) and x (2), begun in that order,
-// their events interleaved in the log.
-func writeSchemaOne(t *testing.T, path string) {
+// at is an event's place in its stream.
+type at struct {
+	stream string
+	rev    int
+}
+
+// interleaved are streams m (3 events), b (1) and x (2), begun in that
+// order, their events interleaved in the log.
+var interleaved = []at{{"m", 0}, {"b", 0}, {"m", 1}, {"x", 0}, {"m", 2}, {"x", 1}}
+
+// writeSchemaOne makes a log of events as a binary from before streams
+// were numbered wrote it.
+func writeSchemaOne(t *testing.T, path string, events []at) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -28,10 +37,7 @@ func writeSchemaOne(t *testing.T, path string) {
 	if err := sqlitex.Migrate(ctx, db, "event store", migrations[:2]); err != nil {
 		t.Fatal(err)
 	}
-	for i, e := range []struct {
-		stream string
-		rev    int
-	}{{"m", 0}, {"b", 0}, {"m", 1}, {"x", 0}, {"m", 2}, {"x", 1}} {
+	for i, e := range events {
 		id := uuid.New()
 		if _, err := db.Exec(`INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			e.stream, e.rev, id[:], "t", fmt.Appendf(nil, `{"n":%d}`, i), []byte(`{}`), 1_000+i); err != nil {
@@ -40,8 +46,8 @@ func writeSchemaOne(t *testing.T, path string) {
 	}
 }
 
-// readBack is everything a store gives back of the log writeSchemaOne
-// makes: the whole log, and each stream forwards, backwards and from
+// readBack is everything a store gives back of the interleaved log: the
+// whole log, and each stream forwards, backwards and from
 // its second event.
 func readBack(t *testing.T, s *Store) [][]eventstore.RecordedEvent {
 	t.Helper()
@@ -74,7 +80,7 @@ func readBack(t *testing.T, s *Store) [][]eventstore.RecordedEvent {
 func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "events.db")
-	writeSchemaOne(t, path)
+	writeSchemaOne(t, path, interleaved)
 
 	ro, err := Open(ctx, Config{Path: path, ReadOnly: true})
 	if err != nil {
@@ -140,23 +146,7 @@ func TestSchemaOneLogNumbersItsStreams(t *testing.T) {
 func TestSchemaOneMigrationKeepsEveryEvent(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "events.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlitex.Migrate(ctx, db, "event store", migrations[:2]); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []struct {
-		stream string
-		rev    int
-	}{{"a", 0}, {"gap", 1}, {"gap", 2}, {"a", 1}} {
-		id := uuid.New()
-		if _, err := db.Exec(`INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, 't', x'', NULL, 1)`, e.stream, e.rev, id[:]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+	writeSchemaOne(t, path, []at{{"a", 0}, {"gap", 1}, {"gap", 2}, {"a", 1}})
 
 	s := openAt(t, path)
 	all, err := s.ReadAll(ctx, eventstore.Start, 100)

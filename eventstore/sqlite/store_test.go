@@ -151,14 +151,7 @@ func TestFailedAppendLeavesNoNumberBehind(t *testing.T) {
 	if evs, err := s.ReadStream(ctx, "boom", eventstore.Backwards, eventstore.End, 10); !errors.Is(err, eventstore.ErrStreamNotFound) {
 		t.Fatalf("read the failed stream once another began: %v, %v", evs, err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`DROP TRIGGER fail_boom`); err != nil {
-		t.Fatal(err)
-	}
+	execAt(t, path, `DROP TRIGGER fail_boom`)
 	if _, err := s.Append(ctx, "boom", eventstore.NoStream, event("kept")); err != nil {
 		t.Fatal(err)
 	}
@@ -174,13 +167,19 @@ func TestFailedAppendLeavesNoNumberBehind(t *testing.T) {
 // as a storage error would.
 func failInserts(t *testing.T, path, stream string) {
 	t.Helper()
+	execAt(t, path, `CREATE TRIGGER fail_`+stream+` BEFORE INSERT ON events WHEN NEW.stream = '`+stream+`'
+		BEGIN SELECT RAISE(ABORT, 'storage error'); END`)
+}
+
+// execAt runs q on the database at path, beside the store's connections.
+func execAt(t *testing.T, path, q string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER fail_` + stream + ` BEFORE INSERT ON events WHEN NEW.stream = '` + stream + `'
-		BEGIN SELECT RAISE(ABORT, 'storage error'); END`); err != nil {
+	if _, err := db.Exec(q); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -40,6 +40,7 @@ type appendReq struct {
 type appendReply struct {
 	res eventstore.AppendResult
 	err error
+	no  int64 // the stream's number, for the writer's own records
 }
 
 func openWriter(ctx context.Context, cfg Config, onCommit func([]eventstore.RecordedEvent), numbers *lru.Cache[string, int64]) (*writer, error) {
@@ -180,16 +181,15 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	}
 	w.stamp = stamp
 	replies := make([]appendReply, len(batch))
-	nos := make([]int64, len(batch)) // the streams' numbers
 	wrote := false
 	btx := bind(ctx, tx, w.stmts)
-	btx.heads = w.heads
+	btx.heads, btx.numbers = w.heads, w.numbers
 	for i, req := range batch {
 		res, no, err := btx.append(req, stamp)
 		if err != nil && !isRefusal(err) {
 			return nil, err
 		}
-		replies[i], nos[i] = appendReply{res: res, err: err}, no
+		replies[i] = appendReply{res: res, err: err, no: no}
 		wrote = wrote || err == nil
 	}
 	if err := tx.Commit(); err != nil {
@@ -197,8 +197,8 @@ func (w *writer) commitTx(batch []*appendReq) ([]appendReply, error) {
 	}
 	for i, req := range batch {
 		if r := replies[i]; r.err == nil && r.res.Written {
-			w.heads.wrote(req.stream, nos[i], r.res.Revision, req.events)
-			w.numbers.Add(req.stream, nos[i])
+			w.heads.wrote(req.stream, r.no, r.res.Revision, req.events)
+			w.numbers.Add(req.stream, r.no)
 		}
 	}
 	if wrote {
