@@ -25,7 +25,8 @@ const (
 	qHead = `SELECT max(position) FROM events`
 )
 
-// streamQueries are the reads of one stream by its name.
+// streamQueries are the reads of one stream. exists is empty where the
+// key proves the stream exists (a number: see ReadStream).
 type streamQueries struct {
 	forwards, backwards, exists string
 }
@@ -36,7 +37,6 @@ var (
 	byNumber = streamQueries{
 		forwards:  `SELECT ` + eventColumns + ` FROM events WHERE stream_no = ? AND revision >= ? ORDER BY revision`,
 		backwards: `SELECT ` + eventColumns + ` FROM events WHERE stream_no = ? AND revision <= ? ORDER BY revision DESC`,
-		exists:    `SELECT 1 FROM events WHERE stream_no = ? LIMIT 1`,
 	}
 	// byName reads a log of schema 1, which a read-only store finds when
 	// no writer of this version has opened the log yet (it migrates
@@ -130,6 +130,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 		evs, err = s.query(ctx, max+1, q.forwards, key, int64(from-1))
 		if err == nil && len(evs) > 0 {
 			return evs[1:], nil // evs[0] is at from-1: the stream exists
+		}
+		if err == nil && q.exists == "" {
+			// Numbered: a stream's number is committed with its first
+			// event, so the stream exists and had fewer events than asked
+			// for when the read ran.
+			return nil, nil
 		}
 		if err == nil {
 			return s.readPastEnd(ctx, q, key, stream)
