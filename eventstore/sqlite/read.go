@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -105,6 +107,9 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	}
 	// SQLite integers are signed: clamp so End reads from the last event.
 	from = min(from, 1<<63-1)
+	// A forwards read from a later revision reads one event more than
+	// max (below): keep that count positive.
+	max = min(max, math.MaxInt-1)
 	q, err := s.streamReads(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
@@ -206,7 +211,7 @@ func (s *Store) query(ctx context.Context, max int, q string, args ...any) ([]ev
 // scanEvents reads up to max events of rows and closes it.
 func scanEvents(rows *sql.Rows, max int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
-	evs := make([]eventstore.RecordedEvent, 0, min(max, 8))
+	var evs []eventstore.RecordedEvent
 	var r eventRow
 	dest := r.columns()
 	for len(evs) < max && rows.Next() {
@@ -218,14 +223,27 @@ func scanEvents(rows *sql.Rows, max int) ([]eventstore.RecordedEvent, error) {
 			return nil, err
 		}
 		if len(evs) == cap(evs) {
-			// Doubling: a fold's batch of 16,384 grows its slice 11
-			// times, where append's growth, slower once large, takes
-			// about twice as many; a read of a short stream stays small.
-			evs = slices.Grow(evs, min(max, 2*cap(evs))-len(evs))
+			// Doubling from 8: a fold's batch of 16,384 grows its slice
+			// 11 times, where append's growth, slower once large, takes
+			// about twice as many; a read of a short stream stays small,
+			// and an empty one allocates nothing.
+			room := 2 * cap(evs)
+			if room == 0 {
+				room = 8
+			}
+			evs = slices.Grow(evs, min(max, room)-len(evs))
 		}
 		evs = append(evs, e)
 	}
-	return evs, rows.Err()
+	// Close before Err. After a Scan into sql.RawBytes, database/sql
+	// holds the rows' lock until the next Next or Close; a read stopped
+	// at max has no next Next, and Err, asking for the lock again, waits
+	// forever behind the close of a context canceled meanwhile
+	// (golang/go#64498), keeping the connection and its snapshot.
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, err
+	}
+	return evs, nil
 }
 
 // eventRow is a row of eventColumns as scanned, reused from row to row.
