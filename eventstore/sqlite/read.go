@@ -223,8 +223,8 @@ func scanEvents(rows *sql.Rows, max int) ([]eventstore.RecordedEvent, error) {
 			return nil, err
 		}
 		if len(evs) == cap(evs) {
-			// Doubling from 8: a fold's batch of 16,384 grows its slice
-			// 11 times, where append's growth, slower once large, takes
+			// Doubling from 8: a fold's batch of 16,384 makes its slice
+			// 12 times, where append's growth, slower once large, takes
 			// about twice as many; a read of a short stream stays small,
 			// and an empty one allocates nothing.
 			room := 2 * cap(evs)
