@@ -48,7 +48,7 @@ type batchTx struct {
 	begin, number, recent, fromRevision, insert *sql.Stmt
 	written                                     []eventstore.RecordedEvent // as the file will hold them once committed
 	heads                                       *heads                     // as of the last commit; nil: none known
-	numbers                                     *lru.Cache[string, int64]  // the store's committed numbers; nil: none known
+	numbers                                     *lru.Cache[string, int64]  // the store's committed numbers
 }
 
 func bind(ctx context.Context, tx *sql.Tx, st *statements) *batchTx {
@@ -174,10 +174,8 @@ func (tx *batchTx) beginStream(stream string) (int64, error) {
 // numberOf is the number of stream; numbered is false for a stream that
 // has not begun. A number the store keeps is committed, so it holds here.
 func (tx *batchTx) numberOf(stream string) (no int64, numbered bool, err error) {
-	if tx.numbers != nil {
-		if no, ok := tx.numbers.Get(stream); ok {
-			return no, true, nil
-		}
+	if no, ok := tx.numbers.Get(stream); ok {
+		return no, true, nil
 	}
 	err = tx.number.QueryRowContext(tx.ctx, stream).Scan(&no)
 	if errors.Is(err, sql.ErrNoRows) {

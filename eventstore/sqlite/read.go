@@ -27,8 +27,8 @@ const (
 	qHead = `SELECT max(position) FROM events`
 )
 
-// streamQueries are the reads of one stream. exists is empty where the
-// key proves the stream exists (a number: see ReadStream).
+// streamQueries are the reads of one stream. exists, by name, is empty
+// where the key proves the stream exists (a number: see ReadStream).
 type streamQueries struct {
 	forwards, backwards, exists string
 }
@@ -143,7 +143,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 			return nil, nil
 		}
 		if err == nil {
-			return s.readPastEnd(ctx, q, key, stream)
+			return s.readPastEnd(ctx, q.exists, stream)
 		}
 	}
 	if err != nil {
@@ -155,12 +155,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	return evs, nil
 }
 
-// readPastEnd answers a forwards read that found not even the event
-// before its start: no events when the stream exists, else
-// ErrStreamNotFound.
-func (s *Store) readPastEnd(ctx context.Context, q *streamQueries, key any, stream string) ([]eventstore.RecordedEvent, error) {
+// readPastEnd answers a forwards read by name that found not even the
+// event before its start: no events when the stream exists (the query
+// exists finds one of its events), else ErrStreamNotFound.
+func (s *Store) readPastEnd(ctx context.Context, exists, stream string) ([]eventstore.RecordedEvent, error) {
 	var one int
-	err := s.stmts.QueryRow(ctx, q.exists, key).Scan(&one)
+	err := s.stmts.QueryRow(ctx, exists, stream).Scan(&one)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
