@@ -559,10 +559,28 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 		body = o.appendJSON(body[:0])
 	}
 	w.wrote(o.UserID)
-	if _, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID); err != nil {
+	// By the row's key, which an order's later events never change: one
+	// B-tree to search, where by id it takes the id index and then the
+	// table.
+	res, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE user_id = ? AND created_at = ? AND id = ?`,
+		o.Status, body, c.changedAt, o.UserID, nanos(o.CreatedAt), o.ID)
+	if err == nil {
+		err = oneRow(res)
+	}
+	if err != nil {
 		return body, fmt.Errorf("write order %s: %w", o.ID, err)
 	}
 	return body, nil
+}
+
+// oneRow checks that a statement changed one row: an update that found
+// none would leave a wrong row in place without a word.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d rows changed, want 1", n)
+	}
+	return err
 }
 
 // holdPending holds, instead of writing, the new orders the batch leaves
