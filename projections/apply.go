@@ -240,6 +240,10 @@ type writeTx struct {
 	inserts         []*orderChange
 	bodies          []byte // the queued orders' bodies, rendered
 	placedElsewhere map[string]struct{}
+	// lookups: the unique indexes a fresh fold's database is without
+	// (dropIndexes), until its first statement that looks a row up by
+	// them creates them again (indexLookups).
+	lookups []index
 
 	// The checkpoint as the transaction read it when it began or last
 	// wrote it: no one else writes while it is open, so a batch need not
@@ -255,4 +259,18 @@ type writeTx struct {
 
 func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {
 	return w.tx.ExecContext(w.ctx, query, args...)
+}
+
+// indexLookups creates the indexes of w.lookups, if any are still to be:
+// call it before a statement that looks a row up by anything but its
+// table's key.
+func (w *writeTx) indexLookups() error {
+	for len(w.lookups) > 0 {
+		ix := w.lookups[0]
+		if _, err := w.tx.Tx.ExecContext(w.ctx, ix.def); err != nil { // once: not kept prepared
+			return fmt.Errorf("create index %s: %w", ix.name, err)
+		}
+		w.lookups = w.lookups[1:]
+	}
+	return nil
 }

@@ -160,6 +160,10 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 	const batch = 4096
 
 	long := openScratch(t, "long.db")
+	dropped, err := dropIndexes(ctx, long) // as Rebuild's
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := newFolder(long)
 	defer f.Close()
 	w, err := f.begin(ctx)
@@ -167,6 +171,11 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.fresh = true // as foldLogAsOf's
+	for _, ix := range dropped {
+		if ix.unique {
+			w.lookups = append(w.lookups, ix)
+		}
+	}
 	for from := 0; from < len(log); from += batch {
 		if _, err := w.fold(ctx, log[from:min(from+batch, len(log))]); err != nil {
 			t.Fatal(err)
@@ -174,6 +183,12 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 		w.settle(nil)
 	}
 	if err := w.commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.lookups) > 0 {
+		t.Fatalf("the fold looked orders up by id without creating %v first", w.lookups)
+	}
+	if err := createIndexes(ctx, long, dropped); err != nil {
 		t.Fatal(err)
 	}
 

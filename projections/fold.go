@@ -35,13 +35,18 @@ const toHead = eventstore.Position(math.MaxUint64)
 // writes dirty pages out once its cache (scratchCache) is
 // full: memory stays bounded, and a page is written about once while the
 // file fits the cache, a few times when it outgrows it.
-func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, progress func(done, total uint64)) error {
-	return foldLogAsOf(ctx, db, store, limit, total, time.Time{}, progress)
+//
+// dropped are the indexes dropIndexes dropped from db, if any: the fold
+// creates the unique ones again as soon as it must look a row up by them
+// (writeTx.lookups); the others are the caller's to create again, should
+// it want them.
+func foldLog(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, dropped []index, progress func(done, total uint64)) error {
+	return foldLogAsOf(ctx, db, store, limit, total, time.Time{}, dropped, progress)
 }
 
 // foldLogAsOf is foldLog of only the events recorded at or before asOf
 // (all of them when zero).
-func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, asOf time.Time, progress func(done, total uint64)) error {
+func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit, total eventstore.Position, asOf time.Time, dropped []index, progress func(done, total uint64)) error {
 	f := newFolder(db)
 	defer f.Close()
 	w, err := f.begin(ctx)
@@ -50,6 +55,11 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 	}
 	defer w.rollback()
 	w.fresh = true
+	for _, ix := range dropped {
+		if ix.unique {
+			w.lookups = append(w.lookups, ix)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []event, 1)
@@ -107,43 +117,61 @@ func readLog(ctx context.Context, store eventstore.Store, limit eventstore.Posit
 	return nil
 }
 
-// dropIndexes drops the secondary indexes of a fresh database that no
-// fold reads, and returns their definitions. Folding from the start only
-// ever looks a row up by its id (a primary key, or a unique index, which
-// stays); an index built once the rows are in costs one sorted pass, where
-// kept up row by row it costs a random B-tree insert per row and index,
-// most of a long fold's time.
-func dropIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master
-		WHERE type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE INDEX%'`)
+// index is an index of a table, as dropIndexes dropped it.
+type index struct {
+	name, def string // its name, and the statement that creates it
+	unique    bool
+}
+
+// dropIndexes drops the indexes of a fresh database, but those SQLite
+// makes for its tables' keys, and returns them. An index built once the
+// rows are in costs one sorted pass, where kept up row by row it costs a
+// random B-tree insert per row and index, most of a long fold's time. A
+// fold from the start finds a row by its table's key, or by an order's id
+// in the rows it folded last (folder.recent); only when an event changes
+// an order folded long before, or places one already placed, does it
+// look the row up by id, and it then creates the id's index again first
+// (writeTx.lookups).
+func dropIndexes(ctx context.Context, db *sql.DB) ([]index, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("list indexes: %w", err)
 	}
-	var names, defs []string
+	var dropped []index
 	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
+		var ix index
+		if err := rows.Scan(&ix.name, &ix.def); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		names, defs = append(names, name), append(defs, def)
+		// SQLite writes the start of the statement it keeps itself,
+		// "CREATE UNIQUE INDEX " for a unique index, whatever the case
+		// and spacing it was given in.
+		ix.unique = strings.HasPrefix(ix.def, "CREATE UNIQUE INDEX ")
+		dropped = append(dropped, ix)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
-	for _, name := range names {
-		if _, err := db.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
-			return nil, fmt.Errorf("drop index %s: %w", name, err)
+	for _, ix := range dropped {
+		if _, err := db.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(ix.name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", ix.name, err)
 		}
 	}
-	return defs, nil
+	return dropped, nil
 }
 
-// createIndexes creates the indexes dropIndexes dropped.
-func createIndexes(ctx context.Context, db *sql.DB, defs []string) error {
-	for _, def := range defs {
-		if _, err := db.ExecContext(ctx, def); err != nil {
-			return fmt.Errorf("create index: %w", err)
+// createIndexes creates again those of the indexes dropIndexes dropped
+// that the fold did not (writeTx.lookups).
+func createIndexes(ctx context.Context, db *sql.DB, dropped []index) error {
+	for _, ix := range dropped {
+		var there bool
+		err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?)`, ix.name).Scan(&there)
+		if err == nil && !there {
+			_, err = db.ExecContext(ctx, ix.def)
+		}
+		if err != nil {
+			return fmt.Errorf("create index %s: %w", ix.name, err)
 		}
 	}
 	return nil

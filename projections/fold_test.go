@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,9 +174,9 @@ func TestOtherEventsAdvanceTheCheckpoint(t *testing.T) {
 	if got, err := h.rm.Checkpoint(ctx); err != nil || got != res.Position {
 		t.Fatalf("checkpoint %d, %v; want the head %d", got, err, res.Position)
 	}
-	for _, table := range dump(t, h.path) {
-		if table[:len("checkpoint")] != "checkpoint" {
-			t.Fatalf("a skipped event wrote a row: %s", table)
+	for _, line := range dump(t, h.path) {
+		if !strings.HasPrefix(line, "checkpoint") && !strings.HasPrefix(line, "schema ") {
+			t.Fatalf("a skipped event wrote a row: %s", line)
 		}
 	}
 }

@@ -199,6 +199,21 @@ func dump(t *testing.T, path string) []string {
 	t.Helper()
 	db := openRaw(t, path)
 	var lines []string
+	// The schema too: tables and every index, whatever made them.
+	schema, err := db.Query(`SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for schema.Next() {
+		var kind, name, sql string
+		if err := schema.Scan(&kind, &name, &sql); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, "schema "+kind+" "+name+": "+sql)
+	}
+	if err := errors.Join(schema.Err(), schema.Close()); err != nil {
+		t.Fatal(err)
+	}
 	for _, table := range []string{"checkpoint", "payment_methods", "orders", "subscriptions"} {
 		rows, err := db.Query("SELECT * FROM " + table)
 		if err != nil {

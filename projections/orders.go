@@ -387,6 +387,9 @@ func (w *writeTx) start(id string, placing, first bool) (*orderChange, error) {
 
 // readOrder starts c from the order's row, if it has one.
 func (w *writeTx) readOrder(id string, c *orderChange) error {
+	if err := w.indexLookups(); err != nil {
+		return err
+	}
 	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
 	switch {
 	case err == nil:
@@ -531,6 +534,9 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 	o := &c.o
 	body = o.appendJSON(body[:0])
 	if !c.stored {
+		if err := w.indexLookups(); err != nil { // the conflict's
+			return body, err
+		}
 		w.wrote(o.UserID)
 		res, err := w.exec(insertOrder+orderRow+" ON CONFLICT (id) DO NOTHING", orderArgs(nil, c, body)...)
 		if err != nil {
@@ -631,6 +637,9 @@ func (w *writeTx) holds(id string) bool {
 func (w *writeTx) storedOrders(ids []string) (map[string]struct{}, error) {
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if err := w.indexLookups(); err != nil {
+		return nil, err
 	}
 	list, err := json.Marshal(ids)
 	if err != nil {

@@ -58,7 +58,7 @@ func build(ctx context.Context, store eventstore.Store, path string, total event
 	}
 	indexes, err := dropIndexes(ctx, db)
 	if err == nil {
-		err = foldLog(ctx, db, store, toHead, total, progress)
+		err = foldLog(ctx, db, store, toHead, total, indexes, progress)
 	}
 	if err == nil {
 		err = createIndexes(ctx, db, indexes)

@@ -53,10 +53,11 @@ func Verify(ctx context.Context, store eventstore.Store, path string, progress f
 	}
 	defer aside.Close()
 	// Rows are compared in primary-key order: the aside needs no other index.
-	if _, err := dropIndexes(ctx, aside); err != nil {
+	dropped, err := dropIndexes(ctx, aside)
+	if err != nil {
 		return nil, fmt.Errorf("verify read models: %w", err)
 	}
-	if err := foldLog(ctx, aside, store, at, at, progress); err != nil {
+	if err := foldLog(ctx, aside, store, at, at, dropped, progress); err != nil {
 		return nil, fmt.Errorf("verify read models: rebuild aside: %w", err)
 	}
 	diffs, err = compare(ctx, snap, aside, at)

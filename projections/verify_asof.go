@@ -47,7 +47,7 @@ func VerifyAsOf(ctx context.Context, store eventstore.Store, path string, asOf t
 		return nil, fmt.Errorf("verify as-of reads: %w", err)
 	}
 	defer aside.Close()
-	if err := foldLogAsOf(ctx, aside, store, head, head, asOf, progress); err != nil {
+	if err := foldLogAsOf(ctx, aside, store, head, head, asOf, nil, progress); err != nil {
 		return nil, fmt.Errorf("verify as-of reads: rebuild aside: %w", err)
 	}
 	rebuilt := sqlitex.NewStmts(aside)
