@@ -261,6 +261,17 @@ func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {
 	return w.tx.ExecContext(w.ctx, query, args...)
 }
 
+// foldFresh makes w a long fold into a new database (fresh) from which
+// dropIndexes dropped the indexes dropped, if any.
+func (w *writeTx) foldFresh(dropped []index) {
+	w.fresh = true
+	for _, ix := range dropped {
+		if ix.unique {
+			w.lookups = append(w.lookups, ix)
+		}
+	}
+}
+
 // indexLookups creates the indexes of w.lookups, if any are still to be:
 // call it before a statement that looks a row up by anything but its
 // table's key.

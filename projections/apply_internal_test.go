@@ -170,12 +170,7 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.fresh = true // as foldLogAsOf's
-	for _, ix := range dropped {
-		if ix.unique {
-			w.lookups = append(w.lookups, ix)
-		}
-	}
+	w.foldFresh(dropped) // as foldLogAsOf's
 	for from := 0; from < len(log); from += batch {
 		if _, err := w.fold(ctx, log[from:min(from+batch, len(log))]); err != nil {
 			t.Fatal(err)

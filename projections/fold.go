@@ -54,12 +54,7 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 		return fmt.Errorf("fold the log: %w", err)
 	}
 	defer w.rollback()
-	w.fresh = true
-	for _, ix := range dropped {
-		if ix.unique {
-			w.lookups = append(w.lookups, ix)
-		}
-	}
+	w.foldFresh(dropped)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []event, 1)

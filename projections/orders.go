@@ -565,13 +565,17 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 		body = o.appendJSON(body[:0])
 	}
 	w.wrote(o.UserID)
-	// By the row's key, which an order's later events never change: one
-	// B-tree to search, where by id it takes the id index and then the
-	// table.
-	res, err := w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE user_id = ? AND created_at = ? AND id = ?`,
-		o.Status, body, c.changedAt, o.UserID, nanos(o.CreatedAt), o.ID)
+	res, err := w.exec(updateOrderByKey, o.Status, body, c.changedAt, o.UserID, nanos(o.CreatedAt), o.ID)
+	var n int64
 	if err == nil {
-		err = oneRow(res)
+		n, err = res.RowsAffected()
+	}
+	if err == nil && n == 0 {
+		// Not at the key the order's body gives: a row changed by hand,
+		// or damaged. By id, as the fold always could.
+		if err = w.indexLookups(); err == nil {
+			_, err = w.exec(`UPDATE orders SET status = ?, body = ?, changed_rec = ? WHERE id = ?`, o.Status, body, c.changedAt, o.ID)
+		}
 	}
 	if err != nil {
 		return body, fmt.Errorf("write order %s: %w", o.ID, err)
@@ -579,15 +583,11 @@ func (w *writeTx) writeOrder(c *orderChange, body []byte) ([]byte, error) {
 	return body, nil
 }
 
-// oneRow checks that a statement changed one row: an update that found
-// none would leave a wrong row in place without a word.
-func oneRow(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err == nil && n != 1 {
-		err = fmt.Errorf("%d rows changed, want 1", n)
-	}
-	return err
-}
+// updateOrderByKey writes an order's row found by the table's key, which
+// an order's later events never change: one B-tree to search. NOT
+// INDEXED, or SQLite's planner takes the id index (orders_by_id) first,
+// then the table.
+const updateOrderByKey = `UPDATE orders NOT INDEXED SET status = ?, body = ?, changed_rec = ? WHERE user_id = ? AND created_at = ? AND id = ?`
 
 // holdPending holds, instead of writing, the new orders the batch leaves
 // pending (see writeTx.hold). A placement the folder did not know

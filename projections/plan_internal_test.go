@@ -59,3 +59,14 @@ func explain(t *testing.T, rm *ReadModels, query string, args ...any) string {
 	}
 	return strings.Join(lines, "; ")
 }
+
+// TestOrderUpdateSearchesTheTableByItsKey: an order's update (writeOrder)
+// finds its row by the table's key alone, not through the id index and
+// then the table, as SQLite's planner would choose unless told not to.
+func TestOrderUpdateSearchesTheTableByItsKey(t *testing.T) {
+	rm := openTest(t)
+	plan := explain(t, rm, updateOrderByKey, "paid", "{}", 1, "user_1", 1, "ord_1")
+	if plan != "SEARCH orders USING PRIMARY KEY (user_id=? AND created_at=? AND id=?)" {
+		t.Fatalf("the order's update: %s\nwant a search of the table by its key", plan)
+	}
+}

@@ -110,3 +110,24 @@ func TestWatchOfAnOrderPlacedAgainAfterARestart(t *testing.T) {
 		t.Fatalf("the watch held %+v (%v); once synced the read models have %+v", held, ok, row)
 	}
 }
+
+// TestAnOrderRowEditedByHandStillFolds: a row whose key no longer matches
+// its body (edited by hand, or damaged) does not stop the projector: the
+// order's next event still updates it, found by its id, after a restart
+// as before one.
+func TestAnOrderRowEditedByHandStillFolds(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	o := placed("user_1", "edited", 4900, t0)
+	h.record(o)
+	h.halt()
+	if _, err := openRaw(t, h.path).Exec(`UPDATE orders SET created_at = created_at + 1 WHERE id = ?`, string(o.OrderID)); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.record(paid(o, t0))
+	got, err := h.rm.Order(ctx, o.UserID, string(o.OrderID))
+	if err != nil || got.Status != "paid" {
+		t.Fatalf("order after its payment: %+v, %v; want paid", got, err)
+	}
+}
