@@ -244,6 +244,7 @@ type writeTx struct {
 	// (dropIndexes), until its first statement that looks a row up by
 	// them creates them again (indexLookups).
 	lookups []index
+	log     eventstore.Store // a long fold's log (findOrder)
 
 	// The checkpoint as the transaction read it when it began or last
 	// wrote it: no one else writes while it is open, so a batch need not
@@ -261,10 +262,10 @@ func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {
 	return w.tx.ExecContext(w.ctx, query, args...)
 }
 
-// foldFresh makes w a long fold into a new database (fresh) from which
-// dropIndexes dropped the indexes dropped, if any.
-func (w *writeTx) foldFresh(dropped []index) {
-	w.fresh = true
+// foldFresh makes w a long fold of log into a new database (fresh), from
+// which dropIndexes dropped the indexes dropped, if any.
+func (w *writeTx) foldFresh(log eventstore.Store, dropped []index) {
+	w.fresh, w.log = true, log
 	for _, ix := range dropped {
 		if ix.unique {
 			w.lookups = append(w.lookups, ix)

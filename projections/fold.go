@@ -54,7 +54,7 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 		return fmt.Errorf("fold the log: %w", err)
 	}
 	defer w.rollback()
-	w.foldFresh(dropped)
+	w.foldFresh(store, dropped)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []event, 1)

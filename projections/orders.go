@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/robotlabor/billing/domain"
+	"github.com/robotlabor/billing/eventstore"
 	"github.com/robotlabor/billing/internal/jsonx"
 )
 
@@ -251,7 +252,7 @@ func (w *writeTx) foldOrder(e domain.Event) error {
 		}
 		w.placedElsewhere[string(ref.OrderID)] = struct{}{}
 	}
-	c, err := w.order(string(ref.OrderID), placing, first)
+	c, err := w.order(ref, placing, first)
 	if err != nil {
 		return err
 	}
@@ -348,7 +349,8 @@ type orderChange struct {
 // order returns the batch's change of order id: the one an earlier batch
 // of the transaction held, or one starting from the row as last committed
 // (see start).
-func (w *writeTx) order(id string, placing, first bool) (*orderChange, error) {
+func (w *writeTx) order(ref domain.OrderRef, placing, first bool) (*orderChange, error) {
+	id := string(ref.OrderID)
 	if c, ok := w.orders[id]; ok {
 		return c, nil
 	}
@@ -358,7 +360,7 @@ func (w *writeTx) order(id string, placing, first bool) (*orderChange, error) {
 		c.unwritten, c.dirty = true, false
 	} else {
 		var err error
-		if c, err = w.start(id, placing, first); err != nil {
+		if c, err = w.start(ref, placing, first); err != nil {
 			return nil, err
 		}
 	}
@@ -373,16 +375,71 @@ func (w *writeTx) order(id string, placing, first bool) (*orderChange, error) {
 // start returns a change of order id starting from the row as last
 // committed: from the folder's cache of recent rows, or read, except for a
 // placement (see orderChange.unread).
-func (w *writeTx) start(id string, placing, first bool) (*orderChange, error) {
+func (w *writeTx) start(ref domain.OrderRef, placing, first bool) (*orderChange, error) {
+	id := string(ref.OrderID)
 	c := &orderChange{}
 	if o, ok := w.f.recent.Get(id); ok {
 		c.o, c.stored = o, true
 	} else if placing {
 		c.unread = !first
-	} else if err := w.readOrder(id, c); err != nil {
+	} else if err := w.findOrder(ref, c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// findOrder starts c from the row of the order ref, if it has one, as
+// readOrder does. A long fold without the id index yet (writeTx.lookups)
+// finds it by the table's key instead, when the placement that started
+// the order's stream, which the fold has passed, gives its key and no
+// other event placed it: a refund, say, of an order placed long before
+// then costs a read of the log, not the id index kept up for every order.
+func (w *writeTx) findOrder(ref domain.OrderRef, c *orderChange) error {
+	if len(w.lookups) == 0 || w.log == nil {
+		return w.readOrder(string(ref.OrderID), c)
+	}
+	if _, elsewhere := w.placedElsewhere[string(ref.OrderID)]; elsewhere {
+		return w.readOrder(string(ref.OrderID), c)
+	}
+	placed, err := w.placement(ref)
+	if err != nil {
+		return err
+	}
+	if placed == nil {
+		return w.readOrder(string(ref.OrderID), c)
+	}
+	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE user_id = ? AND created_at = ? AND id = ?`,
+		placed.UserID, nanos(placed.PlacedAt), ref.OrderID))
+	switch {
+	case err == nil:
+		c.o, c.stored = o, true
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return w.readOrder(string(ref.OrderID), c) // not at that key after all
+	default:
+		return fmt.Errorf("read order %s: %w", ref.OrderID, err)
+	}
+}
+
+// placement returns the event that started the stream of the order ref,
+// if it placed that order and the fold has passed it; nil otherwise.
+func (w *writeTx) placement(ref domain.OrderRef) (*domain.OrderPlaced, error) {
+	recs, err := w.log.ReadStream(w.ctx, ref.StreamID(), eventstore.Forwards, 0, 1)
+	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+		return nil, fmt.Errorf("read the placement of order %s: %w", ref.OrderID, err)
+	}
+	if len(recs) == 0 || recs[0].Type != domain.EventOrderPlaced || recs[0].Position > w.checkpoint {
+		return nil, nil
+	}
+	e, err := domain.Decode(recs[0].Type, recs[0].Data)
+	if err != nil {
+		return nil, fmt.Errorf("read the placement of order %s: %w", ref.OrderID, err)
+	}
+	placed, ok := e.(domain.OrderPlaced)
+	if !ok || placed.OrderID != ref.OrderID {
+		return nil, nil
+	}
+	return &placed, nil
 }
 
 // readOrder starts c from the order's row, if it has one.
