@@ -113,8 +113,8 @@ func TestWatchOfAnOrderPlacedAgainAfterARestart(t *testing.T) {
 
 // TestAnOrderRowEditedByHandStillFolds: a row whose key no longer matches
 // its body (edited by hand, or damaged) does not stop the projector: the
-// order's next event still updates it, found by its id, after a restart
-// as before one.
+// order's next event, after a restart, still updates it, found by its
+// id.
 func TestAnOrderRowEditedByHandStillFolds(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
