@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -244,7 +245,9 @@ type writeTx struct {
 	// (dropIndexes), until its first statement that looks a row up by
 	// them creates them again (indexLookups).
 	lookups []index
-	log     eventstore.Store // a long fold's log (findOrder)
+	log     eventstore.Store // a long fold's log (findOrder), read until logCtx ends
+	logCtx  context.Context
+	logTime time.Duration // spent reading it
 
 	// The checkpoint as the transaction read it when it began or last
 	// wrote it: no one else writes while it is open, so a batch need not
@@ -262,10 +265,11 @@ func (w *writeTx) exec(query string, args ...any) (sql.Result, error) {
 	return w.tx.ExecContext(w.ctx, query, args...)
 }
 
-// foldFresh makes w a long fold of log into a new database (fresh), from
-// which dropIndexes dropped the indexes dropped, if any.
-func (w *writeTx) foldFresh(log eventstore.Store, dropped []index) {
-	w.fresh, w.log = true, log
+// foldFresh makes w a long fold of log, until ctx ends, into a new
+// database (fresh), from which dropIndexes dropped the indexes dropped, if
+// any.
+func (w *writeTx) foldFresh(ctx context.Context, log eventstore.Store, dropped []index) {
+	w.fresh, w.log, w.logCtx = true, log, ctx
 	for _, ix := range dropped {
 		if ix.unique {
 			w.lookups = append(w.lookups, ix)

@@ -45,7 +45,7 @@ func BenchmarkFoldOrders(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.rollback()
-	w.foldFresh(nil, dropped) // a fold into a new database, as Rebuild's (foldLogAsOf)
+	w.foldFresh(ctx, nil, dropped) // a fold into a new database, as Rebuild's (foldLogAsOf)
 	b.ResetTimer()
 	for range b.N { // not b.Loop: its timer stops before the commit
 		b.StopTimer()

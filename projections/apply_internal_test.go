@@ -170,7 +170,7 @@ func TestLongFoldEqualsBatchByBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.foldFresh(nil, dropped) // as foldLogAsOf's
+	w.foldFresh(ctx, nil, dropped) // as foldLogAsOf's
 	for from := 0; from < len(log); from += batch {
 		if _, err := w.fold(ctx, log[from:min(from+batch, len(log))]); err != nil {
 			t.Fatal(err)

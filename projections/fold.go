@@ -54,9 +54,9 @@ func foldLogAsOf(ctx context.Context, db *sql.DB, store eventstore.Store, limit,
 		return fmt.Errorf("fold the log: %w", err)
 	}
 	defer w.rollback()
-	w.foldFresh(store, dropped)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	w.foldFresh(ctx, store, dropped)
 	batches := make(chan []event, 1)
 	read := make(chan error, 1)
 	go func() {

@@ -2,8 +2,11 @@ package projections
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,12 +17,10 @@ import (
 	"github.com/robotlabor/billing/internal/seed"
 )
 
-// TestLongFoldFindsAForgottenOrderByItsPlacement: a long fold into a new
-// database (Rebuild's, Verify's) finds an order it no longer remembers,
-// refunded after more orders than it keeps in memory, by the key its
-// placement gives, without creating the id index it dropped; its rows
-// are those of a fold that kept the index throughout.
-func TestLongFoldFindsAForgottenOrderByItsPlacement(t *testing.T) {
+// TestLongFoldOfAForgottenOrder: a long fold into a new database
+// (Rebuild's, Verify's) meets an order it no longer remembers, refunded
+// after more orders than it keeps in memory.
+func TestLongFoldOfAForgottenOrder(t *testing.T) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "events.db")})
 	if err != nil {
@@ -44,29 +45,92 @@ func TestLongFoldFindsAForgottenOrderByItsPlacement(t *testing.T) {
 	}
 	record(domain.RefundRequested{OrderRef: ref, RefundID: domain.RefundIDFor(ref.OrderID), RequestedAt: t0.Add(time.Hour)})
 
-	fresh := openScratch(t, "fresh.db")
-	dropped, err := dropIndexes(ctx, fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := foldLog(ctx, fresh, store, toHead, 0, dropped, nil); err != nil {
-		t.Fatal(err)
-	}
-	var indexes int
-	if err := fresh.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'orders_by_id'`).Scan(&indexes); err != nil || indexes != 0 {
-		t.Fatalf("%d id indexes after the fold, %v: the fold looked the refunded order up by id", indexes, err)
-	}
-	var status string
-	if err := fresh.QueryRow(`SELECT status FROM orders WHERE id = ?`, ref.OrderID).Scan(&status); err != nil || status != "refund_pending" {
-		t.Fatalf("the refunded order: %q, %v; want refund_pending", status, err)
-	}
-
-	indexed := openScratch(t, "indexed.db")
+	indexed := openScratch(t, "indexed.db") // a fold that keeps the id index throughout
 	if err := foldLog(ctx, indexed, store, toHead, 0, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, want := orderRows(t, fresh), orderRows(t, indexed)
-	if len(got) != later+1 || !slices.Equal(got, want) {
-		t.Fatalf("%d orders folded without the id index, %d with it, want %d and the same rows", len(got), len(want), later+1)
+	want := orderRows(t, indexed)
+	if len(want) != later+1 {
+		t.Fatalf("%d orders folded, want %d", len(want), later+1)
 	}
+	fold := func(t *testing.T, ctx context.Context, log eventstore.Store) (*sql.DB, error) {
+		t.Helper()
+		fresh := openScratch(t, "fresh.db")
+		dropped, err := dropIndexes(ctx, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh, foldLog(ctx, fresh, log, toHead, 0, dropped, nil)
+	}
+
+	// It finds the order by the key its placement gives, without creating
+	// the id index it dropped, and writes the rows of a fold that kept it.
+	t.Run("found by its placement", func(t *testing.T) {
+		fresh, err := fold(t, ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var indexes int
+		if err := fresh.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'orders_by_id'`).Scan(&indexes); err != nil || indexes != 0 {
+			t.Fatalf("%d id indexes after the fold, %v: the fold looked the refunded order up by id", indexes, err)
+		}
+		if got := orderRows(t, fresh); !slices.Equal(got, want) {
+			t.Fatalf("%d orders folded without the id index, %d with it, and not the same rows", len(got), len(want))
+		}
+	})
+
+	// The placement is a shortcut: a log that cannot give it (a stream
+	// deleted, a read failing) leaves the fold to the id index.
+	t.Run("the log's read failing", func(t *testing.T) {
+		fresh, err := fold(t, ctx, failingReads{store})
+		if err != nil {
+			t.Fatalf("fold: %v", err)
+		}
+		if got := orderRows(t, fresh); !slices.Equal(got, want) {
+			t.Fatalf("%d orders folded with the log's reads failing, %d with the id index, and not the same rows", len(got), len(want))
+		}
+	})
+
+	// The read ends with the fold: canceled (Ctrl-C on rebuild), the fold
+	// does not wait on a store that does not answer.
+	t.Run("canceled during the read", func(t *testing.T) {
+		stuck := &stuckReads{Store: store, reading: make(chan struct{})}
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := fold(t, ctx, stuck)
+			done <- err
+		}()
+		select {
+		case <-stuck.reading:
+		case err := <-done:
+			t.Fatalf("the fold ended without reading a placement: %v", err)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("fold: %v, want context.Canceled", err)
+		}
+	})
+}
+
+// failingReads is a store whose stream reads fail, while its log reads
+// succeed.
+type failingReads struct{ eventstore.Store }
+
+func (failingReads) ReadStream(context.Context, string, eventstore.Direction, uint64, int) ([]eventstore.RecordedEvent, error) {
+	return nil, errors.New("stream deleted")
+}
+
+// stuckReads is a store whose stream reads wait for their context to end,
+// closing reading as the first begins.
+type stuckReads struct {
+	eventstore.Store
+	reading chan struct{}
+	once    sync.Once
+}
+
+func (s *stuckReads) ReadStream(ctx context.Context, _ string, _ eventstore.Direction, _ uint64, _ int) ([]eventstore.RecordedEvent, error) {
+	s.once.Do(func() { close(s.reading) })
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

@@ -394,14 +394,19 @@ func (w *writeTx) start(ref domain.OrderRef, placing, first bool) (*orderChange,
 // the order's stream, which the fold has passed, gives its key and no
 // other event placed it: a refund, say, of an order placed long before
 // then costs a read of the log, not the id index kept up for every order.
+// Once such reads have taken logReadBudget, as they would from a store
+// across a network after a few thousand, the fold creates the index and
+// goes by id.
 func (w *writeTx) findOrder(ref domain.OrderRef, c *orderChange) error {
-	if len(w.lookups) == 0 || w.log == nil {
+	if len(w.lookups) == 0 || w.log == nil || w.logTime >= logReadBudget {
 		return w.readOrder(string(ref.OrderID), c)
 	}
 	if _, elsewhere := w.placedElsewhere[string(ref.OrderID)]; elsewhere {
 		return w.readOrder(string(ref.OrderID), c)
 	}
+	start := time.Now()
 	placed, err := w.placement(ref)
+	w.logTime += time.Since(start)
 	if err != nil {
 		return err
 	}
@@ -421,19 +426,26 @@ func (w *writeTx) findOrder(ref domain.OrderRef, c *orderChange) error {
 	}
 }
 
+// logReadBudget bounds the time a long fold spends reading placements
+// (findOrder): on the embedded store a read takes tens of microseconds,
+// and keeping the id index up costs a few seconds a million orders.
+const logReadBudget = time.Second
+
 // placement returns the event that started the stream of the order ref,
-// if it placed that order and the fold has passed it; nil otherwise.
+// if it placed that order and the fold has passed it; nil otherwise, also
+// when the log cannot say (a stream deleted, an error reading it): the id
+// index finds the row all the same. Only the fold's end is an error.
 func (w *writeTx) placement(ref domain.OrderRef) (*domain.OrderPlaced, error) {
-	recs, err := w.log.ReadStream(w.ctx, ref.StreamID(), eventstore.Forwards, 0, 1)
-	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
-		return nil, fmt.Errorf("read the placement of order %s: %w", ref.OrderID, err)
+	recs, err := w.log.ReadStream(w.logCtx, ref.StreamID(), eventstore.Forwards, 0, 1)
+	if err != nil {
+		return nil, w.logCtx.Err()
 	}
 	if len(recs) == 0 || recs[0].Type != domain.EventOrderPlaced || recs[0].Position > w.checkpoint {
 		return nil, nil
 	}
 	e, err := domain.Decode(recs[0].Type, recs[0].Data)
 	if err != nil {
-		return nil, fmt.Errorf("read the placement of order %s: %w", ref.OrderID, err)
+		return nil, nil
 	}
 	placed, ok := e.(domain.OrderPlaced)
 	if !ok || placed.OrderID != ref.OrderID {
