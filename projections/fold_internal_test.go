@@ -53,28 +53,34 @@ func TestLongFoldOfAForgottenOrder(t *testing.T) {
 	if len(want) != later+1 {
 		t.Fatalf("%d orders folded, want %d", len(want), later+1)
 	}
-	fold := func(t *testing.T, ctx context.Context, log eventstore.Store) (*sql.DB, error) {
+	// fresh opens a new database as Rebuild folds into: without indexes.
+	fresh := func(t *testing.T) (*sql.DB, []index) {
 		t.Helper()
-		fresh := openScratch(t, "fresh.db")
-		dropped, err := dropIndexes(ctx, fresh)
+		db := openScratch(t, "fresh.db")
+		dropped, err := dropIndexes(ctx, db)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fresh, foldLog(ctx, fresh, log, toHead, 0, dropped, nil)
+		return db, dropped
+	}
+	fold := func(t *testing.T, log eventstore.Store) (*sql.DB, error) {
+		t.Helper()
+		db, dropped := fresh(t)
+		return db, foldLog(ctx, db, log, toHead, 0, dropped, nil)
 	}
 
 	// It finds the order by the key its placement gives, without creating
 	// the id index it dropped, and writes the rows of a fold that kept it.
 	t.Run("found by its placement", func(t *testing.T) {
-		fresh, err := fold(t, ctx, store)
+		db, err := fold(t, store)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var indexes int
-		if err := fresh.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'orders_by_id'`).Scan(&indexes); err != nil || indexes != 0 {
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'orders_by_id'`).Scan(&indexes); err != nil || indexes != 0 {
 			t.Fatalf("%d id indexes after the fold, %v: the fold looked the refunded order up by id", indexes, err)
 		}
-		if got := orderRows(t, fresh); !slices.Equal(got, want) {
+		if got := orderRows(t, db); !slices.Equal(got, want) {
 			t.Fatalf("%d orders folded without the id index, %d with it, and not the same rows", len(got), len(want))
 		}
 	})
@@ -82,11 +88,11 @@ func TestLongFoldOfAForgottenOrder(t *testing.T) {
 	// The placement is a shortcut: a log that cannot give it (a stream
 	// deleted, a read failing) leaves the fold to the id index.
 	t.Run("the log's read failing", func(t *testing.T) {
-		fresh, err := fold(t, ctx, failingReads{store})
+		db, err := fold(t, failingReads{store})
 		if err != nil {
 			t.Fatalf("fold: %v", err)
 		}
-		if got := orderRows(t, fresh); !slices.Equal(got, want) {
+		if got := orderRows(t, db); !slices.Equal(got, want) {
 			t.Fatalf("%d orders folded with the log's reads failing, %d with the id index, and not the same rows", len(got), len(want))
 		}
 	})
@@ -97,10 +103,8 @@ func TestLongFoldOfAForgottenOrder(t *testing.T) {
 		stuck := &stuckReads{Store: store, reading: make(chan struct{})}
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() {
-			_, err := fold(t, ctx, stuck)
-			done <- err
-		}()
+		db, dropped := fresh(t)
+		go func() { done <- foldLog(ctx, db, stuck, toHead, 0, dropped, nil) }()
 		select {
 		case <-stuck.reading:
 		case err := <-done:

@@ -398,11 +398,10 @@ func (w *writeTx) start(ref domain.OrderRef, placing, first bool) (*orderChange,
 // across a network after a few thousand, the fold creates the index and
 // goes by id.
 func (w *writeTx) findOrder(ref domain.OrderRef, c *orderChange) error {
-	if len(w.lookups) == 0 || w.log == nil || w.logTime >= logReadBudget {
-		return w.readOrder(string(ref.OrderID), c)
-	}
-	if _, elsewhere := w.placedElsewhere[string(ref.OrderID)]; elsewhere {
-		return w.readOrder(string(ref.OrderID), c)
+	id := string(ref.OrderID)
+	_, elsewhere := w.placedElsewhere[id]
+	if len(w.lookups) == 0 || w.log == nil || w.logTime >= logReadBudget || elsewhere {
+		return w.readOrder(id, c)
 	}
 	start := time.Now()
 	placed, err := w.placement(ref)
@@ -411,19 +410,14 @@ func (w *writeTx) findOrder(ref domain.OrderRef, c *orderChange) error {
 		return err
 	}
 	if placed == nil {
-		return w.readOrder(string(ref.OrderID), c)
+		return w.readOrder(id, c)
 	}
-	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE user_id = ? AND created_at = ? AND id = ?`,
-		placed.UserID, nanos(placed.PlacedAt), ref.OrderID))
-	switch {
-	case err == nil:
-		c.o, c.stored = o, true
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return w.readOrder(string(ref.OrderID), c) // not at that key after all
-	default:
-		return fmt.Errorf("read order %s: %w", ref.OrderID, err)
+	found, err := w.loadOrder(c, id, `SELECT user_id, body FROM orders WHERE user_id = ? AND created_at = ? AND id = ?`,
+		placed.UserID, nanos(placed.PlacedAt), id)
+	if err != nil || found {
+		return err
 	}
+	return w.readOrder(id, c) // not at that key after all
 }
 
 // logReadBudget bounds the time a long fold spends reading placements
@@ -459,14 +453,22 @@ func (w *writeTx) readOrder(id string, c *orderChange) error {
 	if err := w.indexLookups(); err != nil {
 		return err
 	}
-	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, `SELECT user_id, body FROM orders WHERE id = ?`, id))
+	_, err := w.loadOrder(c, id, `SELECT user_id, body FROM orders WHERE id = ?`, id)
+	return err
+}
+
+// loadOrder starts c from the row of order id that query finds, if it
+// finds one.
+func (w *writeTx) loadOrder(c *orderChange, id, query string, args ...any) (found bool, err error) {
+	o, err := scanOrder(w.tx.QueryRowContext(w.ctx, query, args...))
 	switch {
 	case err == nil:
 		c.o, c.stored = o, true
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("read order %s: %w", id, err)
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
 	}
-	return nil
+	return false, fmt.Errorf("read order %s: %w", id, err)
 }
 
 // flushOrders writes every order the batch changed, once, in the order
